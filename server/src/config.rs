@@ -1,0 +1,49 @@
+//! Server settings, read from the environment with safe defaults.
+
+/// Limits and addresses the server runs with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `DATABASE_URL`; `None` means the SQLite file `data/usage-analytics.db`.
+    pub database_url: Option<String>,
+    /// Largest ingest body in bytes (`UA_MAX_BODY_BYTES`, default 16 MiB); larger gets 413.
+    pub max_body_bytes: usize,
+    /// Most events in one ingest batch (`UA_MAX_BATCH_EVENTS`, default 10,000).
+    pub max_batch_events: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: None,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_batch_events: 10_000,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the settings from environment variables; unparsable numbers are an error.
+    pub fn from_env() -> Result<Config, String> {
+        let mut c = Config {
+            database_url: std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty()),
+            ..Config::default()
+        };
+        if let Some(n) = env_usize("UA_MAX_BODY_BYTES")? {
+            c.max_body_bytes = n;
+        }
+        if let Some(n) = env_usize("UA_MAX_BATCH_EVENTS")? {
+            c.max_batch_events = n;
+        }
+        Ok(c)
+    }
+}
+
+fn env_usize(name: &str) -> Result<Option<usize>, String> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{name}={v:?} is not a whole number")),
+        Err(_) => Ok(None),
+    }
+}

@@ -1,0 +1,142 @@
+//! The JSON HTTP API: ingest (`POST /api/v1/events`) and health probes.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use shared::{ApiError, Problem};
+
+use crate::ingest::{split_body, validate_batch, BodyFormat};
+use crate::AppState;
+
+/// Routes of the JSON API.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/events", post(ingest))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+}
+
+/// An error answer: status plus a JSON [`ApiError`].
+#[derive(Debug)]
+pub struct HttpError {
+    status: StatusCode,
+    body: ApiError,
+}
+
+impl HttpError {
+    /// An error without per-field problems.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> HttpError {
+        HttpError {
+            status,
+            body: ApiError {
+                error: message.into(),
+                problems: Vec::new(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
+        }
+        res
+    }
+}
+
+impl From<crate::store::StoreError> for HttpError {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage is unavailable; nothing of this request was stored, retry later",
+        )
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn body_format(headers: &HeaderMap) -> Result<BodyFormat, HttpError> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(BodyFormat::Json);
+    };
+    let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    match essence {
+        "application/json" | "" => Ok(BodyFormat::Json),
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
+            Ok(BodyFormat::Ndjson)
+        }
+        other => Err(HttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("content-type {other:?} is not supported; send application/json or application/x-ndjson"),
+        )),
+    }
+}
+
+async fn ingest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
+    let unauthorized = || {
+        HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            "a valid ingest key is required: Authorization: Bearer <key>",
+        )
+    };
+    let key = bearer(&headers).ok_or_else(unauthorized)?;
+    let project_id = state
+        .store
+        .authenticate_key(key)
+        .await?
+        .ok_or_else(unauthorized)?;
+    let format = body_format(&headers)?;
+    let limit = state.config.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {limit} bytes; send smaller batches"),
+        )
+    })?;
+    let items = split_body(&bytes, format).map_err(|p| invalid(vec![p]))?;
+    let max = state.config.max_batch_events;
+    if items.len() > max {
+        return Err(HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{} events in one batch; at most {max} allowed", items.len()),
+        ));
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let events = validate_batch(&items, now).map_err(invalid)?;
+    let counts = state.store.ingest(project_id, &events).await?;
+    Ok(Json(counts).into_response())
+}
+
+fn invalid(problems: Vec<Problem>) -> HttpError {
+    HttpError {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        body: ApiError {
+            error: format!(
+                "the batch was refused and nothing was stored: {} problem(s)",
+                problems.len()
+            ),
+            problems,
+        },
+    }
+}
+
+async fn ready(State(state): State<AppState>) -> Result<&'static str, HttpError> {
+    state.store.ping().await?;
+    Ok("ready")
+}

@@ -1,0 +1,525 @@
+//! Ingest: turns a request body into validated events, or a list of problems naming each
+//! event's index, field and reason. Pricing lives here too, so HTTP, `demo` and `import`
+//! all take the same path into [`crate::store::Store::ingest`].
+
+use std::collections::HashMap;
+
+use chrono::DateTime;
+use serde_json::{Map, Value};
+use shared::{EventStatus, Problem, UsageEvent, NANOS_PER_USD};
+
+use crate::rollup::{CostSource, PricedCost};
+
+/// Upper bound of any token count of one event; keeps roll-up sums far from overflow.
+pub const MAX_TOKENS: i64 = 1_000_000_000;
+/// Upper bound of latency and time to first token (one day), in ms.
+pub const MAX_LATENCY_MS: i64 = 86_400_000;
+/// Upper bound of a client-sent cost of one event, in USD.
+pub const MAX_COST_USD: f64 = 1_000_000.0;
+/// Longest accepted idempotency key.
+pub const MAX_ID_LEN: usize = 128;
+/// Longest model name, error type and end-user id.
+pub const MAX_NAME_LEN: usize = 256;
+/// Longest error message.
+pub const MAX_MESSAGE_LEN: usize = 4096;
+/// Largest `metadata` object, as compact JSON bytes.
+pub const MAX_METADATA_BYTES: usize = 4096;
+/// Events may be at most this far in the future (clock skew), in ms.
+pub const MAX_FUTURE_SKEW_MS: i64 = 24 * 3600 * 1000;
+/// Earliest accepted timestamp: 2000-01-01T00:00:00Z.
+pub const MIN_TIMESTAMP_MS: i64 = 946_684_800_000;
+
+/// The body formats the ingest endpoint understands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// A JSON array of events, or `{"events": [...]}`.
+    Json,
+    /// One JSON event per line.
+    Ndjson,
+}
+
+/// Splits a body into raw event values, or says why the body as a whole is unreadable.
+pub fn split_body(body: &[u8], format: BodyFormat) -> Result<Vec<Value>, Problem> {
+    let whole = |reason: String| Problem {
+        index: None,
+        field: "body".into(),
+        reason,
+    };
+    match format {
+        BodyFormat::Json => {
+            let value: Value = serde_json::from_slice(body)
+                .map_err(|e| whole(format!("body is not valid JSON: {e}")))?;
+            match value {
+                Value::Array(items) => Ok(items),
+                Value::Object(mut obj) => match obj.remove("events") {
+                    Some(Value::Array(items)) => Ok(items),
+                    _ => Err(whole(
+                        "expected a JSON array of events or an object {\"events\": [...]}".into(),
+                    )),
+                },
+                _ => Err(whole(
+                    "expected a JSON array of events or an object {\"events\": [...]}".into(),
+                )),
+            }
+        }
+        BodyFormat::Ndjson => {
+            let text =
+                std::str::from_utf8(body).map_err(|_| whole("body is not valid UTF-8".into()))?;
+            let mut items = Vec::new();
+            for (line_no, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let value = serde_json::from_str(line).map_err(|e| Problem {
+                    index: Some(items.len()),
+                    field: "body".into(),
+                    reason: format!("line {} is not valid JSON: {e}", line_no + 1),
+                })?;
+                items.push(value);
+            }
+            Ok(items)
+        }
+    }
+}
+
+/// Validates every raw event. Either all are valid, or every problem found is returned.
+pub fn validate_batch(items: &[Value], now_ms: i64) -> Result<Vec<UsageEvent>, Vec<Problem>> {
+    let mut events = Vec::with_capacity(items.len());
+    let mut problems = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        match validate_event(item, now_ms) {
+            Ok(event) => events.push(event),
+            Err(found) => problems.extend(found.into_iter().map(|(field, reason)| Problem {
+                index: Some(index),
+                field: field.into(),
+                reason,
+            })),
+        }
+    }
+    if problems.is_empty() {
+        Ok(events)
+    } else {
+        Err(problems)
+    }
+}
+
+type FieldProblems = Vec<(&'static str, String)>;
+
+/// Validates one event; on failure lists `(field, reason)` for every bad field.
+pub fn validate_event(item: &Value, now_ms: i64) -> Result<UsageEvent, FieldProblems> {
+    let Some(obj) = item.as_object() else {
+        return Err(vec![("event", "must be a JSON object".into())]);
+    };
+    let mut p: FieldProblems = Vec::new();
+
+    let id = opt_string(obj, "id", MAX_ID_LEN, &mut p);
+    let timestamp_ms = match obj.get("timestamp") {
+        None | Some(Value::Null) => {
+            p.push((
+                "timestamp",
+                "is required (RFC 3339, e.g. 2025-01-16T09:30:00Z)".into(),
+            ));
+            0
+        }
+        Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => {
+                let ms = t.timestamp_millis();
+                if ms < MIN_TIMESTAMP_MS {
+                    p.push(("timestamp", "is before 2000-01-01".into()));
+                } else if ms > now_ms + MAX_FUTURE_SKEW_MS {
+                    p.push(("timestamp", "is more than 24 hours in the future".into()));
+                }
+                ms
+            }
+            Err(e) => {
+                p.push(("timestamp", format!("is not an RFC 3339 date-time: {e}")));
+                0
+            }
+        },
+        Some(_) => {
+            p.push(("timestamp", "must be a string (RFC 3339)".into()));
+            0
+        }
+    };
+    let model = match opt_string(obj, "model", MAX_NAME_LEN, &mut p) {
+        Some(m) => m,
+        None => {
+            if !obj.contains_key("model") || obj["model"].is_null() {
+                p.push(("model", "is required".into()));
+            }
+            String::new()
+        }
+    };
+    let input_tokens = req_count(obj, "input_tokens", &mut p);
+    let output_tokens = req_count(obj, "output_tokens", &mut p);
+    let cached_input_tokens = opt_count(obj, "cached_input_tokens", &mut p).unwrap_or(0);
+    let cache_write_tokens = opt_count(obj, "cache_write_tokens", &mut p).unwrap_or(0);
+    if cached_input_tokens + cache_write_tokens > input_tokens {
+        p.push((
+            "cached_input_tokens",
+            "cached_input_tokens + cache_write_tokens exceed input_tokens (input_tokens counts every prompt token, cached ones included)".into(),
+        ));
+    }
+    let cost_nanos = match obj.get("cost_usd") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(usd) if (0.0..=MAX_COST_USD).contains(&usd) => {
+                Some((usd * NANOS_PER_USD as f64).round() as i64)
+            }
+            _ => {
+                p.push(("cost_usd", format!("must be between 0 and {MAX_COST_USD}")));
+                None
+            }
+        },
+        Some(_) => {
+            p.push(("cost_usd", "must be a number (USD)".into()));
+            None
+        }
+    };
+    let latency_ms = opt_millis(obj, "latency_ms", &mut p);
+    let ttft_ms = opt_millis(obj, "ttft_ms", &mut p);
+    let status = match obj.get("status") {
+        None | Some(Value::Null) => EventStatus::Success,
+        Some(Value::String(s)) if s == "success" => EventStatus::Success,
+        Some(Value::String(s)) if s == "error" => EventStatus::Error,
+        Some(_) => {
+            p.push(("status", "must be \"success\" or \"error\"".into()));
+            EventStatus::Success
+        }
+    };
+    let error_type = opt_string(obj, "error_type", MAX_NAME_LEN, &mut p);
+    if error_type.is_some() && status == EventStatus::Success {
+        p.push((
+            "error_type",
+            "is only allowed with \"status\": \"error\"".into(),
+        ));
+    }
+    let error_message = opt_string(obj, "error_message", MAX_MESSAGE_LEN, &mut p);
+    let user = opt_string(obj, "user", MAX_NAME_LEN, &mut p);
+    let metadata = match obj.get("metadata") {
+        None | Some(Value::Null) => None,
+        Some(v @ Value::Object(_)) => {
+            let text = v.to_string();
+            if text.len() > MAX_METADATA_BYTES {
+                p.push((
+                    "metadata",
+                    format!(
+                        "is {} bytes; at most {MAX_METADATA_BYTES} allowed",
+                        text.len()
+                    ),
+                ));
+            }
+            Some(text)
+        }
+        Some(_) => {
+            p.push(("metadata", "must be a JSON object".into()));
+            None
+        }
+    };
+
+    if !p.is_empty() {
+        return Err(p);
+    }
+    Ok(UsageEvent {
+        id,
+        timestamp_ms,
+        model,
+        input_tokens,
+        output_tokens,
+        cached_input_tokens,
+        cache_write_tokens,
+        cost_nanos,
+        latency_ms,
+        ttft_ms,
+        status,
+        error_type,
+        error_message,
+        user,
+        metadata,
+    })
+}
+
+fn opt_string(
+    obj: &Map<String, Value>,
+    field: &'static str,
+    max_chars: usize,
+    p: &mut FieldProblems,
+) -> Option<String> {
+    match obj.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            p.push((field, "must not be empty".into()));
+            None
+        }
+        Some(Value::String(s)) if s.chars().count() > max_chars => {
+            p.push((field, format!("is longer than {max_chars} characters")));
+            None
+        }
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            p.push((field, "must be a string".into()));
+            None
+        }
+    }
+}
+
+fn req_count(obj: &Map<String, Value>, field: &'static str, p: &mut FieldProblems) -> i64 {
+    if matches!(obj.get(field), None | Some(Value::Null)) {
+        p.push((field, "is required".into()));
+        return 0;
+    }
+    opt_count(obj, field, p).unwrap_or(0)
+}
+
+fn opt_count(obj: &Map<String, Value>, field: &'static str, p: &mut FieldProblems) -> Option<i64> {
+    match obj.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(v) if (0..=MAX_TOKENS).contains(&v) => Some(v),
+            Some(_) => {
+                p.push((field, format!("must be between 0 and {MAX_TOKENS}")));
+                None
+            }
+            None => {
+                p.push((field, "must be a whole number".into()));
+                None
+            }
+        },
+        Some(_) => {
+            p.push((field, "must be a whole number".into()));
+            None
+        }
+    }
+}
+
+fn opt_millis(obj: &Map<String, Value>, field: &'static str, p: &mut FieldProblems) -> Option<i64> {
+    match obj.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(v) if (0.0..=MAX_LATENCY_MS as f64).contains(&v) => Some(v.round() as i64),
+            _ => {
+                p.push((field, format!("must be between 0 and {MAX_LATENCY_MS} ms")));
+                None
+            }
+        },
+        Some(_) => {
+            p.push((field, "must be a number of milliseconds".into()));
+            None
+        }
+    }
+}
+
+/// One model's prices from a date on, in micro-USD per million tokens.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ModelPrice {
+    pub model: String,
+    /// Unix ms UTC from which this price applies.
+    pub effective_from_ms: i64,
+    pub input: i64,
+    pub cached_input: i64,
+    pub cache_write: i64,
+    pub output: i64,
+}
+
+/// All prices, answering "which price was in force for this model at this time".
+#[derive(Clone, Debug, Default)]
+pub struct PriceBook {
+    by_model: HashMap<String, Vec<ModelPrice>>,
+}
+
+impl PriceBook {
+    /// Builds the book from rows in any order.
+    pub fn new(rows: Vec<ModelPrice>) -> PriceBook {
+        let mut by_model: HashMap<String, Vec<ModelPrice>> = HashMap::new();
+        for row in rows {
+            by_model.entry(row.model.clone()).or_default().push(row);
+        }
+        for rows in by_model.values_mut() {
+            rows.sort_by_key(|r| r.effective_from_ms);
+        }
+        PriceBook { by_model }
+    }
+
+    /// The price of `model` in force at `ts_ms`, if any.
+    pub fn price_at(&self, model: &str, ts_ms: i64) -> Option<&ModelPrice> {
+        let rows = self.by_model.get(model)?;
+        let after = rows.partition_point(|r| r.effective_from_ms <= ts_ms);
+        after.checked_sub(1).map(|i| &rows[i])
+    }
+
+    /// The stored cost of an event: the client's, else the price table's, else 0 (unpriced).
+    pub fn cost_of(&self, event: &UsageEvent) -> PricedCost {
+        if let Some(nanos) = event.cost_nanos {
+            return PricedCost {
+                nanos,
+                source: CostSource::Client,
+            };
+        }
+        match self.price_at(&event.model, event.timestamp_ms) {
+            Some(price) => PricedCost {
+                nanos: token_cost_nanos(event, price),
+                source: CostSource::PriceTable,
+            },
+            None => PricedCost {
+                nanos: 0,
+                source: CostSource::Unpriced,
+            },
+        }
+    }
+}
+
+/// Cost of an event's tokens at a price, in nano-USD rounded half up.
+///
+/// `input_tokens` includes cached and cache-write tokens, which are charged at their own
+/// rates; only the remainder is charged at the input rate.
+pub fn token_cost_nanos(event: &UsageEvent, price: &ModelPrice) -> i64 {
+    let uncached = event.input_tokens - event.cached_input_tokens - event.cache_write_tokens;
+    // tokens * micro-USD per million tokens = pico-USD; divide by 1000 for nano-USD.
+    let pico: i128 = uncached as i128 * price.input as i128
+        + event.cached_input_tokens as i128 * price.cached_input as i128
+        + event.cache_write_tokens as i128 * price.cache_write as i128
+        + event.output_tokens as i128 * price.output as i128;
+    ((pico + 500) / 1000) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 1_767_225_600_000; // 2026-01-01
+
+    fn valid() -> Value {
+        json!({"timestamp": "2025-06-01T12:00:00Z", "model": "m", "input_tokens": 10, "output_tokens": 5})
+    }
+
+    #[test]
+    fn a_minimal_event_is_valid_and_defaults_to_success() {
+        let e = validate_event(&valid(), NOW).unwrap();
+        assert_eq!(e.status, EventStatus::Success);
+        assert_eq!(e.timestamp_ms, 1_748_779_200_000);
+        assert_eq!((e.cached_input_tokens, e.cost_nanos), (0, None));
+    }
+
+    #[test]
+    fn every_bad_field_is_named_with_its_reason() {
+        let bad = json!({"timestamp": "yesterday", "model": 3, "input_tokens": -1,
+            "output_tokens": 1.5, "status": "ok", "metadata": [1], "latency_ms": -4});
+        let fields: Vec<&str> = validate_event(&bad, NOW)
+            .unwrap_err()
+            .iter()
+            .map(|(f, _)| *f)
+            .collect();
+        for f in [
+            "timestamp",
+            "model",
+            "input_tokens",
+            "output_tokens",
+            "status",
+            "metadata",
+            "latency_ms",
+        ] {
+            assert!(fields.contains(&f), "{f} missing from {fields:?}");
+        }
+    }
+
+    #[test]
+    fn missing_required_fields_are_reported() {
+        let fields: Vec<&str> = validate_event(&json!({}), NOW)
+            .unwrap_err()
+            .iter()
+            .map(|(f, _)| *f)
+            .collect();
+        assert_eq!(
+            fields,
+            ["timestamp", "model", "input_tokens", "output_tokens"]
+        );
+    }
+
+    #[test]
+    fn cached_tokens_cannot_exceed_input_tokens() {
+        let mut v = valid();
+        v["cached_input_tokens"] = json!(8);
+        v["cache_write_tokens"] = json!(3);
+        assert!(validate_event(&v, NOW).is_err());
+    }
+
+    #[test]
+    fn oversized_strings_and_metadata_are_refused() {
+        let mut v = valid();
+        v["id"] = json!("x".repeat(129));
+        v["metadata"] = json!({"k": "y".repeat(5000)});
+        let fields: Vec<&str> = validate_event(&v, NOW)
+            .unwrap_err()
+            .iter()
+            .map(|(f, _)| *f)
+            .collect();
+        assert_eq!(fields, ["id", "metadata"]);
+    }
+
+    #[test]
+    fn ndjson_lines_and_both_json_shapes_are_understood() {
+        let one = valid().to_string();
+        let nd = format!("{one}\n\n{one}\n");
+        assert_eq!(
+            split_body(nd.as_bytes(), BodyFormat::Ndjson).unwrap().len(),
+            2
+        );
+        let arr = format!("[{one},{one},{one}]");
+        assert_eq!(
+            split_body(arr.as_bytes(), BodyFormat::Json).unwrap().len(),
+            3
+        );
+        let obj = format!("{{\"events\":[{one}]}}");
+        assert_eq!(
+            split_body(obj.as_bytes(), BodyFormat::Json).unwrap().len(),
+            1
+        );
+        assert!(split_body(b"{\"x\":1}", BodyFormat::Json).is_err());
+        let bad_line = split_body(format!("{one}\nnot json").as_bytes(), BodyFormat::Ndjson);
+        assert_eq!(bad_line.unwrap_err().index, Some(1));
+    }
+
+    #[test]
+    fn cached_and_cache_write_tokens_are_charged_at_their_own_rates() {
+        let price = ModelPrice {
+            model: "m".into(),
+            effective_from_ms: 0,
+            input: 3_000_000,       // $3 / M
+            cached_input: 300_000,  // $0.30 / M
+            cache_write: 3_750_000, // $3.75 / M
+            output: 15_000_000,     // $15 / M
+        };
+        let mut e = validate_event(&valid(), NOW).unwrap();
+        e.input_tokens = 1_000_000;
+        e.cached_input_tokens = 600_000;
+        e.cache_write_tokens = 100_000;
+        e.output_tokens = 10_000;
+        // 300k*3 + 600k*0.3 + 100k*3.75 + 10k*15 = 0.9 + 0.18 + 0.375 + 0.15 = $1.605
+        assert_eq!(token_cost_nanos(&e, &price), 1_605_000_000);
+        e.input_tokens = 1;
+        e.cached_input_tokens = 0;
+        e.cache_write_tokens = 0;
+        e.output_tokens = 0;
+        // 1 token at $3/M = 3000 nano-USD exactly.
+        assert_eq!(token_cost_nanos(&e, &price), 3_000);
+    }
+
+    #[test]
+    fn the_price_in_force_at_the_event_time_is_used() {
+        let p = |from: i64, input: i64| ModelPrice {
+            model: "m".into(),
+            effective_from_ms: from,
+            input,
+            cached_input: 0,
+            cache_write: 0,
+            output: 0,
+        };
+        let book = PriceBook::new(vec![p(2_000, 2), p(1_000, 1)]);
+        assert_eq!(book.price_at("m", 999), None);
+        assert_eq!(book.price_at("m", 1_000).unwrap().input, 1);
+        assert_eq!(book.price_at("m", 1_999).unwrap().input, 1);
+        assert_eq!(book.price_at("m", 2_000).unwrap().input, 2);
+        assert_eq!(book.price_at("other", 2_000), None);
+    }
+}

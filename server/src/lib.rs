@@ -1,0 +1,112 @@
+//! usage-analytics server: ingest, storage, queries and the host of the Leptos app.
+
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod import;
+pub mod ingest;
+pub mod keys;
+pub mod query;
+pub mod rollup;
+pub mod store;
+
+use std::sync::Arc;
+
+use app::api::{BoxFuture, DashboardData, DataHandle};
+use axum::extract::FromRef;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use shared::{UsageQuery, UsageSummary};
+
+pub use config::Config;
+pub use store::Store;
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The dashboard's view of the query layer.
+struct Dashboard(Store);
+
+impl DashboardData for Dashboard {
+    fn summary(&self, query: UsageQuery) -> BoxFuture<'_, Result<UsageSummary, String>> {
+        Box::pin(async move {
+            let now = chrono::Utc::now().timestamp_millis();
+            query::summary(&self.0, &query, now).await.map_err(|e| {
+                tracing::error!(error = %e, "summary query failed");
+                e.to_string()
+            })
+        })
+    }
+}
+
+/// Leptos settings from cargo-leptos' environment variables, with defaults that match
+/// `[workspace.metadata.leptos]` so the binary also runs on its own.
+pub fn leptos_options() -> LeptosOptions {
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let addr = env("LEPTOS_SITE_ADDR", "127.0.0.1:3000");
+    LeptosOptions::builder()
+        .output_name(env("LEPTOS_OUTPUT_NAME", "usage-analytics"))
+        .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(
+            addr.parse::<std::net::SocketAddr>()
+                .unwrap_or_else(|_| ([127, 0, 0, 1], 3000).into()),
+        )
+        .build()
+}
+
+/// The whole HTTP application: JSON API, server functions, pages and static files.
+pub fn router(state: AppState) -> Router {
+    let data: DataHandle = Arc::new(Dashboard(state.store.clone()));
+    let routes = generate_route_list(app::App);
+    let options = state.leptos_options.clone();
+    let context = move || provide_context(data.clone());
+    http::routes()
+        .route(
+            "/api/{*fn_name}",
+            axum::routing::post({
+                let context = context.clone();
+                move |req| leptos_axum::handle_server_fns_with_context(context.clone(), req)
+            }),
+        )
+        .leptos_routes_with_context(&state, routes, context, move || app::shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .with_state(state)
+}
+
+/// Serves the application on `listener` until the process is asked to stop.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,324 @@
+//! The `usage-analytics` binary: the server (default) and the admin command line.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use server::ingest::ModelPrice;
+use server::{AppState, Config, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "usage-analytics",
+    version,
+    about = "Self-hosted analytics for LLM API usage"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default). Address: LEPTOS_SITE_ADDR (127.0.0.1:3000).
+    Serve,
+    /// Manage projects.
+    #[command(subcommand)]
+    Projects(ProjectCmd),
+    /// Manage ingest keys.
+    #[command(subcommand)]
+    Keys(KeyCmd),
+    /// Manage model prices.
+    #[command(subcommand)]
+    Prices(PriceCmd),
+    /// Generate realistic demo traffic through the ingest path.
+    Demo {
+        /// How many events to generate.
+        #[arg(long, default_value_t = 50_000)]
+        events: usize,
+        /// Over how many days, ending now.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Seed for a reproducible data set.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Import events from an NDJSON or CSV file (by extension) into a project.
+    Import {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        project: String,
+        /// Events per ingest batch.
+        #[arg(long, default_value_t = 5_000)]
+        batch: usize,
+    },
+    /// Check that the roll-ups equal a recomputation from raw events.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum ProjectCmd {
+    /// Create a project.
+    Create { name: String },
+    /// List projects.
+    List,
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Create an ingest key; the key is printed once, as the last line.
+    Create {
+        #[arg(long)]
+        project: String,
+    },
+    /// List keys (prefixes only).
+    List,
+    /// Revoke the key with this prefix.
+    Revoke { prefix: String },
+}
+
+#[derive(Subcommand)]
+enum PriceCmd {
+    /// List prices (USD per million tokens).
+    List,
+    /// Set a model's prices in USD per million tokens, in force from a date (UTC).
+    Set {
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        input: String,
+        #[arg(long)]
+        output: String,
+        /// Defaults to the input price.
+        #[arg(long)]
+        cached_input: Option<String>,
+        /// Defaults to the input price.
+        #[arg(long)]
+        cache_write: Option<String>,
+        /// `YYYY-MM-DD` or RFC 3339; defaults to now.
+        #[arg(long)]
+        from: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn run(cli: Cli) -> Result<(), AnyError> {
+    let config = Config::from_env()?;
+    let store = Store::connect(config.database_url.as_deref()).await?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let leptos_options = server::leptos_options();
+            let addr = leptos_options.site_addr;
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            println!(
+                "usage-analytics serving on http://{} ({} storage)",
+                listener.local_addr()?,
+                store.backend_name()
+            );
+            let state = AppState {
+                store,
+                config: Arc::new(config),
+                leptos_options,
+            };
+            server::serve(listener, state).await?;
+        }
+        Command::Projects(ProjectCmd::Create { name }) => {
+            let p = store.create_project(&name).await?;
+            println!("created project {:?} (id {})", p.name, p.id);
+        }
+        Command::Projects(ProjectCmd::List) => {
+            for p in store.list_projects().await? {
+                println!("{}\t{}", p.id, p.name);
+            }
+        }
+        Command::Keys(KeyCmd::Create { project }) => {
+            let (info, key) = store.create_key(&project).await?;
+            println!(
+                "created ingest key {} for project {:?}; store it now, it is not shown again:",
+                info.prefix, info.project
+            );
+            println!("{key}");
+        }
+        Command::Keys(KeyCmd::List) => {
+            for k in store.list_keys().await? {
+                let state = if k.revoked_at_ms.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    k.prefix,
+                    k.project,
+                    state,
+                    fmt_ms(k.created_at_ms)
+                );
+            }
+        }
+        Command::Keys(KeyCmd::Revoke { prefix }) => {
+            store.revoke_key(&prefix).await?;
+            println!("revoked {prefix}");
+        }
+        Command::Prices(PriceCmd::List) => {
+            println!("model\tfrom\tinput\tcached_input\tcache_write\toutput  (USD per 1M tokens)");
+            for p in store.list_prices().await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    p.model,
+                    fmt_ms(p.effective_from_ms),
+                    fmt_micros(p.input),
+                    fmt_micros(p.cached_input),
+                    fmt_micros(p.cache_write),
+                    fmt_micros(p.output)
+                );
+            }
+        }
+        Command::Prices(PriceCmd::Set {
+            model,
+            input,
+            output,
+            cached_input,
+            cache_write,
+            from,
+        }) => {
+            let input = parse_usd_micros("--input", &input)?;
+            let price = ModelPrice {
+                model,
+                effective_from_ms: match from {
+                    Some(f) => parse_from(&f)?,
+                    None => chrono::Utc::now().timestamp_millis(),
+                },
+                input,
+                cached_input: match cached_input {
+                    Some(v) => parse_usd_micros("--cached-input", &v)?,
+                    None => input,
+                },
+                cache_write: match cache_write {
+                    Some(v) => parse_usd_micros("--cache-write", &v)?,
+                    None => input,
+                },
+                output: parse_usd_micros("--output", &output)?,
+            };
+            store.set_price(&price).await?;
+            println!(
+                "price of {:?} set from {}",
+                price.model,
+                fmt_ms(price.effective_from_ms)
+            );
+        }
+        Command::Demo { events, days, seed } => {
+            let report = server::demo::generate(&store, events, days, seed).await?;
+            println!(
+                "demo: {} events stored over {} days in {} projects",
+                report.accepted, days, report.projects
+            );
+        }
+        Command::Import {
+            file,
+            project,
+            batch,
+        } => {
+            let report = server::import::import_file(&store, &file, &project, batch).await?;
+            println!(
+                "imported {} events ({} duplicates) into {project:?}",
+                report.accepted, report.duplicates
+            );
+        }
+        Command::Verify => {
+            let stored = store.all_rollups().await?;
+            let raw = store.rollups_from_raw_events().await?;
+            if stored == raw {
+                println!("ok: {} roll-up rows equal the raw events", stored.len());
+            } else {
+                return Err(format!(
+                    "roll-ups differ from raw events ({} stored rows, {} recomputed)",
+                    stored.len(),
+                    raw.len()
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fmt_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+fn fmt_micros(m: i64) -> String {
+    format!("{}.{:06}", m / 1_000_000, m % 1_000_000)
+}
+
+/// Parses a non-negative USD amount with at most six decimals into micro-USD, exactly.
+fn parse_usd_micros(flag: &str, s: &str) -> Result<i64, String> {
+    let err = || format!("{flag} {s:?}: expected a USD amount such as 2.50 (at most 6 decimals)");
+    let (whole, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+    if whole.is_empty() && frac.is_empty() || frac.len() > 6 {
+        return Err(err());
+    }
+    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+    if !digits(whole) || !digits(frac) {
+        return Err(err());
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| err())?
+    };
+    let frac: i64 = format!("{frac:0<6}").parse().map_err(|_| err())?;
+    whole
+        .checked_mul(1_000_000)
+        .and_then(|w| w.checked_add(frac))
+        .ok_or_else(err)
+}
+
+fn parse_from(s: &str) -> Result<i64, String> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_millis());
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| format!("--from {s:?}: expected YYYY-MM-DD or an RFC 3339 date-time"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usd_amounts_parse_exactly_to_micros() {
+        assert_eq!(parse_usd_micros("x", "2.50"), Ok(2_500_000));
+        assert_eq!(parse_usd_micros("x", "0.075"), Ok(75_000));
+        assert_eq!(parse_usd_micros("x", "15"), Ok(15_000_000));
+        assert_eq!(parse_usd_micros("x", ".5"), Ok(500_000));
+        for bad in ["", "-1", "1.0000001", "abc", "1e3", "."] {
+            assert!(parse_usd_micros("x", bad).is_err(), "{bad}");
+        }
+    }
+}

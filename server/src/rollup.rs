@@ -1,0 +1,218 @@
+//! Roll-up arithmetic: 15-minute buckets, the latency histogram, and per-batch deltas.
+//!
+//! Kept free of SQL so the same code answers "which bucket, which bin" for ingest, queries
+//! and tests.
+
+use std::collections::BTreeMap;
+
+use shared::{EventStatus, UsageEvent};
+
+/// Width of a roll-up bucket. 15 minutes divides every UTC offset in use (+05:30, +05:45,
+/// DST shifts), so local hours and days in any IANA zone are exact unions of buckets.
+pub const BUCKET_SECONDS: i64 = 15 * 60;
+
+/// Number of latency histogram bins (columns `h00`..`h79`).
+pub const HIST_BINS: usize = 80;
+
+/// Bins per doubling of latency: bin `k` holds latencies in `[2^(k/4), 2^((k+1)/4))` ms.
+const BINS_PER_OCTAVE: u32 = 4;
+
+/// Worst relative error of a percentile read from the histogram (`2^(1/8) - 1` = 0.0905077…, rounded up),
+/// for latencies between 1 ms and the last bin's lower bound (~14.6 minutes).
+pub const HIST_RELATIVE_ERROR: f64 = 0.090_508;
+
+/// Start (unix seconds) of the bucket holding `ts_ms`.
+pub fn bucket_of(ts_ms: i64) -> i64 {
+    ts_ms.div_euclid(BUCKET_SECONDS * 1000) * BUCKET_SECONDS
+}
+
+/// The histogram bin of a latency in ms. Exact integer arithmetic: `k = floor(log2(ms^4))`.
+pub fn latency_bin(ms: i64) -> usize {
+    if ms <= 1 {
+        return 0;
+    }
+    // Clamp first so ms^4 fits in u128; anything at or past the cap lands in the last bin.
+    let cap = 1i64 << (HIST_BINS as u32 / BINS_PER_OCTAVE);
+    let m = ms.min(cap) as u128;
+    let fourth = m * m * m * m;
+    let bin = 127 - fourth.leading_zeros() as usize;
+    bin.min(HIST_BINS - 1)
+}
+
+/// The value reported for a bin: the geometric middle of its bounds.
+pub fn bin_value(bin: usize) -> f64 {
+    2f64.powf((bin as f64 + 0.5) / BINS_PER_OCTAVE as f64)
+}
+
+/// Nearest-rank percentile (`p` in 0..=1) of a histogram, as the bin's middle value.
+pub fn percentile(hist: &[i64], p: f64) -> Option<f64> {
+    let total: i64 = hist.iter().sum();
+    if total <= 0 {
+        return None;
+    }
+    let rank = ((p * total as f64).ceil() as i64).clamp(1, total);
+    let mut seen = 0;
+    for (bin, &count) in hist.iter().enumerate() {
+        seen += count;
+        if seen >= rank {
+            return Some(bin_value(bin));
+        }
+    }
+    None
+}
+
+/// The key of one roll-up row.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RollupKey {
+    pub bucket: i64,
+    pub project_id: i64,
+    pub model_id: i64,
+    /// `""` for successful requests.
+    pub error_type: String,
+}
+
+/// The additive part of one roll-up row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RollupDelta {
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_nanos: i64,
+    pub unpriced_requests: i64,
+    pub latency_count: i64,
+    pub latency_sum_ms: i64,
+    pub ttft_count: i64,
+    pub ttft_sum_ms: i64,
+    pub hist: [i64; HIST_BINS],
+}
+
+impl Default for RollupDelta {
+    fn default() -> Self {
+        RollupDelta {
+            requests: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cached_input_tokens: 0,
+            cache_write_tokens: 0,
+            cost_nanos: 0,
+            unpriced_requests: 0,
+            latency_count: 0,
+            latency_sum_ms: 0,
+            ttft_count: 0,
+            ttft_sum_ms: 0,
+            hist: [0; HIST_BINS],
+        }
+    }
+}
+
+/// The error type a roll-up row is keyed by: `""` for successes, `unknown` when not given.
+pub fn rollup_error_type(event: &UsageEvent) -> String {
+    match event.status {
+        EventStatus::Success => String::new(),
+        EventStatus::Error => event.error_type.clone().unwrap_or_else(|| "unknown".into()),
+    }
+}
+
+/// Roll-up deltas of one batch, ordered by key so concurrent writers lock rows in one order.
+#[derive(Default, Debug)]
+pub struct BatchRollup {
+    pub rows: BTreeMap<RollupKey, RollupDelta>,
+}
+
+impl BatchRollup {
+    /// Adds one stored event (with its final cost) to the batch's deltas.
+    pub fn add(&mut self, project_id: i64, model_id: i64, event: &UsageEvent, cost: PricedCost) {
+        let key = RollupKey {
+            bucket: bucket_of(event.timestamp_ms),
+            project_id,
+            model_id,
+            error_type: rollup_error_type(event),
+        };
+        let d = self.rows.entry(key).or_default();
+        d.requests += 1;
+        d.input_tokens += event.input_tokens;
+        d.output_tokens += event.output_tokens;
+        d.cached_input_tokens += event.cached_input_tokens;
+        d.cache_write_tokens += event.cache_write_tokens;
+        d.cost_nanos += cost.nanos;
+        if cost.source == CostSource::Unpriced {
+            d.unpriced_requests += 1;
+        }
+        if let Some(ms) = event.latency_ms {
+            d.latency_count += 1;
+            d.latency_sum_ms += ms;
+            d.hist[latency_bin(ms)] += 1;
+        }
+        if let Some(ms) = event.ttft_ms {
+            d.ttft_count += 1;
+            d.ttft_sum_ms += ms;
+        }
+    }
+}
+
+/// Where an event's stored cost came from (column `cost_source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CostSource {
+    Unpriced = 0,
+    PriceTable = 1,
+    Client = 2,
+}
+
+/// An event's final cost and its origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PricedCost {
+    pub nanos: i64,
+    pub source: CostSource,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_quarter_hours_in_utc_even_before_1970() {
+        assert_eq!(bucket_of(0), 0);
+        assert_eq!(bucket_of(899_999), 0);
+        assert_eq!(bucket_of(900_000), 900);
+        assert_eq!(bucket_of(-1), -900);
+    }
+
+    #[test]
+    fn latency_bins_follow_quarter_octaves_exactly() {
+        assert_eq!(latency_bin(0), 0);
+        assert_eq!(latency_bin(1), 0);
+        assert_eq!(latency_bin(2), 4);
+        assert_eq!(latency_bin(1024), 40);
+        assert_eq!(latency_bin(1023), 39);
+        // 2^(41/4) = 1217.9: 1217 is below, 1218 at or above.
+        assert_eq!(latency_bin(1217), 40);
+        assert_eq!(latency_bin(1218), 41);
+        assert_eq!(latency_bin(i64::MAX), HIST_BINS - 1);
+    }
+
+    #[test]
+    fn every_latency_reads_back_within_the_stated_relative_error() {
+        for ms in (1..2_000_000i64).step_by(7) {
+            let v = bin_value(latency_bin(ms));
+            if ms < 1 << 19 {
+                let err = (v - ms as f64).abs() / ms as f64;
+                assert!(err <= HIST_RELATIVE_ERROR, "{ms} ms read back as {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let mut hist = [0i64; HIST_BINS];
+        hist[latency_bin(100)] = 50;
+        hist[latency_bin(1000)] = 49;
+        hist[latency_bin(10_000)] = 1;
+        assert_eq!(percentile(&hist, 0.50), Some(bin_value(latency_bin(100))));
+        assert_eq!(percentile(&hist, 0.51), Some(bin_value(latency_bin(1000))));
+        assert_eq!(percentile(&hist, 0.99), Some(bin_value(latency_bin(1000))));
+        assert_eq!(percentile(&hist, 1.0), Some(bin_value(latency_bin(10_000))));
+        assert_eq!(percentile(&[0; HIST_BINS], 0.5), None);
+    }
+}

@@ -1,0 +1,656 @@
+//! Storage: one interface ([`Store`]) over SQLite (default, a file) and PostgreSQL.
+//!
+//! Both backends run the same SQL text wherever the dialects agree (`$N` parameters,
+//! `ON CONFLICT`, `RETURNING`); [`dispatch!`] expands a body once per backend so each copy is
+//! type-checked against its own driver. Connection set-up and migrations live in
+//! `sqlite.rs` and `postgres.rs`.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use shared::{EventStatus, IngestResponse, UsageEvent};
+use sqlx::{PgPool, Row, SqlitePool};
+
+use crate::ingest::{ModelPrice, PriceBook};
+use crate::rollup::{latency_bin, BatchRollup, RollupDelta, RollupKey, HIST_BINS};
+
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("invalid database URL: {0}")]
+    Url(String),
+    #[error("cannot create the data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The connection pool of the chosen backend.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is in use.
+macro_rules! dispatch {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Handle to the database; cheap to clone and shared by every request.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    /// Model name → id. Model rows are never changed or deleted, so caching them is safe
+    /// across replicas.
+    models: Arc<RwLock<HashMap<String, i64>>>,
+    /// SQLite has one writer: ingest batches queue here rather than spin on SQLITE_BUSY.
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A project: the unit ingest keys write to and dashboards filter by.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Project {
+    pub id: i64,
+    pub name: String,
+    pub created_at_ms: i64,
+}
+
+/// An ingest key as listed (the secret itself is never stored).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KeyInfo {
+    pub prefix: String,
+    pub project: String,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// Which roll-up rows a query reads: buckets `[start_bucket, end_bucket)` (unix seconds).
+#[derive(Clone, Debug, Default)]
+pub struct RollupFilter {
+    pub start_bucket: i64,
+    pub end_bucket: i64,
+    /// Empty means every project.
+    pub project_ids: Vec<i64>,
+    /// Empty means every model.
+    pub model_ids: Vec<i64>,
+    pub status: Option<EventStatus>,
+}
+
+/// Sums of roll-up rows (the additive columns and the merged latency histogram).
+pub type RollupTotals = RollupDelta;
+
+const EVENT_COLUMNS: &str = "project_id, client_id, ts, received_at, model_id, input_tokens, \
+    output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, cost_source, latency_ms, \
+    ttft_ms, is_error, error_type, error_message, end_user, metadata";
+const EVENT_COLUMN_COUNT: usize = 18;
+/// Rows per multi-row INSERT; keeps parameters far below both backends' limits.
+const EVENT_CHUNK: usize = 400;
+const ROLLUP_CHUNK: usize = 64;
+/// The additive roll-up columns, in the order of [`RollupDelta`]'s fields.
+const ROLLUP_SUMS: [&str; 11] = [
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cost_nanos",
+    "unpriced_requests",
+    "latency_count",
+    "latency_sum_ms",
+    "ttft_count",
+    "ttft_sum_ms",
+];
+
+fn hist_columns() -> impl Iterator<Item = String> {
+    (0..HIST_BINS).map(|i| format!("h{i:02}"))
+}
+
+fn value_groups(rows: usize, cols: usize) -> String {
+    let mut out = String::new();
+    for r in 0..rows {
+        if r > 0 {
+            out.push(',');
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!("${}", r * cols + c + 1));
+        }
+        out.push(')');
+    }
+    out
+}
+
+fn rollup_upsert_sql(rows: usize) -> String {
+    let sums: Vec<String> = ROLLUP_SUMS
+        .iter()
+        .map(|c| c.to_string())
+        .chain(hist_columns())
+        .collect();
+    let updates: Vec<String> = sums
+        .iter()
+        .map(|c| format!("{c} = rollup_15m.{c} + excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO rollup_15m (bucket, project_id, model_id, error_type, {}) VALUES {} \
+         ON CONFLICT (bucket, project_id, model_id, error_type) DO UPDATE SET {}",
+        sums.join(", "),
+        value_groups(rows, 4 + sums.len()),
+        updates.join(", ")
+    )
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Reads the additive columns and histogram from a row whose first columns are, in order,
+/// the [`ROLLUP_SUMS`] columns and then (when `with_hist`) the histogram bins, from `offset`.
+fn delta_from_row<R: Row>(
+    row: &R,
+    offset: usize,
+    with_hist: bool,
+) -> Result<RollupDelta, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let g = |i: usize| -> Result<i64, sqlx::Error> { row.try_get::<i64, _>(offset + i) };
+    let mut d = RollupDelta {
+        requests: g(0)?,
+        input_tokens: g(1)?,
+        output_tokens: g(2)?,
+        cached_input_tokens: g(3)?,
+        cache_write_tokens: g(4)?,
+        cost_nanos: g(5)?,
+        unpriced_requests: g(6)?,
+        latency_count: g(7)?,
+        latency_sum_ms: g(8)?,
+        ttft_count: g(9)?,
+        ttft_sum_ms: g(10)?,
+        hist: [0; HIST_BINS],
+    };
+    if with_hist {
+        for (i, h) in d.hist.iter_mut().enumerate() {
+            *h = g(ROLLUP_SUMS.len() + i)?;
+        }
+    }
+    Ok(d)
+}
+
+impl Store {
+    /// Opens the database named by `url` (SQLite when `None`: `data/usage-analytics.db`)
+    /// and applies pending migrations.
+    pub async fn connect(url: Option<&str>) -> Result<Store, StoreError> {
+        let backend = match url {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Backend::Postgres(postgres::open(u).await?)
+            }
+            Some(u) if u.starts_with("sqlite:") => Backend::Sqlite(sqlite::open(u).await?),
+            Some(u) => {
+                return Err(StoreError::Url(format!(
+                    "{u:?}: expected postgres://… or sqlite:…"
+                )))
+            }
+            None => {
+                std::fs::create_dir_all("data")?;
+                Backend::Sqlite(sqlite::open("sqlite://data/usage-analytics.db").await?)
+            }
+        };
+        Ok(Store {
+            backend,
+            models: Arc::default(),
+            write_lock: Arc::default(),
+        })
+    }
+
+    /// `sqlite` or `postgres`, for logs and reports.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Answers whether the database can be reached.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    // ---- projects -------------------------------------------------------------------
+
+    /// Creates a project; names are unique.
+    pub async fn create_project(&self, name: &str) -> Result<Project, StoreError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(StoreError::Conflict(
+                "a project name must have 1 to 200 characters".into(),
+            ));
+        }
+        let created = now_ms();
+        let sql = "INSERT INTO projects (name, created_at) VALUES ($1, $2) \
+                   ON CONFLICT (name) DO NOTHING RETURNING id";
+        let id: Option<i64> = dispatch!(self, pool => sqlx::query_scalar(sql)
+            .bind(name).bind(created).fetch_optional(pool).await?);
+        match id {
+            Some(id) => Ok(Project {
+                id,
+                name: name.to_string(),
+                created_at_ms: created,
+            }),
+            None => Err(StoreError::Conflict(format!(
+                "a project named {name:?} already exists"
+            ))),
+        }
+    }
+
+    /// All projects, by name.
+    pub async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
+        let sql = "SELECT id, name, created_at FROM projects ORDER BY name";
+        let rows: Vec<(i64, String, i64)> =
+            dispatch!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, created_at_ms)| Project {
+                id,
+                name,
+                created_at_ms,
+            })
+            .collect())
+    }
+
+    /// The project with this exact name.
+    pub async fn project_by_name(&self, name: &str) -> Result<Project, StoreError> {
+        self.list_projects()
+            .await?
+            .into_iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| StoreError::NotFound(format!("no project named {name:?}")))
+    }
+
+    // ---- ingest keys ----------------------------------------------------------------
+
+    /// Creates an ingest key for a project and returns the full key; only its hash is kept.
+    pub async fn create_key(&self, project: &str) -> Result<(KeyInfo, String), StoreError> {
+        let project = self.project_by_name(project).await?;
+        let (prefix, key) = crate::keys::generate();
+        let created = now_ms();
+        let sql = "INSERT INTO api_keys (project_id, prefix, key_hash, created_at) \
+                   VALUES ($1, $2, $3, $4)";
+        dispatch!(self, pool => sqlx::query(sql)
+            .bind(project.id).bind(&prefix).bind(crate::keys::hash(&key)).bind(created)
+            .execute(pool).await.map(|_| ())?);
+        let info = KeyInfo {
+            prefix,
+            project: project.name,
+            created_at_ms: created,
+            revoked_at_ms: None,
+        };
+        Ok((info, key))
+    }
+
+    /// All ingest keys, newest first.
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        let sql = "SELECT k.prefix, p.name, k.created_at, k.revoked_at FROM api_keys k \
+                   JOIN projects p ON p.id = k.project_id ORDER BY k.created_at DESC, k.id DESC";
+        let rows: Vec<(String, String, i64, Option<i64>)> =
+            dispatch!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(prefix, project, created_at_ms, revoked_at_ms)| KeyInfo {
+                prefix,
+                project,
+                created_at_ms,
+                revoked_at_ms,
+            })
+            .collect())
+    }
+
+    /// Revokes the key with this prefix; it stops working at once.
+    pub async fn revoke_key(&self, prefix: &str) -> Result<(), StoreError> {
+        let sql = "UPDATE api_keys SET revoked_at = $1 WHERE prefix = $2 AND revoked_at IS NULL";
+        let done = dispatch!(self, pool => sqlx::query(sql)
+            .bind(now_ms()).bind(prefix).execute(pool).await?.rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound(format!(
+                "no active key with prefix {prefix:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The project an ingest key writes to, or `None` for an unknown or revoked key.
+    pub async fn authenticate_key(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        let Some(prefix) = crate::keys::prefix_of(key) else {
+            return Ok(None);
+        };
+        let sql = "SELECT project_id, key_hash FROM api_keys \
+                   WHERE prefix = $1 AND revoked_at IS NULL";
+        let row: Option<(i64, String)> = dispatch!(self, pool => sqlx::query_as(sql)
+            .bind(prefix).fetch_optional(pool).await?);
+        Ok(row.and_then(|(project_id, stored)| {
+            crate::keys::hash_matches(key, &stored).then_some(project_id)
+        }))
+    }
+
+    // ---- prices ---------------------------------------------------------------------
+
+    /// Records a price for a model from a date on (replacing one set for the same instant).
+    pub async fn set_price(&self, p: &ModelPrice) -> Result<(), StoreError> {
+        let sql = "INSERT INTO model_prices (model, effective_from, input_micros_per_mtok, \
+                   cached_input_micros_per_mtok, cache_write_micros_per_mtok, output_micros_per_mtok) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (model, effective_from) DO UPDATE SET \
+                   input_micros_per_mtok = excluded.input_micros_per_mtok, \
+                   cached_input_micros_per_mtok = excluded.cached_input_micros_per_mtok, \
+                   cache_write_micros_per_mtok = excluded.cache_write_micros_per_mtok, \
+                   output_micros_per_mtok = excluded.output_micros_per_mtok";
+        dispatch!(self, pool => sqlx::query(sql)
+            .bind(&p.model).bind(p.effective_from_ms).bind(p.input).bind(p.cached_input)
+            .bind(p.cache_write).bind(p.output).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// Every price row, by model and date.
+    pub async fn list_prices(&self) -> Result<Vec<ModelPrice>, StoreError> {
+        let sql =
+            "SELECT model, effective_from, input_micros_per_mtok, cached_input_micros_per_mtok, \
+                   cache_write_micros_per_mtok, output_micros_per_mtok FROM model_prices \
+                   ORDER BY model, effective_from";
+        let rows: Vec<(String, i64, i64, i64, i64, i64)> =
+            dispatch!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(model, effective_from_ms, input, cached_input, cache_write, output)| ModelPrice {
+                    model,
+                    effective_from_ms,
+                    input,
+                    cached_input,
+                    cache_write,
+                    output,
+                },
+            )
+            .collect())
+    }
+
+    // ---- models ---------------------------------------------------------------------
+
+    /// Ids of these model names, creating the missing ones.
+    async fn model_ids(&self, names: &HashSet<&str>) -> Result<HashMap<String, i64>, StoreError> {
+        let mut out = HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let cache = self.models.read().expect("model cache poisoned");
+            for name in names {
+                match cache.get(*name) {
+                    Some(id) => {
+                        out.insert(name.to_string(), *id);
+                    }
+                    None => missing.push(*name),
+                }
+            }
+        }
+        for name in missing {
+            let insert = "INSERT INTO models (name) VALUES ($1) ON CONFLICT (name) DO NOTHING";
+            let select = "SELECT id FROM models WHERE name = $1";
+            let id: i64 = dispatch!(self, pool => {
+                sqlx::query(insert).bind(name).execute(pool).await?;
+                sqlx::query_scalar(select).bind(name).fetch_one(pool).await?
+            });
+            self.models
+                .write()
+                .expect("model cache poisoned")
+                .insert(name.to_string(), id);
+            out.insert(name.to_string(), id);
+        }
+        Ok(out)
+    }
+
+    /// Model names and ids that appear in the data.
+    pub async fn list_models(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        let sql = "SELECT id, name FROM models ORDER BY name";
+        Ok(dispatch!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+    }
+
+    // ---- ingest ---------------------------------------------------------------------
+
+    /// Stores a validated batch for one project: raw events and their roll-ups in one
+    /// transaction. Events whose `id` is already stored for the project (or repeated within
+    /// the batch) are duplicates and change nothing, also when retried concurrently.
+    pub async fn ingest(
+        &self,
+        project_id: i64,
+        events: &[UsageEvent],
+    ) -> Result<IngestResponse, StoreError> {
+        // Later copies of an id within the batch are duplicates of the first.
+        let mut seen = HashSet::new();
+        let fresh: Vec<&UsageEvent> = events
+            .iter()
+            .filter(|e| e.id.as_ref().is_none_or(|id| seen.insert(id.as_str())))
+            .collect();
+        let names: HashSet<&str> = fresh.iter().map(|e| e.model.as_str()).collect();
+        let model_ids = self.model_ids(&names).await?;
+        let prices = PriceBook::new(self.list_prices().await?);
+        let received = now_ms();
+        let costs: Vec<_> = fresh.iter().map(|e| prices.cost_of(e)).collect();
+
+        let _guard = match self.backend {
+            Backend::Sqlite(_) => Some(self.write_lock.lock().await),
+            Backend::Postgres(_) => None,
+        };
+        let accepted = dispatch!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut inserted_ids: HashSet<String> = HashSet::new();
+            for (chunk_no, chunk) in fresh.chunks(EVENT_CHUNK).enumerate() {
+                let sql = format!(
+                    "INSERT INTO events ({EVENT_COLUMNS}) VALUES {} \
+                     ON CONFLICT (project_id, client_id) DO NOTHING RETURNING client_id",
+                    value_groups(chunk.len(), EVENT_COLUMN_COUNT)
+                );
+                let mut q = sqlx::query_scalar::<_, Option<String>>(&sql);
+                for (i, e) in chunk.iter().enumerate() {
+                    let cost = costs[chunk_no * EVENT_CHUNK + i];
+                    q = q
+                        .bind(project_id)
+                        .bind(e.id.clone())
+                        .bind(e.timestamp_ms)
+                        .bind(received)
+                        .bind(model_ids[&e.model])
+                        .bind(e.input_tokens)
+                        .bind(e.output_tokens)
+                        .bind(e.cached_input_tokens)
+                        .bind(e.cache_write_tokens)
+                        .bind(cost.nanos)
+                        .bind(cost.source as i64)
+                        .bind(e.latency_ms)
+                        .bind(e.ttft_ms)
+                        .bind((e.status == EventStatus::Error) as i64)
+                        .bind(e.error_type.clone())
+                        .bind(e.error_message.clone())
+                        .bind(e.user.clone())
+                        .bind(e.metadata.clone());
+                }
+                for id in q.fetch_all(&mut *tx).await?.into_iter().flatten() {
+                    inserted_ids.insert(id);
+                }
+            }
+            let mut rollup = BatchRollup::default();
+            let mut accepted = 0u64;
+            for (e, cost) in fresh.iter().zip(&costs) {
+                let stored = e.id.as_ref().is_none_or(|id| inserted_ids.contains(id));
+                if stored {
+                    accepted += 1;
+                    rollup.add(project_id, model_ids[&e.model], e, *cost);
+                }
+            }
+            let rows: Vec<_> = rollup.rows.into_iter().collect();
+            for chunk in rows.chunks(ROLLUP_CHUNK) {
+                let sql = rollup_upsert_sql(chunk.len());
+                let mut q = sqlx::query(&sql);
+                for (k, d) in chunk {
+                    q = q
+                        .bind(k.bucket)
+                        .bind(k.project_id)
+                        .bind(k.model_id)
+                        .bind(k.error_type.clone())
+                        .bind(d.requests)
+                        .bind(d.input_tokens)
+                        .bind(d.output_tokens)
+                        .bind(d.cached_input_tokens)
+                        .bind(d.cache_write_tokens)
+                        .bind(d.cost_nanos)
+                        .bind(d.unpriced_requests)
+                        .bind(d.latency_count)
+                        .bind(d.latency_sum_ms)
+                        .bind(d.ttft_count)
+                        .bind(d.ttft_sum_ms);
+                    for h in d.hist {
+                        q = q.bind(h);
+                    }
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            accepted
+        });
+        Ok(IngestResponse {
+            accepted,
+            duplicates: events.len() as u64 - accepted,
+        })
+    }
+
+    // ---- roll-up reads --------------------------------------------------------------
+
+    fn rollup_where(f: &RollupFilter) -> (String, Vec<i64>) {
+        let mut sql = String::from("bucket >= $1 AND bucket < $2");
+        let mut args = vec![f.start_bucket, f.end_bucket];
+        for (column, ids) in [("project_id", &f.project_ids), ("model_id", &f.model_ids)] {
+            if ids.is_empty() {
+                continue;
+            }
+            let marks: Vec<String> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, _)| format!("${}", args.len() + i + 1))
+                .collect();
+            sql.push_str(&format!(" AND {column} IN ({})", marks.join(",")));
+            args.extend(ids.iter().copied());
+        }
+        match f.status {
+            Some(EventStatus::Success) => sql.push_str(" AND error_type = ''"),
+            Some(EventStatus::Error) => sql.push_str(" AND error_type <> ''"),
+            None => {}
+        }
+        (sql, args)
+    }
+
+    /// Sums every roll-up row the filter selects.
+    pub async fn rollup_totals(&self, f: &RollupFilter) -> Result<RollupTotals, StoreError> {
+        let sums: Vec<String> = ROLLUP_SUMS
+            .iter()
+            .map(|c| c.to_string())
+            .chain(hist_columns())
+            .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)"))
+            .collect();
+        let (cond, args) = Self::rollup_where(f);
+        let sql = format!("SELECT {} FROM rollup_15m WHERE {cond}", sums.join(", "));
+        let totals = dispatch!(self, pool => {
+            let mut q = sqlx::query(&sql);
+            for a in &args {
+                q = q.bind(*a);
+            }
+            delta_from_row(&q.fetch_one(pool).await?, 0, true)?
+        });
+        Ok(totals)
+    }
+
+    /// Every stored roll-up row (for integrity checks; not for dashboards).
+    pub async fn all_rollups(&self) -> Result<Vec<(RollupKey, RollupDelta)>, StoreError> {
+        let cols: Vec<String> = ROLLUP_SUMS
+            .iter()
+            .map(|c| c.to_string())
+            .chain(hist_columns())
+            .collect();
+        let sql = format!(
+            "SELECT bucket, project_id, model_id, error_type, {} FROM rollup_15m \
+             ORDER BY bucket, project_id, model_id, error_type",
+            cols.join(", ")
+        );
+        let rows = dispatch!(self, pool => {
+            let mut out = Vec::new();
+            for row in sqlx::query(&sql).fetch_all(pool).await? {
+                let key = RollupKey {
+                    bucket: row.try_get(0)?,
+                    project_id: row.try_get(1)?,
+                    model_id: row.try_get(2)?,
+                    error_type: row.try_get(3)?,
+                };
+                out.push((key, delta_from_row(&row, 4, true)?));
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    /// Recomputes the roll-ups straight from raw events (SQL aggregation plus histogram
+    /// binning), to check that the maintained roll-ups are exact.
+    pub async fn rollups_from_raw_events(
+        &self,
+    ) -> Result<Vec<(RollupKey, RollupDelta)>, StoreError> {
+        let sql = "SELECT (ts / 900000) * 900 AS b, project_id, model_id, \
+            CASE WHEN is_error = 1 THEN COALESCE(error_type, 'unknown') ELSE '' END AS et, \
+            CAST(COUNT(*) AS BIGINT), CAST(SUM(input_tokens) AS BIGINT), \
+            CAST(SUM(output_tokens) AS BIGINT), CAST(SUM(cached_input_tokens) AS BIGINT), \
+            CAST(SUM(cache_write_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), \
+            CAST(SUM(CASE WHEN cost_source = 0 THEN 1 ELSE 0 END) AS BIGINT), \
+            CAST(COUNT(latency_ms) AS BIGINT), CAST(COALESCE(SUM(latency_ms), 0) AS BIGINT), \
+            CAST(COUNT(ttft_ms) AS BIGINT), CAST(COALESCE(SUM(ttft_ms), 0) AS BIGINT) \
+            FROM events GROUP BY 1, 2, 3, 4";
+        let latencies = "SELECT (ts / 900000) * 900, project_id, model_id, \
+            CASE WHEN is_error = 1 THEN COALESCE(error_type, 'unknown') ELSE '' END, latency_ms \
+            FROM events WHERE latency_ms IS NOT NULL";
+        let mut out: std::collections::BTreeMap<RollupKey, RollupDelta> = Default::default();
+        dispatch!(self, pool => {
+            for r in sqlx::query(sql).fetch_all(pool).await? {
+                let key = RollupKey {
+                    bucket: r.try_get(0)?,
+                    project_id: r.try_get(1)?,
+                    model_id: r.try_get(2)?,
+                    error_type: r.try_get(3)?,
+                };
+                out.insert(key, delta_from_row(&r, 4, false)?);
+            }
+            for r in sqlx::query(latencies).fetch_all(pool).await? {
+                let key = RollupKey {
+                    bucket: r.try_get(0)?,
+                    project_id: r.try_get(1)?,
+                    model_id: r.try_get(2)?,
+                    error_type: r.try_get(3)?,
+                };
+                let ms: i64 = r.try_get(4)?;
+                if let Some(d) = out.get_mut(&key) {
+                    d.hist[latency_bin(ms)] += 1;
+                }
+            }
+        });
+        Ok(out.into_iter().collect())
+    }
+}

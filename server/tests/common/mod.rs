@@ -1,0 +1,133 @@
+//! Test harness: a real server on port 0 over a real database (a fresh SQLite file, or a
+//! fresh PostgreSQL database created for the test).
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use server::{AppState, Config, Store};
+use sqlx::Connection;
+
+/// Which storage backend a test runs against.
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server and a handle to its database.
+pub struct TestApp {
+    pub base: String,
+    pub store: Store,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// The PostgreSQL server tests create their databases on (`TEST_POSTGRES_URL`).
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://usage:usage@localhost:5432/postgres".into())
+}
+
+/// Opens a fresh, empty, migrated database of the given kind.
+pub async fn fresh_store(db: Db, dir: &tempfile::TempDir) -> Store {
+    let url = match db {
+        Db::Sqlite => format!("sqlite://{}", dir.path().join("test.db").display()),
+        Db::Postgres => {
+            let admin = postgres_admin_url();
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("PostgreSQL tests need a server at TEST_POSTGRES_URL={admin}: {e}")
+                });
+            let name = format!("ua_test_{:016x}", rand_u64());
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let (base, _) = admin.rsplit_once('/').expect("URL with a database name");
+            format!("{base}/{name}")
+        }
+    };
+    Store::connect(Some(&url)).await.expect("open store")
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+/// Starts the server with default limits.
+pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with(db, Config::default()).await
+}
+
+/// Starts the server with the given settings on 127.0.0.1:0.
+pub async fn spawn_app_with(db: Db, config: Config) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = fresh_store(db, &dir).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(config),
+        leptos_options: server::leptos_options(),
+    };
+    tokio::spawn(async move { server::serve(listener, state).await });
+    TestApp {
+        base,
+        store,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Creates a project with an ingest key; returns the key.
+    pub async fn project_with_key(&self, name: &str) -> String {
+        self.store
+            .create_project(name)
+            .await
+            .expect("create project");
+        self.store.create_key(name).await.expect("create key").1
+    }
+
+    /// POSTs a JSON body to the ingest endpoint.
+    pub async fn post_events(&self, key: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/v1/events", self.base))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// Declares one test per backend from an `async fn(Db)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::common::Db::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::common::Db::Postgres).await
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,320 @@
+//! Domain and wire types shared by the server and the browser (wasm-safe: serde only).
+//!
+//! Money is always an integer number of nano-USD (1e-9 USD); time is unix milliseconds UTC.
+//! JSON field names are camelCase, as in the seed's interfaces.
+
+use serde::{Deserialize, Serialize};
+
+/// Nano-USD in one US dollar.
+pub const NANOS_PER_USD: i64 = 1_000_000_000;
+
+/// Whether a request to the model succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EventStatus {
+    #[default]
+    Success,
+    Error,
+}
+
+/// One validated usage event: one request an application made to a language model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageEvent {
+    /// Client idempotency key; a second event with the same id in a project is a duplicate.
+    pub id: Option<String>,
+    /// When the request happened, unix milliseconds UTC.
+    pub timestamp_ms: i64,
+    pub model: String,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_write_tokens: i64,
+    /// Cost sent by the client; `None` means "price it from the price table".
+    pub cost_nanos: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub ttft_ms: Option<i64>,
+    pub status: EventStatus,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    /// End-user id of the calling application.
+    pub user: Option<String>,
+    /// A small JSON object, kept as its compact text.
+    pub metadata: Option<String>,
+}
+
+/// What a successful ingest request reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestResponse {
+    /// Events newly stored.
+    pub accepted: u64,
+    /// Events whose id was already stored for the project (not counted again).
+    pub duplicates: u64,
+}
+
+/// One reason a batch was refused: which event, which field, why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// Index of the event in the batch; `None` when the problem is with the body as a whole.
+    pub index: Option<usize>,
+    pub field: String,
+    pub reason: String,
+}
+
+/// The body of every error answer of the JSON APIs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
+}
+
+/// A preset time range ending now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Period {
+    #[serde(rename = "24h")]
+    Last24h,
+    #[serde(rename = "7d")]
+    Last7d,
+    #[default]
+    #[serde(rename = "30d")]
+    Last30d,
+    #[serde(rename = "90d")]
+    Last90d,
+}
+
+impl Period {
+    /// The period's length in hours.
+    pub fn hours(self) -> i64 {
+        match self {
+            Period::Last24h => 24,
+            Period::Last7d => 7 * 24,
+            Period::Last30d => 30 * 24,
+            Period::Last90d => 90 * 24,
+        }
+    }
+
+    /// The label used in URLs and the seed API (`24h`, `7d`, ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            Period::Last24h => "24h",
+            Period::Last7d => "7d",
+            Period::Last30d => "30d",
+            Period::Last90d => "90d",
+        }
+    }
+
+    /// Parses a label such as `30d`.
+    pub fn parse(label: &str) -> Option<Period> {
+        [
+            Period::Last24h,
+            Period::Last7d,
+            Period::Last30d,
+            Period::Last90d,
+        ]
+        .into_iter()
+        .find(|p| p.label() == label)
+    }
+}
+
+/// The time range of a query: a preset ending now, or whole local days (inclusive).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DateRange {
+    Preset(Period),
+    /// `YYYY-MM-DD` local dates, both included.
+    Custom {
+        start: String,
+        end: String,
+    },
+}
+
+/// The one query value every panel, endpoint and export is computed from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageQuery {
+    pub range: DateRange,
+    /// IANA time zone the viewer reads the dashboard in, e.g. `Asia/Kolkata`.
+    pub tz: String,
+    /// Model names; empty means all.
+    pub models: Vec<String>,
+    /// Project names; empty means all.
+    pub projects: Vec<String>,
+    pub status: Option<EventStatus>,
+}
+
+impl Default for UsageQuery {
+    fn default() -> Self {
+        UsageQuery {
+            range: DateRange::Preset(Period::default()),
+            tz: "UTC".into(),
+            models: Vec::new(),
+            projects: Vec::new(),
+            status: None,
+        }
+    }
+}
+
+/// Totals for the summary cards.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageSummary {
+    pub total_requests: i64,
+    pub total_cost_nanos: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_write_tokens: i64,
+    /// Input + output tokens (cached input tokens are part of input tokens).
+    pub total_tokens: i64,
+    pub error_requests: i64,
+    /// Requests stored without a price (their cost counts as 0).
+    pub unpriced_requests: i64,
+    /// Mean latency in ms over requests that reported one.
+    pub average_response_time_ms: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// Successful requests / all requests, in percent; `None` with no requests.
+    pub success_rate: Option<f64>,
+    /// Label of the range, e.g. `30d` or `2025-01-01..2025-01-16`.
+    pub period: String,
+}
+
+/// One local day of the daily history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyUsage {
+    /// Local date, `YYYY-MM-DD`.
+    pub date: String,
+    pub requests: i64,
+    pub cost_nanos: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub average_response_time_ms: Option<f64>,
+}
+
+/// One row of the per-model breakdown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelUsage {
+    pub model: String,
+    pub requests: i64,
+    pub cost_nanos: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_input_tokens: i64,
+    /// Share of all requests in the query, percent.
+    pub request_share: f64,
+    /// Share of all cost in the query, percent.
+    pub cost_share: f64,
+    pub average_response_time_ms: Option<f64>,
+    /// Failed requests / requests, percent.
+    pub error_rate: f64,
+}
+
+/// One row of the per-project breakdown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectUsage {
+    pub project_id: i64,
+    pub project: String,
+    pub requests: i64,
+    pub cost_nanos: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub request_share: f64,
+    pub cost_share: f64,
+    pub average_response_time_ms: Option<f64>,
+    pub error_rate: f64,
+}
+
+/// Requests and cost in one local hour of the day (0-23).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HourlyUsage {
+    pub hour: u8,
+    pub requests: i64,
+    pub cost_nanos: i64,
+}
+
+/// One failed request in the error log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorLog {
+    pub timestamp_ms: i64,
+    pub project: String,
+    pub model: String,
+    pub error_type: String,
+    pub message: Option<String>,
+}
+
+/// Formats nano-USD as dollars rounded to the cent, e.g. `$1,245.80`.
+pub fn format_usd(nanos: i64) -> String {
+    let negative = nanos < 0;
+    let abs = (nanos as i128).abs();
+    // Round half away from zero to whole cents.
+    let cents = (abs + 5_000_000) / 10_000_000;
+    let dollars = cents / 100;
+    let rest = cents % 100;
+    let sign = if negative && cents > 0 { "-" } else { "" };
+    format!("{sign}${}.{rest:02}", group_thousands(dollars))
+}
+
+/// Formats an integer with thousands separators, e.g. `1,234,567`.
+pub fn format_count(n: i64) -> String {
+    let sign = if n < 0 { "-" } else { "" };
+    format!("{sign}{}", group_thousands((n as i128).abs()))
+}
+
+fn group_thousands(n: i128) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollars_are_rounded_to_the_cent_half_away_from_zero() {
+        assert_eq!(format_usd(0), "$0.00");
+        assert_eq!(format_usd(4_999_999), "$0.00");
+        assert_eq!(format_usd(5_000_000), "$0.01");
+        assert_eq!(format_usd(245_804_999_999), "$245.80");
+        assert_eq!(format_usd(1_234_567_890_000_000), "$1,234,567.89");
+        assert_eq!(format_usd(-1_500_000_000), "-$1.50");
+    }
+
+    #[test]
+    fn counts_get_thousands_separators() {
+        assert_eq!(format_count(0), "0");
+        assert_eq!(format_count(999), "999");
+        assert_eq!(format_count(1000), "1,000");
+        assert_eq!(format_count(125_430), "125,430");
+        assert_eq!(format_count(-2_847_392), "-2,847,392");
+    }
+
+    #[test]
+    fn period_labels_round_trip() {
+        for p in [
+            Period::Last24h,
+            Period::Last7d,
+            Period::Last30d,
+            Period::Last90d,
+        ] {
+            assert_eq!(Period::parse(p.label()), Some(p));
+        }
+        assert_eq!(Period::parse("1y"), None);
+    }
+}
