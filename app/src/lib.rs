@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::StaticSegment;
-use shared::{format_count, format_usd, UsageSummary};
+use shared::{format_count, format_usd, Period, UsageSummary};
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -16,6 +16,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -44,14 +45,34 @@ pub fn App() -> impl IntoView {
 /// The dashboard page.
 #[component]
 fn Dashboard() -> impl IntoView {
-    let summary = Resource::new(|| (), |_| api::get_summary("30d".into(), "UTC".into()));
+    let period = RwSignal::new(Period::Last30d);
+    let summary = Resource::new(
+        move || period.get(),
+        |p| api::get_summary(p.label().to_string(), "UTC".into()),
+    );
     view! {
         <header class="topbar">
             <h1>"LLM usage"</h1>
-            <span class="range">"Last 30 days · UTC"</span>
+            <nav class="periods" aria-label="Time range">
+                {[Period::Last24h, Period::Last7d, Period::Last30d, Period::Last90d]
+                    .into_iter()
+                    .map(|p| view! {
+                        <button
+                            type="button"
+                            aria-pressed=move || (period.get() == p).to_string()
+                            on:click=move |_| period.set(p)
+                        >
+                            {p.label()}
+                        </button>
+                    })
+                    .collect_view()}
+            </nav>
+            <span class="range" data-testid="range-label">
+                {move || format!("{} · UTC", period_title(period.get()))}
+            </span>
         </header>
         <main class="dashboard">
-            <Suspense fallback=|| view! { <SummarySkeleton/> }>
+            <Transition fallback=|| view! { <SummarySkeleton/> }>
                 {move || Suspend::new(async move {
                     match summary.await {
                         Ok(s) if s.total_requests == 0 => view! { <Onboarding/> }.into_any(),
@@ -64,8 +85,17 @@ fn Dashboard() -> impl IntoView {
                         }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </main>
+    }
+}
+
+fn period_title(p: Period) -> &'static str {
+    match p {
+        Period::Last24h => "Last 24 hours",
+        Period::Last7d => "Last 7 days",
+        Period::Last30d => "Last 30 days",
+        Period::Last90d => "Last 90 days",
     }
 }
 

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test: unit, integration on SQLite and PostgreSQL (real servers on port 0), and
+# end-to-end in Debian's Chromium. Installs what is missing on a fresh Debian machine.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/setup.sh
+
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+apt_updated=""
+apt_install() {
+  [[ -n "$apt_updated" ]] || { as_root apt-get update -qq; apt_updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+[[ -x /usr/bin/chromium ]] || { say "installing Chromium"; apt_install chromium; }
+command -v pg_ctlcluster >/dev/null || { say "installing PostgreSQL"; apt_install postgresql; }
+
+# PostgreSQL: start the cluster and make sure the test role exists.
+pg_version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+if ! pg_lsclusters -h | grep -q "^$pg_version *main .*online"; then
+  say "starting PostgreSQL $pg_version"
+  as_root pg_ctlcluster "$pg_version" main start
+fi
+psql_admin() { as_root su postgres -c "psql -v ON_ERROR_STOP=1 -tAc \"$1\""; }
+if [[ "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname = 'usage'")" != "1" ]]; then
+  psql_admin "CREATE ROLE usage WITH LOGIN CREATEDB PASSWORD 'usage'"
+fi
+export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://usage:usage@localhost:5432/postgres}"
+
+say "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy -p shared -p server --all-targets -- -D warnings
+
+say "unit and integration tests (SQLite and PostgreSQL)"
+cargo test -p shared -p server
+
+say "end-to-end tests in Chromium"
+(cd end2end && npm ci --silent --no-audit --no-fund)
+e2e_dir=$(mktemp -d)
+trap 'rm -rf "$e2e_dir"' EXIT
+export DATABASE_URL="sqlite://$e2e_dir/e2e.db"
+export LEPTOS_SITE_ADDR=127.0.0.1:3000
+cargo leptos end-to-end --release
+say "all tests passed"
