@@ -25,6 +25,10 @@ psql_admin() { as_root su postgres -c "psql -v ON_ERROR_STOP=1 -tAc \"$1\""; }
 if [[ "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname = 'usage'")" != "1" ]]; then
   psql_admin "CREATE ROLE usage WITH LOGIN CREATEDB PASSWORD 'usage'"
 fi
+# Databases left by earlier runs (each integration test creates its own ua_test_… database).
+for db in $(psql_admin "SELECT datname FROM pg_database WHERE datname LIKE 'ua\\_test\\_%'"); do
+  psql_admin "DROP DATABASE $db" >/dev/null
+done
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://usage:usage@localhost:5432/postgres}"
 
 say "formatting and lints"
