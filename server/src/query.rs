@@ -149,6 +149,7 @@ pub async fn summary(
         p99_ms: percentile(&t.hist, 0.99),
         success_rate: ratio(t.requests - errors, t.requests).map(|r| r * 100.0),
         period: r.label,
+        previous: None,
     })
 }
 

@@ -180,6 +180,24 @@ pub struct UsageSummary {
     pub success_rate: Option<f64>,
     /// Label of the range, e.g. `30d` or `2025-01-01..2025-01-16`.
     pub period: String,
+    /// The same numbers for the previous period of the same length, for the cards' changes.
+    pub previous: Option<PeriodTotals>,
+}
+
+/// The headline numbers of one period (used for the previous-period comparison).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodTotals {
+    pub total_requests: i64,
+    pub total_cost_nanos: i64,
+    pub total_tokens: i64,
+    pub average_response_time_ms: Option<f64>,
+    pub success_rate: Option<f64>,
+}
+
+/// Change from `previous` to `current` in percent; `None` when there is nothing to compare.
+pub fn percent_change(current: f64, previous: f64) -> Option<f64> {
+    (previous != 0.0).then(|| (current - previous) / previous.abs() * 100.0)
 }
 
 /// One local day of the daily history.
@@ -239,6 +257,51 @@ pub struct HourlyUsage {
     pub hour: u8,
     pub requests: i64,
     pub cost_nanos: i64,
+}
+
+/// Requests in one local (weekday, hour) cell of the heat map.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HeatmapCell {
+    /// 0 = Monday … 6 = Sunday.
+    pub weekday: u8,
+    pub hour: u8,
+    pub requests: i64,
+}
+
+/// Failed requests of one error type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorTypeUsage {
+    pub error_type: String,
+    pub count: i64,
+    /// Share of all failed requests, percent.
+    pub share: f64,
+    /// Cost billed for these failed requests.
+    pub cost_nanos: i64,
+}
+
+/// One page of the error log, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorPage {
+    pub items: Vec<ErrorLog>,
+    /// Pass as `before` to get the next (older) page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Everything the dashboard shows for one query, computed in one call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardData {
+    pub summary: UsageSummary,
+    pub daily: Vec<DailyUsage>,
+    pub models: Vec<ModelUsage>,
+    pub projects: Vec<ProjectUsage>,
+    pub hourly: Vec<HourlyUsage>,
+    pub heatmap: Vec<HeatmapCell>,
+    pub error_types: Vec<ErrorTypeUsage>,
+    pub errors: ErrorPage,
 }
 
 /// One failed request in the error log.

@@ -91,6 +91,37 @@ pub struct RollupFilter {
     pub status: Option<EventStatus>,
 }
 
+/// What roll-up rows are summed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    Total,
+    Bucket,
+    Model,
+    Project,
+    ErrorType,
+}
+
+/// The group a row of [`Store::rollup_grouped`] sums.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupKey {
+    Total,
+    /// Bucket start, unix seconds.
+    Bucket(i64),
+    Model(i64),
+    Project(i64),
+    /// `""` for successful requests.
+    ErrorType(String),
+}
+
+/// One group's sums.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRow {
+    pub key: GroupKey,
+    /// Failed requests among `sums.requests`.
+    pub errors: i64,
+    pub sums: RollupDelta,
+}
+
 /// Sums of roll-up rows (the additive columns and the merged latency histogram).
 pub type RollupTotals = RollupDelta;
 
@@ -564,22 +595,133 @@ impl Store {
 
     /// Sums every roll-up row the filter selects.
     pub async fn rollup_totals(&self, f: &RollupFilter) -> Result<RollupTotals, StoreError> {
+        let rows = self.rollup_grouped(f, Group::Total, true).await?;
+        Ok(rows.into_iter().next().map(|r| r.sums).unwrap_or_default())
+    }
+
+    /// Sums the roll-up rows the filter selects, per group. The histogram is read only when
+    /// `with_hist` (it is most of a row's width).
+    pub async fn rollup_grouped(
+        &self,
+        f: &RollupFilter,
+        group: Group,
+        with_hist: bool,
+    ) -> Result<Vec<GroupRow>, StoreError> {
+        let hist = with_hist.then(hist_columns).into_iter().flatten();
         let sums: Vec<String> = ROLLUP_SUMS
             .iter()
             .map(|c| c.to_string())
-            .chain(hist_columns())
+            .chain(hist)
             .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)"))
             .collect();
         let (cond, args) = Self::rollup_where(f);
-        let sql = format!("SELECT {} FROM rollup_15m WHERE {cond}", sums.join(", "));
-        let totals = dispatch!(self, pool => {
+        let column = match group {
+            Group::Total => "0",
+            Group::Bucket => "bucket",
+            Group::Model => "model_id",
+            Group::Project => "project_id",
+            Group::ErrorType => "error_type",
+        };
+        let group_by = match group {
+            Group::Total => String::new(),
+            _ => format!(" GROUP BY {column}"),
+        };
+        let sql = format!(
+            "SELECT {column}, \
+             CAST(COALESCE(SUM(CASE WHEN error_type <> '' THEN requests ELSE 0 END), 0) AS BIGINT), \
+             {} FROM rollup_15m WHERE {cond}{group_by}",
+            sums.join(", ")
+        );
+        let rows = dispatch!(self, pool => {
             let mut q = sqlx::query(&sql);
             for a in &args {
                 q = q.bind(*a);
             }
-            delta_from_row(&q.fetch_one(pool).await?, 0, true)?
+            let mut out = Vec::new();
+            for row in q.fetch_all(pool).await? {
+                let key = match group {
+                    Group::Total => GroupKey::Total,
+                    Group::Bucket => GroupKey::Bucket(row.try_get(0)?),
+                    Group::Model => GroupKey::Model(row.try_get(0)?),
+                    Group::Project => GroupKey::Project(row.try_get(0)?),
+                    Group::ErrorType => GroupKey::ErrorType(row.try_get(0)?),
+                };
+                out.push(GroupRow {
+                    key,
+                    errors: row.try_get(1)?,
+                    sums: delta_from_row(&row, 2, with_hist)?,
+                });
+            }
+            out
         });
-        Ok(totals)
+        Ok(rows)
+    }
+
+    /// Failed requests in `[start_ms, end_ms)` matching the filter's projects and models,
+    /// newest first, strictly older than `before` (`(ts, id)` of the last row seen).
+    pub async fn error_log(
+        &self,
+        f: &RollupFilter,
+        start_ms: i64,
+        end_ms: i64,
+        before: Option<(i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<(i64, shared::ErrorLog)>, StoreError> {
+        let mut sql = String::from(
+            "SELECT e.id, e.ts, p.name, m.name, COALESCE(e.error_type, 'unknown'), e.error_message \
+             FROM events e JOIN projects p ON p.id = e.project_id JOIN models m ON m.id = e.model_id \
+             WHERE e.is_error = 1 AND e.ts >= $1 AND e.ts < $2",
+        );
+        let mut args = vec![start_ms, end_ms];
+        for (column, ids) in [
+            ("e.project_id", &f.project_ids),
+            ("e.model_id", &f.model_ids),
+        ] {
+            if ids.is_empty() {
+                continue;
+            }
+            let marks: Vec<String> = (0..ids.len())
+                .map(|i| format!("${}", args.len() + i + 1))
+                .collect();
+            sql.push_str(&format!(" AND {column} IN ({})", marks.join(",")));
+            args.extend(ids.iter().copied());
+        }
+        if let Some((ts, id)) = before {
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (e.ts < ${} OR (e.ts = ${} AND e.id < ${}))",
+                n + 1,
+                n + 1,
+                n + 2
+            ));
+            args.extend([ts, id]);
+        }
+        sql.push_str(&format!(
+            " ORDER BY e.ts DESC, e.id DESC LIMIT ${}",
+            args.len() + 1
+        ));
+        args.push(limit);
+        type Row = (i64, i64, String, String, String, Option<String>);
+        let rows: Vec<Row> = dispatch!(self, pool => {
+            let mut q = sqlx::query_as(&sql);
+            for a in &args {
+                q = q.bind(*a);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, ts, project, model, error_type, message)| {
+                let log = shared::ErrorLog {
+                    timestamp_ms: ts,
+                    project,
+                    model,
+                    error_type,
+                    message,
+                };
+                (id, log)
+            })
+            .collect())
     }
 
     /// Every stored roll-up row (for integrity checks; not for dashboards).
