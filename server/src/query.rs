@@ -1,12 +1,17 @@
 //! The query layer: a [`UsageQuery`] is resolved once per request into bucket bounds and ids,
 //! then answered from roll-ups. Panels, REST endpoints, exports and tests call these functions.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{Duration, NaiveDate, TimeZone};
 use chrono_tz::Tz;
-use shared::{DateRange, UsageQuery, UsageSummary};
+use shared::{
+    DailyUsage, DashboardData, DateRange, ErrorLog, ErrorPage, ErrorTypeUsage, EventStatus,
+    HeatmapCell, HourlyUsage, ModelUsage, PeriodTotals, ProjectUsage, UsageQuery, UsageSummary,
+};
 
-use crate::rollup::{percentile, BUCKET_SECONDS};
-use crate::store::{RollupFilter, Store, StoreError};
+use crate::rollup::{percentile, RollupDelta, BUCKET_SECONDS};
+use crate::store::{Group, GroupKey, RollupFilter, Store, StoreError};
 
 /// Longest custom range, in days.
 pub const MAX_RANGE_DAYS: i64 = 400;
@@ -117,22 +122,50 @@ pub async fn resolve(store: &Store, q: &UsageQuery, now_ms: i64) -> Result<Resol
     })
 }
 
-/// The summary cards' numbers for a query.
+/// Mean of a sum over a count, `None` for no samples.
+fn mean(sum: i64, count: i64) -> Option<f64> {
+    (count > 0).then(|| sum as f64 / count as f64)
+}
+
+/// `part` as a percentage of `whole` (0 when `whole` is 0).
+fn share(part: i64, whole: i64) -> f64 {
+    if whole > 0 {
+        part as f64 * 100.0 / whole as f64
+    } else {
+        0.0
+    }
+}
+
+/// The summary cards' numbers for a query, with the previous period of the same length.
 pub async fn summary(
     store: &Store,
     q: &UsageQuery,
     now_ms: i64,
 ) -> Result<UsageSummary, QueryError> {
-    let r = resolve(store, q, now_ms).await?;
-    let t = store.rollup_totals(&r.filter).await?;
-    let ratio = |num: i64, den: i64| (den > 0).then(|| num as f64 / den as f64);
-    let errors = store
-        .rollup_totals(&RollupFilter {
-            status: Some(shared::EventStatus::Error),
-            ..r.filter.clone()
-        })
-        .await?
-        .requests;
+    summary_of(store, &resolve(store, q, now_ms).await?).await
+}
+
+async fn summary_of(store: &Store, r: &Resolved) -> Result<UsageSummary, QueryError> {
+    let current = store.rollup_grouped(&r.filter, Group::Total, true).await?;
+    let len = r.filter.end_bucket - r.filter.start_bucket;
+    let before = RollupFilter {
+        start_bucket: r.filter.start_bucket - len,
+        end_bucket: r.filter.start_bucket,
+        ..r.filter.clone()
+    };
+    let previous = store.rollup_grouped(&before, Group::Total, false).await?;
+    let (t, errors) = current
+        .into_iter()
+        .next()
+        .map(|g| (g.sums, g.errors))
+        .unwrap_or_default();
+    let previous = previous.into_iter().next().map(|g| PeriodTotals {
+        total_requests: g.sums.requests,
+        total_cost_nanos: g.sums.cost_nanos,
+        total_tokens: g.sums.input_tokens + g.sums.output_tokens,
+        average_response_time_ms: mean(g.sums.latency_sum_ms, g.sums.latency_count),
+        success_rate: mean(g.sums.requests - g.errors, g.sums.requests).map(|v| v * 100.0),
+    });
     Ok(UsageSummary {
         total_requests: t.requests,
         total_cost_nanos: t.cost_nanos,
@@ -143,13 +176,331 @@ pub async fn summary(
         total_tokens: t.input_tokens + t.output_tokens,
         error_requests: errors,
         unpriced_requests: t.unpriced_requests,
-        average_response_time_ms: ratio(t.latency_sum_ms, t.latency_count),
+        average_response_time_ms: mean(t.latency_sum_ms, t.latency_count),
         p50_ms: percentile(&t.hist, 0.50),
         p95_ms: percentile(&t.hist, 0.95),
         p99_ms: percentile(&t.hist, 0.99),
-        success_rate: ratio(t.requests - errors, t.requests).map(|r| r * 100.0),
-        period: r.label,
-        previous: None,
+        success_rate: mean(t.requests - errors, t.requests).map(|v| v * 100.0),
+        period: r.label.clone(),
+        previous: previous.filter(|p| p.total_requests > 0),
+    })
+}
+
+/// The local date and the local time of a bucket's start.
+fn local(tz: Tz, bucket: i64) -> chrono::NaiveDateTime {
+    tz.timestamp_opt(bucket, 0)
+        .single()
+        .map(|t| t.naive_local())
+        .unwrap_or_default()
+}
+
+/// Requests, cost, tokens and latency per local day, every day of the range present.
+pub async fn daily(
+    store: &Store,
+    q: &UsageQuery,
+    now_ms: i64,
+) -> Result<Vec<DailyUsage>, QueryError> {
+    daily_of(store, &resolve(store, q, now_ms).await?).await
+}
+
+async fn daily_of(store: &Store, r: &Resolved) -> Result<Vec<DailyUsage>, QueryError> {
+    let rows = store
+        .rollup_grouped(&r.filter, Group::Bucket, false)
+        .await?;
+    let first = local(r.tz, r.filter.start_bucket).date();
+    let last = local(r.tz, r.filter.end_bucket - BUCKET_SECONDS).date();
+    let mut days: BTreeMap<NaiveDate, (RollupDelta, i64)> = BTreeMap::new();
+    let mut d = first;
+    while d <= last {
+        days.insert(d, Default::default());
+        d += Duration::days(1);
+    }
+    for row in rows {
+        if let GroupKey::Bucket(b) = row.key {
+            let (sums, _) = days.entry(local(r.tz, b).date()).or_default();
+            add(sums, &row.sums);
+        }
+    }
+    Ok(days
+        .into_iter()
+        .map(|(date, (s, _))| DailyUsage {
+            date: date.format("%Y-%m-%d").to_string(),
+            requests: s.requests,
+            cost_nanos: s.cost_nanos,
+            input_tokens: s.input_tokens,
+            output_tokens: s.output_tokens,
+            cached_input_tokens: s.cached_input_tokens,
+            average_response_time_ms: mean(s.latency_sum_ms, s.latency_count),
+        })
+        .collect())
+}
+
+fn add(into: &mut RollupDelta, d: &RollupDelta) {
+    into.requests += d.requests;
+    into.input_tokens += d.input_tokens;
+    into.output_tokens += d.output_tokens;
+    into.cached_input_tokens += d.cached_input_tokens;
+    into.cache_write_tokens += d.cache_write_tokens;
+    into.cost_nanos += d.cost_nanos;
+    into.unpriced_requests += d.unpriced_requests;
+    into.latency_count += d.latency_count;
+    into.latency_sum_ms += d.latency_sum_ms;
+    into.ttft_count += d.ttft_count;
+    into.ttft_sum_ms += d.ttft_sum_ms;
+    for (a, b) in into.hist.iter_mut().zip(d.hist.iter()) {
+        *a += b;
+    }
+}
+
+/// One row of a breakdown, before names are attached.
+struct Breakdown {
+    id: i64,
+    sums: RollupDelta,
+    errors: i64,
+}
+
+async fn breakdown(
+    store: &Store,
+    r: &Resolved,
+    group: Group,
+) -> Result<(Vec<Breakdown>, i64, i64), QueryError> {
+    let rows = store.rollup_grouped(&r.filter, group, false).await?;
+    let mut out: Vec<Breakdown> = rows
+        .into_iter()
+        .filter_map(|g| match g.key {
+            GroupKey::Model(id) | GroupKey::Project(id) => Some(Breakdown {
+                id,
+                sums: g.sums,
+                errors: g.errors,
+            }),
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| b.sums.requests.cmp(&a.sums.requests).then(a.id.cmp(&b.id)));
+    let requests = out.iter().map(|b| b.sums.requests).sum();
+    let cost = out.iter().map(|b| b.sums.cost_nanos).sum();
+    Ok((out, requests, cost))
+}
+
+/// Requests, cost, tokens, shares, latency and error rate per model, most requests first.
+pub async fn models(
+    store: &Store,
+    q: &UsageQuery,
+    now_ms: i64,
+) -> Result<Vec<ModelUsage>, QueryError> {
+    models_of(store, &resolve(store, q, now_ms).await?).await
+}
+
+async fn models_of(store: &Store, r: &Resolved) -> Result<Vec<ModelUsage>, QueryError> {
+    let (rows, requests, cost) = breakdown(store, r, Group::Model).await?;
+    let names: HashMap<i64, String> = store.list_models().await?.into_iter().collect();
+    Ok(rows
+        .into_iter()
+        .map(|b| ModelUsage {
+            model: names.get(&b.id).cloned().unwrap_or_default(),
+            requests: b.sums.requests,
+            cost_nanos: b.sums.cost_nanos,
+            input_tokens: b.sums.input_tokens,
+            output_tokens: b.sums.output_tokens,
+            cached_input_tokens: b.sums.cached_input_tokens,
+            request_share: share(b.sums.requests, requests),
+            cost_share: share(b.sums.cost_nanos, cost),
+            average_response_time_ms: mean(b.sums.latency_sum_ms, b.sums.latency_count),
+            error_rate: share(b.errors, b.sums.requests),
+        })
+        .collect())
+}
+
+/// The same breakdown per project.
+pub async fn projects(
+    store: &Store,
+    q: &UsageQuery,
+    now_ms: i64,
+) -> Result<Vec<ProjectUsage>, QueryError> {
+    projects_of(store, &resolve(store, q, now_ms).await?).await
+}
+
+async fn projects_of(store: &Store, r: &Resolved) -> Result<Vec<ProjectUsage>, QueryError> {
+    let (rows, requests, cost) = breakdown(store, r, Group::Project).await?;
+    let names: HashMap<i64, String> = store
+        .list_projects()
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|b| ProjectUsage {
+            project_id: b.id,
+            project: names.get(&b.id).cloned().unwrap_or_default(),
+            requests: b.sums.requests,
+            cost_nanos: b.sums.cost_nanos,
+            input_tokens: b.sums.input_tokens,
+            output_tokens: b.sums.output_tokens,
+            cached_input_tokens: b.sums.cached_input_tokens,
+            request_share: share(b.sums.requests, requests),
+            cost_share: share(b.sums.cost_nanos, cost),
+            average_response_time_ms: mean(b.sums.latency_sum_ms, b.sums.latency_count),
+            error_rate: share(b.errors, b.sums.requests),
+        })
+        .collect())
+}
+
+/// Requests and cost per local hour of day (all 24 present), and the weekday × hour heat map
+/// (all 168 cells present).
+pub async fn hourly(
+    store: &Store,
+    q: &UsageQuery,
+    now_ms: i64,
+) -> Result<(Vec<HourlyUsage>, Vec<HeatmapCell>), QueryError> {
+    hourly_of(store, &resolve(store, q, now_ms).await?).await
+}
+
+async fn hourly_of(
+    store: &Store,
+    r: &Resolved,
+) -> Result<(Vec<HourlyUsage>, Vec<HeatmapCell>), QueryError> {
+    use chrono::{Datelike, Timelike};
+    let rows = store
+        .rollup_grouped(&r.filter, Group::Bucket, false)
+        .await?;
+    let mut hours: Vec<HourlyUsage> = (0..24)
+        .map(|hour| HourlyUsage {
+            hour,
+            ..Default::default()
+        })
+        .collect();
+    let mut cells: Vec<HeatmapCell> = (0..7 * 24)
+        .map(|i| HeatmapCell {
+            weekday: (i / 24) as u8,
+            hour: (i % 24) as u8,
+            requests: 0,
+        })
+        .collect();
+    for row in rows {
+        if let GroupKey::Bucket(b) = row.key {
+            let t = local(r.tz, b);
+            let h = t.hour() as usize;
+            hours[h].requests += row.sums.requests;
+            hours[h].cost_nanos += row.sums.cost_nanos;
+            cells[t.weekday().num_days_from_monday() as usize * 24 + h].requests +=
+                row.sums.requests;
+        }
+    }
+    Ok((hours, cells))
+}
+
+/// Failed requests by error type: count, share of failures and the cost they were billed.
+pub async fn error_types(
+    store: &Store,
+    q: &UsageQuery,
+    now_ms: i64,
+) -> Result<Vec<ErrorTypeUsage>, QueryError> {
+    error_types_of(store, &resolve(store, q, now_ms).await?).await
+}
+
+async fn error_types_of(store: &Store, r: &Resolved) -> Result<Vec<ErrorTypeUsage>, QueryError> {
+    let f = RollupFilter {
+        status: Some(EventStatus::Error),
+        ..r.filter.clone()
+    };
+    let rows = store.rollup_grouped(&f, Group::ErrorType, false).await?;
+    let total: i64 = rows.iter().map(|g| g.sums.requests).sum();
+    let mut out: Vec<ErrorTypeUsage> = rows
+        .into_iter()
+        .filter_map(|g| match g.key {
+            GroupKey::ErrorType(t) => Some(ErrorTypeUsage {
+                error_type: t,
+                count: g.sums.requests,
+                share: share(g.sums.requests, total),
+                cost_nanos: g.sums.cost_nanos,
+            }),
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then(a.error_type.cmp(&b.error_type)));
+    Ok(out)
+}
+
+/// Largest page of the error log.
+pub const MAX_ERROR_PAGE: i64 = 200;
+
+/// A page of failed requests, newest first; `before` is the previous page's `next_cursor`.
+pub async fn error_page(
+    store: &Store,
+    q: &UsageQuery,
+    now_ms: i64,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<ErrorPage, QueryError> {
+    error_page_of(store, &resolve(store, q, now_ms).await?, before, limit).await
+}
+
+async fn error_page_of(
+    store: &Store,
+    r: &Resolved,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<ErrorPage, QueryError> {
+    let cursor = match before {
+        None | Some("") => None,
+        Some(c) => {
+            let parsed = c
+                .split_once('.')
+                .and_then(|(t, i)| Some((t.parse::<i64>().ok()?, i.parse::<i64>().ok()?)));
+            Some(parsed.ok_or_else(|| bad("before", "is not a cursor from a previous page"))?)
+        }
+    };
+    if !(1..=MAX_ERROR_PAGE).contains(&limit) {
+        return Err(bad(
+            "limit",
+            format!("must be between 1 and {MAX_ERROR_PAGE}"),
+        ));
+    }
+    if r.filter.status == Some(EventStatus::Success) {
+        return Ok(ErrorPage::default());
+    }
+    let rows = store
+        .error_log(
+            &r.filter,
+            r.filter.start_bucket * 1000,
+            r.filter.end_bucket * 1000,
+            cursor,
+            limit + 1,
+        )
+        .await?;
+    let more = rows.len() as i64 > limit;
+    let items: Vec<(i64, ErrorLog)> = rows.into_iter().take(limit as usize).collect();
+    let next_cursor = more
+        .then(|| {
+            items
+                .last()
+                .map(|(id, e)| format!("{}.{id}", e.timestamp_ms))
+        })
+        .flatten();
+    Ok(ErrorPage {
+        items: items.into_iter().map(|(_, e)| e).collect(),
+        next_cursor,
+    })
+}
+
+/// Every panel of the dashboard for one query.
+pub async fn dashboard(
+    store: &Store,
+    q: &UsageQuery,
+    now_ms: i64,
+) -> Result<DashboardData, QueryError> {
+    let r = resolve(store, q, now_ms).await?;
+    let (hourly, heatmap) = hourly_of(store, &r).await?;
+    Ok(DashboardData {
+        summary: summary_of(store, &r).await?,
+        daily: daily_of(store, &r).await?,
+        models: models_of(store, &r).await?,
+        projects: projects_of(store, &r).await?,
+        hourly,
+        heatmap,
+        error_types: error_types_of(store, &r).await?,
+        errors: error_page_of(store, &r, None, 20).await?,
     })
 }
 
