@@ -1,0 +1,340 @@
+//! Every panel's numbers equal a straightforward recomputation from the events sent, in UTC
+//! and in zones with DST and half- and quarter-hour offsets, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate, TimeZone, Timelike};
+use chrono_tz::Tz;
+use common::{spawn_app, Db};
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use server::rollup::HIST_RELATIVE_ERROR;
+use shared::{DateRange, UsageQuery};
+
+/// One event as the test sent it.
+#[derive(Clone, Debug)]
+struct Sent {
+    ts_ms: i64,
+    project: &'static str,
+    model: &'static str,
+    input: i64,
+    output: i64,
+    cached: i64,
+    cost_nanos: i64,
+    latency: Option<i64>,
+    error: Option<&'static str>,
+}
+
+const PROJECTS: [&str; 3] = ["Alpha", "Beta", "Gamma"];
+const MODELS: [&str; 3] = ["Scalix Standard", "Scalix Advanced", "Scalix Coder"];
+
+fn workload(seed: u64, n: usize) -> Vec<Sent> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    // 2025-02-28 .. 2025-03-22 UTC: New York switches to DST on 2025-03-09.
+    let start = 1_740_700_800_000i64;
+    (0..n)
+        .map(|_| {
+            let input = rng.gen_range(1..5_000);
+            Sent {
+                ts_ms: start + rng.gen_range(0..22 * 86_400_000i64),
+                project: PROJECTS[rng.gen_range(0..3)],
+                model: MODELS[rng.gen_range(0..3)],
+                input,
+                output: rng.gen_range(0..2_000),
+                cached: rng.gen_range(0..=input),
+                cost_nanos: rng.gen_range(0..50_000_000),
+                latency: rng.gen_bool(0.9).then(|| rng.gen_range(20..60_000)),
+                error: rng.gen_bool(0.1).then(|| {
+                    ["timeout", "rate_limit_exceeded", "server_error"][rng.gen_range(0..3)]
+                }),
+            }
+        })
+        .collect()
+}
+
+fn local_date(tz: Tz, ts_ms: i64) -> NaiveDate {
+    tz.timestamp_millis_opt(ts_ms).unwrap().date_naive()
+}
+
+fn exact_percentile(sorted: &[i64], p: f64) -> f64 {
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1] as f64
+}
+
+async fn every_panel_equals_a_recomputation_from_raw_events(db: Db) {
+    let app = spawn_app(db).await;
+    let sent = workload(42, 3_000);
+    for project in PROJECTS {
+        let key = app.project_with_key(project).await;
+        let batch: Vec<_> = sent
+            .iter()
+            .filter(|e| e.project == project)
+            .map(|e| {
+                let mut v = json!({
+                    "timestamp": chrono::DateTime::from_timestamp_millis(e.ts_ms).unwrap().to_rfc3339(),
+                    "model": e.model,
+                    "input_tokens": e.input,
+                    "output_tokens": e.output,
+                    "cached_input_tokens": e.cached,
+                    "cost_usd": e.cost_nanos as f64 / 1e9,
+                    "latency_ms": e.latency,
+                });
+                if let Some(t) = e.error {
+                    v["status"] = json!("error");
+                    v["error_type"] = json!(t);
+                    v["error_message"] = json!(format!("{t} happened"));
+                }
+                v
+            })
+            .collect();
+        assert_eq!(app.post_events(&key, &json!(batch)).await.status(), 200);
+    }
+    let now = 1_743_465_600_000; // 2025-04-01, after all events
+
+    for tz_name in ["UTC", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu"] {
+        let tz: Tz = tz_name.parse().unwrap();
+        let (first, last) = (
+            NaiveDate::from_ymd_opt(2025, 3, 2).unwrap(),
+            NaiveDate::from_ymd_opt(2025, 3, 18).unwrap(),
+        );
+        for (models, projects) in [
+            (vec![], vec![]),
+            (vec!["Scalix Coder"], vec!["Beta", "Gamma"]),
+        ] {
+            let q = UsageQuery {
+                range: DateRange::Custom {
+                    start: first.to_string(),
+                    end: last.to_string(),
+                },
+                tz: tz_name.into(),
+                models: models.iter().map(|m| m.to_string()).collect(),
+                projects: projects.iter().map(|p| p.to_string()).collect(),
+                status: None,
+            };
+            let inside: Vec<&Sent> = sent
+                .iter()
+                .filter(|e| (first..=last).contains(&local_date(tz, e.ts_ms)))
+                .filter(|e| models.is_empty() || models.contains(&e.model))
+                .filter(|e| projects.is_empty() || projects.contains(&e.project))
+                .collect();
+            let ctx = format!("{tz_name} models={models:?} projects={projects:?}");
+            let d = server::query::dashboard(&app.store, &q, now).await.unwrap();
+
+            // Summary.
+            let s = &d.summary;
+            assert_eq!(s.total_requests, inside.len() as i64, "{ctx}");
+            assert_eq!(
+                s.input_tokens,
+                inside.iter().map(|e| e.input).sum::<i64>(),
+                "{ctx}"
+            );
+            assert_eq!(
+                s.output_tokens,
+                inside.iter().map(|e| e.output).sum::<i64>(),
+                "{ctx}"
+            );
+            assert_eq!(
+                s.cached_input_tokens,
+                inside.iter().map(|e| e.cached).sum::<i64>(),
+                "{ctx}"
+            );
+            assert_eq!(
+                s.total_cost_nanos,
+                inside.iter().map(|e| e.cost_nanos).sum::<i64>(),
+                "{ctx}"
+            );
+            let errors = inside.iter().filter(|e| e.error.is_some()).count() as i64;
+            assert_eq!(s.error_requests, errors, "{ctx}");
+            let mut lat: Vec<i64> = inside.iter().filter_map(|e| e.latency).collect();
+            lat.sort();
+            let avg = lat.iter().sum::<i64>() as f64 / lat.len() as f64;
+            assert!(
+                (s.average_response_time_ms.unwrap() - avg).abs() < 1e-6,
+                "{ctx}"
+            );
+            for (p, got) in [(0.5, s.p50_ms), (0.95, s.p95_ms), (0.99, s.p99_ms)] {
+                let exact = exact_percentile(&lat, p);
+                let err = (got.unwrap() - exact).abs() / exact;
+                assert!(err <= HIST_RELATIVE_ERROR, "{ctx} p{p}: {got:?} vs {exact}");
+            }
+
+            // Daily: every local day present, each equal to the events of that local day.
+            let mut by_day: BTreeMap<NaiveDate, (i64, i64, i64)> = BTreeMap::new();
+            let mut day = first;
+            while day <= last {
+                by_day.insert(day, (0, 0, 0));
+                day = day.succ_opt().unwrap();
+            }
+            for e in &inside {
+                let v = by_day.get_mut(&local_date(tz, e.ts_ms)).unwrap();
+                v.0 += 1;
+                v.1 += e.cost_nanos;
+                v.2 += e.input;
+            }
+            let got: Vec<(String, (i64, i64, i64))> = d
+                .daily
+                .iter()
+                .map(|x| (x.date.clone(), (x.requests, x.cost_nanos, x.input_tokens)))
+                .collect();
+            let want: Vec<(String, (i64, i64, i64))> = by_day
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            assert_eq!(got, want, "{ctx}");
+
+            // Models and projects.
+            for m in &d.models {
+                let of: Vec<&&Sent> = inside.iter().filter(|e| e.model == m.model).collect();
+                assert_eq!(m.requests, of.len() as i64, "{ctx} {}", m.model);
+                assert_eq!(
+                    m.cost_nanos,
+                    of.iter().map(|e| e.cost_nanos).sum::<i64>(),
+                    "{ctx}"
+                );
+                let errs = of.iter().filter(|e| e.error.is_some()).count() as f64;
+                assert!(
+                    (m.error_rate - errs * 100.0 / of.len() as f64).abs() < 1e-9,
+                    "{ctx}"
+                );
+            }
+            let share: f64 = d.models.iter().map(|m| m.request_share).sum();
+            assert!((share - 100.0).abs() < 1e-9, "{ctx}");
+            assert_eq!(
+                d.projects.iter().map(|p| p.requests).sum::<i64>(),
+                inside.len() as i64
+            );
+            for p in &d.projects {
+                let of = inside.iter().filter(|e| e.project == p.project).count() as i64;
+                assert_eq!(p.requests, of, "{ctx} {}", p.project);
+            }
+
+            // Hourly pattern and heat map in local time.
+            let mut hours = [0i64; 24];
+            let mut cells = [0i64; 168];
+            for e in &inside {
+                let t = tz.timestamp_millis_opt(e.ts_ms).unwrap();
+                hours[t.hour() as usize] += 1;
+                cells[t.weekday().num_days_from_monday() as usize * 24 + t.hour() as usize] += 1;
+            }
+            let got: Vec<i64> = d.hourly.iter().map(|h| h.requests).collect();
+            assert_eq!(got, hours.to_vec(), "{ctx}");
+            let got: Vec<i64> = d.heatmap.iter().map(|c| c.requests).collect();
+            assert_eq!(got, cells.to_vec(), "{ctx}");
+
+            // Error types, and the error log paged to its end.
+            let mut types: BTreeMap<&str, i64> = BTreeMap::new();
+            for e in &inside {
+                if let Some(t) = e.error {
+                    *types.entry(t).or_default() += 1;
+                }
+            }
+            let got: BTreeMap<&str, i64> = d
+                .error_types
+                .iter()
+                .map(|t| (t.error_type.as_str(), t.count))
+                .collect();
+            assert_eq!(got, types, "{ctx}");
+            let mut logged = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = server::query::error_page(&app.store, &q, now, cursor.as_deref(), 37)
+                    .await
+                    .unwrap();
+                logged.extend(page.items.iter().map(|e| e.timestamp_ms));
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            let mut want: Vec<i64> = inside
+                .iter()
+                .filter(|e| e.error.is_some())
+                .map(|e| e.ts_ms)
+                .collect();
+            want.sort_by(|a, b| b.cmp(a));
+            assert_eq!(
+                logged, want,
+                "{ctx}: the error log, newest first, each once"
+            );
+        }
+    }
+}
+
+async fn a_new_york_dst_day_has_23_hours_of_data(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("P").await;
+    // One event per UTC hour across 2025-03-09 (New York springs forward at 2:00 local).
+    let events: Vec<_> = (0..72)
+        .map(|h| {
+            let ts = 1_741_392_000_000i64 + h * 3_600_000; // from 2025-03-08 00:00 UTC
+            json!({"timestamp": chrono::DateTime::from_timestamp_millis(ts).unwrap().to_rfc3339(),
+                   "model": "m", "input_tokens": 1, "output_tokens": 0})
+        })
+        .collect();
+    assert_eq!(app.post_events(&key, &json!(events)).await.status(), 200);
+    let q = UsageQuery {
+        range: DateRange::Custom {
+            start: "2025-03-08".into(),
+            end: "2025-03-10".into(),
+        },
+        tz: "America/New_York".into(),
+        ..Default::default()
+    };
+    let daily = server::query::daily(&app.store, &q, 1_743_465_600_000)
+        .await
+        .unwrap();
+    let got: Vec<(String, i64)> = daily.into_iter().map(|d| (d.date, d.requests)).collect();
+    assert_eq!(
+        got,
+        [
+            ("2025-03-08".to_string(), 24),
+            ("2025-03-09".to_string(), 23),
+            // Monday's local hours up to 2025-03-10 23:00 UTC, the last event: 20.
+            ("2025-03-10".to_string(), 72 - 24 - 23 - 5),
+        ]
+    );
+}
+
+async fn bad_query_parameters_are_named(db: Db) {
+    let app = spawn_app(db).await;
+    let now = 1_743_465_600_000;
+    let mut q = UsageQuery {
+        tz: "Mars/Olympus".into(),
+        ..Default::default()
+    };
+    let err = server::query::summary(&app.store, &q, now)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("tz:"), "{err}");
+    q.tz = "UTC".into();
+    q.range = DateRange::Custom {
+        start: "2025-03-10".into(),
+        end: "2025-03-01".into(),
+    };
+    let err = server::query::summary(&app.store, &q, now)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("endDate:"), "{err}");
+    q.range = DateRange::Custom {
+        start: "2025-13-10".into(),
+        end: "2025-03-01".into(),
+    };
+    let err = server::query::summary(&app.store, &q, now)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("startDate:"), "{err}");
+    q.range = DateRange::Preset(shared::Period::Last7d);
+    q.projects = vec!["Nope".into()];
+    let err = server::query::summary(&app.store, &q, now)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("projectId:"), "{err}");
+}
+
+on_both_backends!(
+    every_panel_equals_a_recomputation_from_raw_events,
+    a_new_york_dst_day_has_23_hours_of_data,
+    bad_query_parameters_are_named,
+);
