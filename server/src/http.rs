@@ -39,6 +39,28 @@ impl HttpError {
     }
 }
 
+impl HttpError {
+    /// An error listing the problems found.
+    pub fn with_problems(
+        status: StatusCode,
+        message: impl Into<String>,
+        problems: Vec<Problem>,
+    ) -> HttpError {
+        HttpError {
+            status,
+            body: ApiError {
+                error: message.into(),
+                problems,
+            },
+        }
+    }
+
+    /// The JSON body this error answers with.
+    pub fn body(&self) -> &ApiError {
+        &self.body
+    }
+}
+
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let mut res = (self.status, Json(self.body)).into_response();

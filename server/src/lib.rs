@@ -7,6 +7,7 @@ pub mod import;
 pub mod ingest;
 pub mod keys;
 pub mod query;
+pub mod rest;
 pub mod rollup;
 pub mod store;
 
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     let context = move || provide_context(data.clone());
     http::routes()
+        .merge(rest::routes())
         .route(
             "/api/{*fn_name}",
             axum::routing::post({

@@ -1,0 +1,316 @@
+//! The read API: the seed's action API (`/api/usage?action=…`) and the versioned
+//! `/api/v1/usage/…`, both answered by the query layer.
+//!
+//! Money is reported twice: integer nano-USD (`…Nanos`, exact) and a USD number beside it
+//! (`totalCost`, `cost`, as the seed's interfaces name them).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+use shared::{DateRange, EventStatus, Period, Problem, UsageQuery};
+
+use crate::http::HttpError;
+use crate::query::{self, QueryError};
+use crate::AppState;
+
+/// Routes of the read API.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/usage", get(seed_get).post(seed_post))
+        .route("/api/v1/usage/{panel}", get(v1_get))
+        .route("/api/v1/openapi.json", get(openapi))
+}
+
+/// Query parameters as sent, in order (repeated names allowed).
+type Params = Vec<(String, String)>;
+
+fn parse_params(raw: Option<String>) -> Result<Params, HttpError> {
+    serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|e| bad_param("query", format!("cannot be decoded: {e}")))
+}
+
+fn bad_param(param: &str, reason: impl Into<String>) -> HttpError {
+    HttpError::with_problems(
+        StatusCode::BAD_REQUEST,
+        format!("invalid parameter {param}"),
+        vec![Problem {
+            index: None,
+            field: param.into(),
+            reason: reason.into(),
+        }],
+    )
+}
+
+impl From<QueryError> for HttpError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::BadParam { param, reason } => bad_param(param, reason),
+            QueryError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// The filter fields shared by the GET parameters and the seed's POST body.
+#[derive(Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FilterBody {
+    period: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    model: Option<Value>,
+    project_id: Option<Value>,
+    tz: Option<String>,
+    status: Option<String>,
+}
+
+/// Values of a filter that may be given once, repeated, comma-separated, or as `all`.
+fn list(values: impl IntoIterator<Item = String>) -> Vec<String> {
+    values
+        .into_iter()
+        .flat_map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("all"))
+        .collect()
+}
+
+fn json_list(v: Option<Value>, param: &str) -> Result<Vec<String>, HttpError> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(list([s])),
+        Some(Value::Number(n)) => Ok(vec![n.to_string()]),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(s),
+                Value::Number(n) => Ok(n.to_string()),
+                _ => Err(bad_param(
+                    param,
+                    "must be a string, a number or a list of them",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(list),
+        Some(_) => Err(bad_param(
+            param,
+            "must be a string, a number or a list of them",
+        )),
+    }
+}
+
+impl FilterBody {
+    fn from_params(params: &Params) -> Result<FilterBody, HttpError> {
+        let one = |name: &str| -> Result<Option<String>, HttpError> {
+            let mut found = params
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.clone());
+            let first = found.next();
+            if found.next().is_some() {
+                return Err(bad_param(name, "is given more than once"));
+            }
+            Ok(first.filter(|v| !v.is_empty()))
+        };
+        let many = |name: &str| {
+            let values: Vec<Value> = params
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| Value::String(v.clone()))
+                .collect();
+            (!values.is_empty()).then_some(Value::Array(values))
+        };
+        Ok(FilterBody {
+            period: one("period")?,
+            start_date: one("startDate")?,
+            end_date: one("endDate")?,
+            model: many("model"),
+            project_id: many("projectId"),
+            tz: one("tz")?,
+            status: one("status")?,
+        })
+    }
+
+    /// Builds the typed query; project ids are turned into names.
+    async fn into_query(self, state: &AppState) -> Result<UsageQuery, HttpError> {
+        let range = match (self.start_date, self.end_date) {
+            (Some(start), Some(end)) => DateRange::Custom { start, end },
+            (Some(_), None) => return Err(bad_param("endDate", "is required with startDate")),
+            (None, Some(_)) => return Err(bad_param("startDate", "is required with endDate")),
+            (None, None) => match self.period.as_deref() {
+                None => DateRange::Preset(Period::default()),
+                Some(p) => DateRange::Preset(Period::parse(p).ok_or_else(|| {
+                    bad_param("period", format!("{p:?} is not one of 24h, 7d, 30d, 90d"))
+                })?),
+            },
+        };
+        let status = match self.status.as_deref() {
+            None | Some("all") => None,
+            Some("success") => Some(EventStatus::Success),
+            Some("error") => Some(EventStatus::Error),
+            Some(s) => {
+                return Err(bad_param(
+                    "status",
+                    format!("{s:?} is not success, error or all"),
+                ))
+            }
+        };
+        let wanted = json_list(self.project_id, "projectId")?;
+        let mut projects = Vec::new();
+        if !wanted.is_empty() {
+            let known = state.store.list_projects().await?;
+            for w in wanted {
+                let by_id = w
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|id| known.iter().find(|p| p.id == id));
+                match by_id.or_else(|| known.iter().find(|p| p.name == w)) {
+                    Some(p) => projects.push(p.name.clone()),
+                    None => return Err(bad_param("projectId", format!("no project {w:?}"))),
+                }
+            }
+        }
+        Ok(UsageQuery {
+            range,
+            tz: self.tz.unwrap_or_else(|| "UTC".into()),
+            models: json_list(self.model, "model")?,
+            projects,
+            status,
+        })
+    }
+}
+
+/// Adds a USD number beside every `…Nanos` / `…nanos` field, recursively.
+pub fn with_usd(v: Value) -> Value {
+    match v {
+        Value::Object(obj) => {
+            let mut out = Map::new();
+            for (k, v) in obj {
+                if let (Some(stem), Some(n)) = (k.strip_suffix("Nanos"), v.as_i64()) {
+                    out.insert(stem.to_string(), json!(n as f64 / 1e9));
+                }
+                out.insert(k, with_usd(v));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(with_usd).collect()),
+        other => other,
+    }
+}
+
+/// Answers one panel of the read API.
+async fn panel(
+    state: &AppState,
+    name: &str,
+    q: &UsageQuery,
+    params: &Params,
+) -> Result<Value, HttpError> {
+    let store = &state.store;
+    let now = chrono::Utc::now().timestamp_millis();
+    let value = match name {
+        "summary" => json!(query::summary(store, q, now).await?),
+        "daily" => json!(query::daily(store, q, now).await?),
+        "models" => json!(query::models(store, q, now).await?),
+        "projects" => json!(query::projects(store, q, now).await?),
+        "hourly" => {
+            let (hours, heatmap) = query::hourly(store, q, now).await?;
+            json!({"hours": hours, "heatmap": heatmap})
+        }
+        "errors" => {
+            let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+            let limit = match get("limit") {
+                None => 50,
+                Some(l) => l
+                    .parse()
+                    .map_err(|_| bad_param("limit", format!("{l:?} is not a whole number")))?,
+            };
+            let types = query::error_types(store, q, now).await?;
+            let page = query::error_page(store, q, now, get("before"), limit).await?;
+            json!({"types": types, "log": page})
+        }
+        "dashboard" => json!(query::dashboard(store, q, now).await?),
+        other => {
+            return Err(bad_param(
+                "action",
+                format!("{other:?} is not one of summary, daily, models, projects, hourly, errors, dashboard"),
+            ))
+        }
+    };
+    Ok(with_usd(value))
+}
+
+async fn v1_get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, HttpError> {
+    let params = parse_params(raw)?;
+    let q = FilterBody::from_params(&params)?.into_query(&state).await?;
+    Ok(Json(panel(&state, &name, &q, &params).await?))
+}
+
+fn envelope(data: Value, message: Option<&str>) -> Response {
+    let mut body = json!({"success": true, "data": data});
+    if let Some(m) = message {
+        body["message"] = json!(m);
+    }
+    Json(body).into_response()
+}
+
+async fn seed_get(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, HttpError> {
+    let params = parse_params(raw)?;
+    let action = params
+        .iter()
+        .find(|(k, _)| k == "action")
+        .map(|(_, v)| v.clone())
+        .ok_or_else(|| bad_param("action", "is required"))?;
+    let q = FilterBody::from_params(&params)?.into_query(&state).await?;
+    Ok(envelope(panel(&state, &action, &q, &params).await?, None))
+}
+
+async fn seed_post(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: axum::body::Bytes,
+) -> Result<Response, HttpError> {
+    let params = parse_params(raw)?;
+    let action = params
+        .iter()
+        .find(|(k, _)| k == "action")
+        .map(|(_, v)| v.as_str());
+    let filter: FilterBody = if body.iter().all(u8::is_ascii_whitespace) {
+        FilterBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| bad_param("body", e.to_string()))?
+    };
+    let q = filter.into_query(&state).await?;
+    match action {
+        Some("refresh") => Ok(envelope(
+            panel(&state, "dashboard", &q, &params).await?,
+            Some("Usage data refreshed"),
+        )),
+        Some("filter") => Ok(envelope(
+            panel(&state, "dashboard", &q, &params).await?,
+            None,
+        )),
+        Some(other) => Err(bad_param(
+            "action",
+            format!("{other:?} is not refresh or filter"),
+        )),
+        None => Err(bad_param("action", "is required")),
+    }
+}
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+}
