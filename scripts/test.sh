@@ -33,10 +33,10 @@ export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://usage:usage@localhost:
 
 say "formatting and lints"
 cargo fmt --all -- --check
-cargo clippy -p shared -p server --all-targets -- -D warnings
+cargo clippy -p shared -p app -p server --all-targets -- -D warnings
 
 say "unit and integration tests (SQLite and PostgreSQL)"
-cargo test -p shared -p server
+cargo test -p shared -p app -p server
 
 say "end-to-end tests in Chromium"
 (cd end2end && npm ci --silent --no-audit --no-fund)

@@ -1,8 +1,12 @@
 //! Server functions of the dashboard and the seam through which they reach the server's
-//! query layer ([`DashboardData`], provided as context by the server binary).
+//! query layer ([`DashboardSource`], provided as context by the server binary).
 
 use leptos::prelude::*;
-use shared::UsageSummary;
+use leptos::server_fn::codec::Json;
+use shared::{
+    DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell, HourlyUsage, ModelUsage,
+    ProjectUsage, UsageQuery, UsageSummary,
+};
 
 #[cfg(feature = "ssr")]
 pub use ssr::*;
@@ -13,33 +17,90 @@ mod ssr {
     use std::pin::Pin;
     use std::sync::Arc;
 
-    use shared::{UsageQuery, UsageSummary};
+    use shared::{
+        DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell, HourlyUsage, ModelUsage,
+        ProjectUsage, UsageQuery, UsageSummary,
+    };
 
     /// A boxed future, as the object-safe trait below needs.
     pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+    /// What every method answers: the data, or a message fit for the user.
+    pub type Answer<'a, T> = BoxFuture<'a, Result<T, String>>;
 
-    /// What the dashboard needs from the server; implemented by the `server` crate.
-    pub trait DashboardData: Send + Sync + 'static {
-        /// Summary cards for a query; errors are messages fit for the user.
-        fn summary(&self, query: UsageQuery) -> BoxFuture<'_, Result<UsageSummary, String>>;
+    /// What the dashboard needs from the server; implemented by the `server` crate on top of
+    /// its query layer, so panels and REST endpoints compute the same numbers.
+    pub trait DashboardSource: Send + Sync + 'static {
+        fn summary(&self, q: UsageQuery) -> Answer<'_, UsageSummary>;
+        fn daily(&self, q: UsageQuery) -> Answer<'_, Vec<DailyUsage>>;
+        fn models(&self, q: UsageQuery) -> Answer<'_, Vec<ModelUsage>>;
+        fn projects(&self, q: UsageQuery) -> Answer<'_, Vec<ProjectUsage>>;
+        fn hourly(&self, q: UsageQuery) -> Answer<'_, (Vec<HourlyUsage>, Vec<HeatmapCell>)>;
+        fn error_types(&self, q: UsageQuery) -> Answer<'_, Vec<ErrorTypeUsage>>;
+        fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage>;
+        fn filter_options(&self) -> Answer<'_, FilterOptions>;
     }
 
     /// The shared handle put into Leptos context.
-    pub type DataHandle = Arc<dyn DashboardData>;
+    pub type SourceHandle = Arc<dyn DashboardSource>;
+
+    pub(crate) fn source() -> Result<SourceHandle, leptos::prelude::ServerFnError> {
+        leptos::prelude::use_context::<SourceHandle>()
+            .ok_or_else(|| leptos::prelude::ServerFnError::new("the data source is not configured"))
+    }
 }
 
-/// Summary cards for a preset period (`24h`, `7d`, `30d`, `90d`) in a time zone.
+/// Summary cards.
+#[server(input = Json)]
+pub async fn get_summary(q: UsageQuery) -> Result<UsageSummary, ServerFnError> {
+    source()?.summary(q).await.map_err(ServerFnError::new)
+}
+
+/// Daily history.
+#[server(input = Json)]
+pub async fn get_daily(q: UsageQuery) -> Result<Vec<DailyUsage>, ServerFnError> {
+    source()?.daily(q).await.map_err(ServerFnError::new)
+}
+
+/// Per-model breakdown.
+#[server(input = Json)]
+pub async fn get_models(q: UsageQuery) -> Result<Vec<ModelUsage>, ServerFnError> {
+    source()?.models(q).await.map_err(ServerFnError::new)
+}
+
+/// Per-project breakdown.
+#[server(input = Json)]
+pub async fn get_projects(q: UsageQuery) -> Result<Vec<ProjectUsage>, ServerFnError> {
+    source()?.projects(q).await.map_err(ServerFnError::new)
+}
+
+/// Hour-of-day pattern and weekday × hour heat map.
+#[server(input = Json)]
+pub async fn get_hourly(
+    q: UsageQuery,
+) -> Result<(Vec<HourlyUsage>, Vec<HeatmapCell>), ServerFnError> {
+    source()?.hourly(q).await.map_err(ServerFnError::new)
+}
+
+/// Error breakdown by type.
+#[server(input = Json)]
+pub async fn get_error_types(q: UsageQuery) -> Result<Vec<ErrorTypeUsage>, ServerFnError> {
+    source()?.error_types(q).await.map_err(ServerFnError::new)
+}
+
+/// A page of the error log.
+#[server(input = Json)]
+pub async fn get_error_page(
+    q: UsageQuery,
+    before: Option<String>,
+) -> Result<ErrorPage, ServerFnError> {
+    source()?
+        .error_page(q, before)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Model and project names for the filter pickers.
 #[server]
-pub async fn get_summary(period: String, tz: String) -> Result<UsageSummary, ServerFnError> {
-    let data = use_context::<DataHandle>()
-        .ok_or_else(|| ServerFnError::new("the data source is not configured"))?;
-    let period = shared::Period::parse(&period).ok_or_else(|| {
-        ServerFnError::new(format!("period {period:?} is not one of 24h, 7d, 30d, 90d"))
-    })?;
-    let query = shared::UsageQuery {
-        range: shared::DateRange::Preset(period),
-        tz,
-        ..Default::default()
-    };
-    data.summary(query).await.map_err(ServerFnError::new)
+pub async fn get_filter_options() -> Result<FilterOptions, ServerFnError> {
+    source()?.filter_options().await.map_err(ServerFnError::new)
 }

@@ -1,12 +1,26 @@
 //! The dashboard: Leptos components rendered on the server and hydrated in the browser.
+//!
+//! The filter state lives in the URL (`?period=7d&tz=Asia/Kolkata&model=…&project=…` or
+//! `?start=2025-01-01&end=2025-01-16`), so views can be bookmarked and shared and back/forward
+//! work. Every panel has its own resource, loading placeholder, error message and retry.
 
 pub mod api;
+mod charts;
+mod filters;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::use_query_map;
 use leptos_router::StaticSegment;
-use shared::{format_count, format_usd, Period, UsageSummary};
+use serde::{de::DeserializeOwned, Serialize};
+use shared::{
+    format_count, format_usd, percent_change, DailyUsage, ErrorLog, ErrorTypeUsage, ModelUsage,
+    ProjectUsage, UsageQuery, UsageSummary,
+};
+
+use charts::{BarChart, Heatmap};
+use filters::{query_from_params, FilterBar};
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -42,60 +56,110 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The dashboard page.
+/// The dashboard page: filters and six panels, all driven by the query in the URL.
 #[component]
 fn Dashboard() -> impl IntoView {
-    let period = RwSignal::new(Period::Last30d);
-    let summary = Resource::new(
-        move || period.get(),
-        |p| api::get_summary(p.label().to_string(), "UTC".into()),
-    );
+    let params = use_query_map();
+    let tz_fallback = filters::initial_time_zone();
+    let query = Memo::new(move |_| params.with(|p| query_from_params(p, &tz_fallback)));
+    let options = Resource::new(|| (), |_| api::get_filter_options());
+    let summary = Resource::new(move || query.get(), api::get_summary);
+    let daily = Resource::new(move || query.get(), api::get_daily);
+    let models = Resource::new(move || query.get(), api::get_models);
+    let projects = Resource::new(move || query.get(), api::get_projects);
+    let hourly = Resource::new(move || query.get(), api::get_hourly);
+    let error_types = Resource::new(move || query.get(), api::get_error_types);
+    let errors = Resource::new(move || query.get(), |q| api::get_error_page(q, None));
+
     view! {
         <header class="topbar">
             <h1>"LLM usage"</h1>
-            <nav class="periods" aria-label="Time range">
-                {[Period::Last24h, Period::Last7d, Period::Last30d, Period::Last90d]
-                    .into_iter()
-                    .map(|p| view! {
-                        <button
-                            type="button"
-                            aria-pressed=move || (period.get() == p).to_string()
-                            on:click=move |_| period.set(p)
-                        >
-                            {p.label()}
-                        </button>
-                    })
-                    .collect_view()}
-            </nav>
-            <span class="range" data-testid="range-label">
-                {move || format!("{} · UTC", period_title(period.get()))}
-            </span>
+            <FilterBar query options/>
         </header>
         <main class="dashboard">
-            <Transition fallback=|| view! { <SummarySkeleton/> }>
+            <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    match summary.await {
-                        Ok(s) if s.total_requests == 0 => view! { <Onboarding/> }.into_any(),
-                        Ok(s) => view! { <SummaryCards summary=s/> }.into_any(),
-                        Err(e) => view! {
-                            <section class="panel panel-error" role="alert">
-                                <h2>"Summary"</h2>
-                                <p>"Could not load the summary: " {e.to_string()}</p>
-                            </section>
-                        }.into_any(),
-                    }
+                    let empty = options.await.map(|o| o.models.is_empty()).unwrap_or(false);
+                    empty.then(|| view! { <Onboarding/> })
                 })}
             </Transition>
+            <Panel title="Summary" id="summary" class="wide">
+                {panel_body(summary, |s| view! { <SummaryCards summary=s/> })}
+            </Panel>
+            <Panel title="Daily history" id="daily" class="wide">
+                {panel_body(daily, |d| view! { <DailyPanel days=d/> })}
+            </Panel>
+            <Panel title="Models" id="models">
+                {panel_body(models, |m| view! { <BreakdownTable rows=m.into_iter().map(Row::from).collect() what="Model"/> })}
+            </Panel>
+            <Panel title="Projects" id="projects">
+                {panel_body(projects, |p| view! { <BreakdownTable rows=p.into_iter().map(Row::from).collect() what="Project"/> })}
+            </Panel>
+            <Panel title="Hourly pattern" id="hourly" class="wide">
+                {panel_body(hourly, |(hours, cells)| view! {
+                    <div class="split">
+                        <BarChart
+                            label="Requests by local hour of day"
+                            bars=hours.iter().map(|h| charts::Bar {
+                                label: format!("{:02}", h.hour),
+                                value: h.requests as f64,
+                                tip: format!("{:02}:00 · {} requests · {}", h.hour, format_count(h.requests), format_usd(h.cost_nanos)),
+                            }).collect()
+                            fmt=charts::fmt_count
+                        />
+                        <Heatmap cells/>
+                    </div>
+                })}
+            </Panel>
+            <Panel title="Errors" id="errors" class="wide">
+                {panel_body(error_types, |t| view! { <ErrorTypes types=t/> })}
+                {panel_body(errors, move |page| view! { <ErrorLogList first=page query/> })}
+            </Panel>
         </main>
     }
 }
 
-fn period_title(p: Period) -> &'static str {
-    match p {
-        Period::Last24h => "Last 24 hours",
-        Period::Last7d => "Last 7 days",
-        Period::Last30d => "Last 30 days",
-        Period::Last90d => "Last 90 days",
+/// A titled panel.
+#[component]
+fn Panel(
+    title: &'static str,
+    id: &'static str,
+    #[prop(optional)] class: &'static str,
+    children: Children,
+) -> impl IntoView {
+    let heading = format!("{id}-title");
+    let labelled_by = heading.clone();
+    view! {
+        <section class=format!("panel {class}") id=id aria-labelledby=labelled_by>
+            <h2 id=heading>{title}</h2>
+            {children()}
+        </section>
+    }
+}
+
+/// A panel's content: a placeholder while loading, the error with a retry button, or `render`.
+fn panel_body<T, V>(
+    res: Resource<Result<T, ServerFnError>>,
+    render: impl Fn(T) -> V + Copy + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Transition fallback=|| view! { <div class="loading" aria-busy="true">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match res.await {
+                    Ok(data) => render(data).into_any(),
+                    Err(e) => view! {
+                        <div class="panel-error" role="alert">
+                            <p>{e.to_string()}</p>
+                            <button type="button" on:click=move |_| res.refetch()>"Retry"</button>
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }
 
@@ -107,10 +171,26 @@ fn ms(v: Option<f64>) -> String {
     }
 }
 
+/// "▲ 12.3 % vs previous period", or nothing when there is no previous data.
+fn change(current: f64, previous: Option<f64>, higher_is_better: bool) -> impl IntoView {
+    previous
+        .and_then(|p| percent_change(current, p))
+        .map(|pct| {
+            let good = (pct >= 0.0) == higher_is_better;
+            let arrow = if pct >= 0.0 { "▲" } else { "▼" };
+            view! {
+                <span class=if good { "change good" } else { "change bad" }>
+                    {format!("{arrow} {:.1} % vs previous period", pct.abs())}
+                </span>
+            }
+        })
+}
+
 /// The summary cards: requests, cost, tokens, latency and success rate.
 #[component]
 fn SummaryCards(summary: UsageSummary) -> impl IntoView {
     let s = summary;
+    let prev = s.previous.clone();
     let success = s
         .success_rate
         .map(|r| format!("{r:.1} %"))
@@ -124,64 +204,353 @@ fn SummaryCards(summary: UsageSummary) -> impl IntoView {
         }
     });
     view! {
-        <section class="panel" aria-labelledby="summary-title">
-            <h2 id="summary-title">"Summary"</h2>
-            <div class="cards">
-                <div class="card" data-testid="total-requests">
-                    <span class="label">"Total requests"</span>
-                    <span class="value">{format_count(s.total_requests)}</span>
-                </div>
-                <div class="card" data-testid="total-cost">
-                    <span class="label">"Total cost"</span>
-                    <span class="value">{format_usd(s.total_cost_nanos)}</span>
-                </div>
-                <div class="card" data-testid="total-tokens">
-                    <span class="label">"Total tokens"</span>
-                    <span class="value">{format_count(s.total_tokens)}</span>
-                    <span class="detail">
-                        {format!("in {} · out {} · cached {}",
-                            format_count(s.input_tokens),
-                            format_count(s.output_tokens),
-                            format_count(s.cached_input_tokens))}
-                    </span>
-                </div>
-                <div class="card" data-testid="latency">
-                    <span class="label">"Average response time"</span>
-                    <span class="value">{ms(s.average_response_time_ms)}</span>
-                    <span class="detail">
-                        {format!("p50 {} · p95 {} · p99 {}", ms(s.p50_ms), ms(s.p95_ms), ms(s.p99_ms))}
-                    </span>
-                </div>
-                <div class="card" data-testid="success-rate">
-                    <span class="label">"Success rate"</span>
-                    <span class="value">{success}</span>
-                    <span class="detail">{format!("{} failed", format_count(s.error_requests))}</span>
-                </div>
+        <div class="cards">
+            <div class="card" data-testid="total-requests">
+                <span class="label">"Total requests"</span>
+                <span class="value">{format_count(s.total_requests)}</span>
+                {change(s.total_requests as f64, prev.as_ref().map(|p| p.total_requests as f64), true)}
             </div>
-            {unpriced}
-        </section>
+            <div class="card" data-testid="total-cost">
+                <span class="label">"Total cost"</span>
+                <span class="value">{format_usd(s.total_cost_nanos)}</span>
+                {change(s.total_cost_nanos as f64, prev.as_ref().map(|p| p.total_cost_nanos as f64), false)}
+            </div>
+            <div class="card" data-testid="total-tokens">
+                <span class="label">"Total tokens"</span>
+                <span class="value">{format_count(s.total_tokens)}</span>
+                <span class="detail">
+                    {format!("in {} · out {} · cached {}",
+                        format_count(s.input_tokens),
+                        format_count(s.output_tokens),
+                        format_count(s.cached_input_tokens))}
+                </span>
+                {change(s.total_tokens as f64, prev.as_ref().map(|p| p.total_tokens as f64), true)}
+            </div>
+            <div class="card" data-testid="latency">
+                <span class="label">"Average response time"</span>
+                <span class="value">{ms(s.average_response_time_ms)}</span>
+                <span class="detail">
+                    {format!("p50 {} · p95 {} · p99 {}", ms(s.p50_ms), ms(s.p95_ms), ms(s.p99_ms))}
+                </span>
+                {s.average_response_time_ms.map(|a| change(a, prev.as_ref().and_then(|p| p.average_response_time_ms), false))}
+            </div>
+            <div class="card" data-testid="success-rate">
+                <span class="label">"Success rate"</span>
+                <span class="value">{success}</span>
+                <span class="detail">{format!("{} failed", format_count(s.error_requests))}</span>
+                {s.success_rate.map(|r| change(r, prev.as_ref().and_then(|p| p.success_rate), true))}
+            </div>
+        </div>
+        {unpriced}
     }
 }
 
-/// Placeholder with the cards' size while the summary loads (no layout jump).
+/// Which daily metric the chart shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Metric {
+    Requests,
+    Cost,
+    Tokens,
+    Latency,
+}
+
+/// Daily history: a chart with a metric switch, and the table.
 #[component]
-fn SummarySkeleton() -> impl IntoView {
+fn DailyPanel(days: Vec<DailyUsage>) -> impl IntoView {
+    let metric = RwSignal::new(Metric::Requests);
+    let chart_days = days.clone();
+    let chart = move || {
+        let m = metric.get();
+        let bars = chart_days
+            .iter()
+            .map(|d| {
+                let value = match m {
+                    Metric::Requests => d.requests as f64,
+                    Metric::Cost => d.cost_nanos as f64 / 1e9,
+                    Metric::Tokens => (d.input_tokens + d.output_tokens) as f64,
+                    Metric::Latency => d.average_response_time_ms.unwrap_or(0.0),
+                };
+                charts::Bar {
+                    label: d.date[5..].to_string(),
+                    value,
+                    tip: format!(
+                        "{} · {} requests · {} · {} tokens · avg {}",
+                        d.date,
+                        format_count(d.requests),
+                        format_usd(d.cost_nanos),
+                        format_count(d.input_tokens + d.output_tokens),
+                        ms(d.average_response_time_ms)
+                    ),
+                }
+            })
+            .collect::<Vec<_>>();
+        let (label, fmt): (&str, fn(f64) -> String) = match m {
+            Metric::Requests => ("Requests per day", charts::fmt_count),
+            Metric::Cost => ("Cost per day (USD)", charts::fmt_usd),
+            Metric::Tokens => ("Tokens per day", charts::fmt_count),
+            Metric::Latency => ("Average response time per day (ms)", charts::fmt_count),
+        };
+        view! { <BarChart label bars fmt/> }
+    };
+    let button = move |m: Metric, text: &'static str| {
+        view! {
+            <button type="button" aria-pressed=move || (metric.get() == m).to_string()
+                on:click=move |_| metric.set(m)>{text}</button>
+        }
+    };
     view! {
-        <section class="panel" aria-busy="true">
-            <h2>"Summary"</h2>
-            <div class="cards">
-                {(0..5).map(|_| view! { <div class="card skeleton"><span class="label">"Loading…"</span></div> }).collect_view()}
+        <div class="segmented" role="group" aria-label="Daily metric">
+            {button(Metric::Requests, "Requests")}
+            {button(Metric::Cost, "Cost")}
+            {button(Metric::Tokens, "Tokens")}
+            {button(Metric::Latency, "Latency")}
+        </div>
+        {chart}
+        <details>
+            <summary>"Table"</summary>
+            <div class="table-wrap">
+                <table data-testid="daily-table">
+                    <thead><tr>
+                        <th scope="col">"Date"</th><th scope="col" class="num">"Requests"</th>
+                        <th scope="col" class="num">"Cost"</th><th scope="col" class="num">"Input"</th>
+                        <th scope="col" class="num">"Output"</th><th scope="col" class="num">"Cached"</th>
+                        <th scope="col" class="num">"Avg latency"</th>
+                    </tr></thead>
+                    <tbody>
+                        {days.into_iter().map(|d| view! {
+                            <tr>
+                                <td>{d.date}</td>
+                                <td class="num">{format_count(d.requests)}</td>
+                                <td class="num">{format_usd(d.cost_nanos)}</td>
+                                <td class="num">{format_count(d.input_tokens)}</td>
+                                <td class="num">{format_count(d.output_tokens)}</td>
+                                <td class="num">{format_count(d.cached_input_tokens)}</td>
+                                <td class="num">{ms(d.average_response_time_ms)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
             </div>
-        </section>
+        </details>
     }
 }
 
-/// Shown instead of empty charts when no usage has been recorded yet.
+/// One row of the model or project breakdown.
+#[derive(Clone, Debug, PartialEq)]
+struct Row {
+    name: String,
+    requests: i64,
+    cost_nanos: i64,
+    tokens: i64,
+    request_share: f64,
+    cost_share: f64,
+    latency: Option<f64>,
+    error_rate: f64,
+}
+
+impl From<ModelUsage> for Row {
+    fn from(m: ModelUsage) -> Row {
+        Row {
+            name: m.model,
+            requests: m.requests,
+            cost_nanos: m.cost_nanos,
+            tokens: m.input_tokens + m.output_tokens,
+            request_share: m.request_share,
+            cost_share: m.cost_share,
+            latency: m.average_response_time_ms,
+            error_rate: m.error_rate,
+        }
+    }
+}
+
+impl From<ProjectUsage> for Row {
+    fn from(p: ProjectUsage) -> Row {
+        Row {
+            name: p.project,
+            requests: p.requests,
+            cost_nanos: p.cost_nanos,
+            tokens: p.input_tokens + p.output_tokens,
+            request_share: p.request_share,
+            cost_share: p.cost_share,
+            latency: p.average_response_time_ms,
+            error_rate: p.error_rate,
+        }
+    }
+}
+
+/// Columns a breakdown can be sorted by.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SortBy {
+    Name,
+    Requests,
+    Cost,
+    Tokens,
+    Latency,
+    ErrorRate,
+}
+
+/// A sortable breakdown table (click or press Enter on a header).
+#[component]
+fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <p class="empty">"No requests in this range."</p> }.into_any();
+    }
+    let sort = RwSignal::new((SortBy::Requests, true));
+    let sorted = move || {
+        let (by, desc) = sort.get();
+        let mut r = rows.clone();
+        r.sort_by(|a, b| {
+            let o = match by {
+                SortBy::Name => a.name.cmp(&b.name),
+                SortBy::Requests => a.requests.cmp(&b.requests),
+                SortBy::Cost => a.cost_nanos.cmp(&b.cost_nanos),
+                SortBy::Tokens => a.tokens.cmp(&b.tokens),
+                SortBy::Latency => a
+                    .latency
+                    .unwrap_or(0.0)
+                    .total_cmp(&b.latency.unwrap_or(0.0)),
+                SortBy::ErrorRate => a.error_rate.total_cmp(&b.error_rate),
+            };
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        r
+    };
+    let header = move |by: SortBy, text: &'static str, num: bool| {
+        let aria = move || match sort.get() {
+            (b, true) if b == by => "descending",
+            (b, false) if b == by => "ascending",
+            _ => "none",
+        };
+        view! {
+            <th scope="col" class:num=num aria-sort=aria>
+                <button type="button" class="sort" on:click=move |_| sort.update(|(b, d)| {
+                    if *b == by { *d = !*d } else { *b = by; *d = by != SortBy::Name }
+                })>{text}</button>
+            </th>
+        }
+    };
+    view! {
+        <div class="table-wrap">
+            <table data-testid=format!("{}-table", what.to_lowercase())>
+                <thead><tr>
+                    {header(SortBy::Name, what, false)}
+                    {header(SortBy::Requests, "Requests", true)}
+                    {header(SortBy::Cost, "Cost", true)}
+                    {header(SortBy::Tokens, "Tokens", true)}
+                    {header(SortBy::Latency, "Avg latency", true)}
+                    {header(SortBy::ErrorRate, "Error rate", true)}
+                </tr></thead>
+                <tbody>
+                    {move || sorted().into_iter().map(|r| view! {
+                        <tr>
+                            <th scope="row">{r.name}</th>
+                            <td class="num">{format_count(r.requests)}<span class="share">{format!("{:.1} %", r.request_share)}</span></td>
+                            <td class="num">{format_usd(r.cost_nanos)}<span class="share">{format!("{:.1} %", r.cost_share)}</span></td>
+                            <td class="num">{format_count(r.tokens)}</td>
+                            <td class="num">{ms(r.latency)}</td>
+                            <td class="num">{format!("{:.2} %", r.error_rate)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+/// Failed requests by error type.
+#[component]
+fn ErrorTypes(types: Vec<ErrorTypeUsage>) -> impl IntoView {
+    if types.is_empty() {
+        return view! { <p class="empty">"No failed requests in this range."</p> }.into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table data-testid="error-types">
+                <thead><tr>
+                    <th scope="col">"Error type"</th><th scope="col" class="num">"Count"</th>
+                    <th scope="col" class="num">"Share"</th><th scope="col" class="num">"Cost impact"</th>
+                </tr></thead>
+                <tbody>
+                    {types.into_iter().map(|t| view! {
+                        <tr>
+                            <th scope="row">{t.error_type}</th>
+                            <td class="num">{format_count(t.count)}</td>
+                            <td class="num">{format!("{:.1} %", t.share)}</td>
+                            <td class="num">{format_usd(t.cost_nanos)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+/// The error log, newest first, with "Load older" paging.
+#[component]
+fn ErrorLogList(first: shared::ErrorPage, query: Memo<UsageQuery>) -> impl IntoView {
+    let items = RwSignal::new(first.items);
+    let cursor = RwSignal::new(first.next_cursor);
+    let failure = RwSignal::new(None::<String>);
+    let load = Action::new(move |before: &String| {
+        let before = before.clone();
+        async move { api::get_error_page(query.get_untracked(), Some(before)).await }
+    });
+    Effect::new(move |_| {
+        if let Some(result) = load.value().get() {
+            match result {
+                Ok(page) => {
+                    items.update(|i| i.extend(page.items));
+                    cursor.set(page.next_cursor);
+                    failure.set(None);
+                }
+                Err(e) => failure.set(Some(e.to_string())),
+            }
+        }
+    });
+    let row = |e: ErrorLog| {
+        view! {
+            <tr>
+                <td>{e.local_time}</td>
+                <td>{e.project}</td>
+                <td>{e.model}</td>
+                <td>{e.error_type}</td>
+                <td class="message">{e.message.unwrap_or_default()}</td>
+            </tr>
+        }
+    };
+    view! {
+        <h3>"Recent errors"</h3>
+        <div class="table-wrap">
+            <table data-testid="error-log">
+                <thead><tr>
+                    <th scope="col">"Time"</th><th scope="col">"Project"</th><th scope="col">"Model"</th>
+                    <th scope="col">"Type"</th><th scope="col">"Message"</th>
+                </tr></thead>
+                <tbody>{move || items.get().into_iter().map(row).collect_view()}</tbody>
+            </table>
+        </div>
+        {move || failure.get().map(|f| view! { <p class="panel-error" role="alert">{f}</p> })}
+        {move || cursor.get().map(|c| view! {
+            <button type="button" class="more" disabled=move || load.pending().get()
+                on:click=move |_| { load.dispatch(c.clone()); }>
+                {move || if load.pending().get() { "Loading…" } else { "Load older errors" }}
+            </button>
+        })}
+    }
+}
+
+/// Shown when no usage has been recorded at all.
 #[component]
 fn Onboarding() -> impl IntoView {
     view! {
-        <section class="panel onboarding" data-testid="onboarding">
-            <h2>"No usage recorded in this range yet"</h2>
+        <section class="panel onboarding wide" data-testid="onboarding">
+            <h2>"No usage recorded yet"</h2>
             <p>"Create a project and an ingest key, then send events:"</p>
             <pre><code>"usage-analytics projects create \"My app\"\nusage-analytics keys create --project \"My app\"\n\ncurl -X POST http://localhost:3000/api/v1/events \\\n  -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' \\\n  -d '[{\"timestamp\":\"2025-01-16T09:30:00Z\",\"model\":\"Scalix Standard\",\"input_tokens\":812,\"output_tokens\":230,\"latency_ms\":940}]'"</code></pre>
         </section>

@@ -13,12 +13,15 @@ pub mod store;
 
 use std::sync::Arc;
 
-use app::api::{BoxFuture, DashboardData, DataHandle};
+use app::api::{Answer, DashboardSource, SourceHandle};
 use axum::extract::FromRef;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use shared::{UsageQuery, UsageSummary};
+use shared::{
+    DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell, HourlyUsage, ModelUsage,
+    ProjectUsage, UsageQuery, UsageSummary,
+};
 
 pub use config::Config;
 pub use store::Store;
@@ -40,15 +43,55 @@ impl FromRef<AppState> for LeptosOptions {
 /// The dashboard's view of the query layer.
 struct Dashboard(Store);
 
-impl DashboardData for Dashboard {
-    fn summary(&self, query: UsageQuery) -> BoxFuture<'_, Result<UsageSummary, String>> {
+impl Dashboard {
+    /// Runs one query-layer call and turns its error into a message for the user.
+    fn answer<'a, T: Send + 'a>(
+        &'a self,
+        fut: impl std::future::Future<Output = Result<T, query::QueryError>> + Send + 'a,
+    ) -> Answer<'a, T> {
         Box::pin(async move {
-            let now = chrono::Utc::now().timestamp_millis();
-            query::summary(&self.0, &query, now).await.map_err(|e| {
-                tracing::error!(error = %e, "summary query failed");
-                e.to_string()
+            fut.await.map_err(|e| {
+                if let query::QueryError::Store(_) = e {
+                    tracing::error!(error = %e, "dashboard query failed");
+                    "the database is unavailable; try again".to_string()
+                } else {
+                    e.to_string()
+                }
             })
         })
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl DashboardSource for Dashboard {
+    fn summary(&self, q: UsageQuery) -> Answer<'_, UsageSummary> {
+        self.answer(async move { query::summary(&self.0, &q, now_ms()).await })
+    }
+    fn daily(&self, q: UsageQuery) -> Answer<'_, Vec<DailyUsage>> {
+        self.answer(async move { query::daily(&self.0, &q, now_ms()).await })
+    }
+    fn models(&self, q: UsageQuery) -> Answer<'_, Vec<ModelUsage>> {
+        self.answer(async move { query::models(&self.0, &q, now_ms()).await })
+    }
+    fn projects(&self, q: UsageQuery) -> Answer<'_, Vec<ProjectUsage>> {
+        self.answer(async move { query::projects(&self.0, &q, now_ms()).await })
+    }
+    fn hourly(&self, q: UsageQuery) -> Answer<'_, (Vec<HourlyUsage>, Vec<HeatmapCell>)> {
+        self.answer(async move { query::hourly(&self.0, &q, now_ms()).await })
+    }
+    fn error_types(&self, q: UsageQuery) -> Answer<'_, Vec<ErrorTypeUsage>> {
+        self.answer(async move { query::error_types(&self.0, &q, now_ms()).await })
+    }
+    fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage> {
+        self.answer(
+            async move { query::error_page(&self.0, &q, now_ms(), before.as_deref(), 20).await },
+        )
+    }
+    fn filter_options(&self) -> Answer<'_, FilterOptions> {
+        self.answer(async move { query::filter_options(&self.0).await })
     }
 }
 
@@ -70,7 +113,7 @@ pub fn leptos_options() -> LeptosOptions {
 
 /// The whole HTTP application: JSON API, server functions, pages and static files.
 pub fn router(state: AppState) -> Router {
-    let data: DataHandle = Arc::new(Dashboard(state.store.clone()));
+    let data: SourceHandle = Arc::new(Dashboard(state.store.clone()));
     let routes = generate_route_list(app::App);
     let options = state.leptos_options.clone();
     let context = move || provide_context(data.clone());

@@ -265,7 +265,7 @@ async fn breakdown(
     group: Group,
 ) -> Result<(Vec<Breakdown>, i64, i64), QueryError> {
     let rows = store.rollup_grouped(&r.filter, group, false).await?;
-    let mut out: Vec<Breakdown> = rows
+    let out: Vec<Breakdown> = rows
         .into_iter()
         .filter_map(|g| match g.key {
             GroupKey::Model(id) | GroupKey::Project(id) => Some(Breakdown {
@@ -276,7 +276,6 @@ async fn breakdown(
             _ => None,
         })
         .collect();
-    out.sort_by(|a, b| b.sums.requests.cmp(&a.sums.requests).then(a.id.cmp(&b.id)));
     let requests = out.iter().map(|b| b.sums.requests).sum();
     let cost = out.iter().map(|b| b.sums.cost_nanos).sum();
     Ok((out, requests, cost))
@@ -294,7 +293,7 @@ pub async fn models(
 async fn models_of(store: &Store, r: &Resolved) -> Result<Vec<ModelUsage>, QueryError> {
     let (rows, requests, cost) = breakdown(store, r, Group::Model).await?;
     let names: HashMap<i64, String> = store.list_models().await?.into_iter().collect();
-    Ok(rows
+    let mut out: Vec<ModelUsage> = rows
         .into_iter()
         .map(|b| ModelUsage {
             model: names.get(&b.id).cloned().unwrap_or_default(),
@@ -308,7 +307,14 @@ async fn models_of(store: &Store, r: &Resolved) -> Result<Vec<ModelUsage>, Query
             average_response_time_ms: mean(b.sums.latency_sum_ms, b.sums.latency_count),
             error_rate: share(b.errors, b.sums.requests),
         })
-        .collect())
+        .collect();
+    // Most requests first; ties by name, so the order is stable.
+    out.sort_by(|a, b| {
+        b.requests
+            .cmp(&a.requests)
+            .then_with(|| a.model.cmp(&b.model))
+    });
+    Ok(out)
 }
 
 /// The same breakdown per project.
@@ -328,7 +334,7 @@ async fn projects_of(store: &Store, r: &Resolved) -> Result<Vec<ProjectUsage>, Q
         .into_iter()
         .map(|p| (p.id, p.name))
         .collect();
-    Ok(rows
+    let mut out: Vec<ProjectUsage> = rows
         .into_iter()
         .map(|b| ProjectUsage {
             project_id: b.id,
@@ -343,7 +349,13 @@ async fn projects_of(store: &Store, r: &Resolved) -> Result<Vec<ProjectUsage>, Q
             average_response_time_ms: mean(b.sums.latency_sum_ms, b.sums.latency_count),
             error_rate: share(b.errors, b.sums.requests),
         })
-        .collect())
+        .collect();
+    out.sort_by(|a, b| {
+        b.requests
+            .cmp(&a.requests)
+            .then_with(|| a.project.cmp(&b.project))
+    });
+    Ok(out)
 }
 
 /// Requests and cost per local hour of day (all 24 present), and the weekday × hour heat map
@@ -478,10 +490,39 @@ async fn error_page_of(
                 .map(|(id, e)| format!("{}.{id}", e.timestamp_ms))
         })
         .flatten();
+    let tz = r.tz;
     Ok(ErrorPage {
-        items: items.into_iter().map(|(_, e)| e).collect(),
+        items: items
+            .into_iter()
+            .map(|(_, mut e)| {
+                e.local_time = tz
+                    .timestamp_millis_opt(e.timestamp_ms)
+                    .single()
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default();
+                e
+            })
+            .collect(),
         next_cursor,
     })
+}
+
+/// Model and project names that have data, for the filter pickers.
+pub async fn filter_options(store: &Store) -> Result<shared::FilterOptions, QueryError> {
+    let mut models: Vec<String> = store
+        .list_models()
+        .await?
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    models.sort();
+    let projects = store
+        .list_projects()
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    Ok(shared::FilterOptions { models, projects })
 }
 
 /// Every panel of the dashboard for one query.

@@ -309,10 +309,20 @@ pub struct DashboardData {
 #[serde(rename_all = "camelCase")]
 pub struct ErrorLog {
     pub timestamp_ms: i64,
+    /// The time in the query's zone, `YYYY-MM-DD HH:MM:SS`.
+    pub local_time: String,
     pub project: String,
     pub model: String,
     pub error_type: String,
     pub message: Option<String>,
+}
+
+/// Names the filter pickers offer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterOptions {
+    pub models: Vec<String>,
+    pub projects: Vec<String>,
 }
 
 /// Formats nano-USD as dollars rounded to the cent, e.g. `$1,245.80`.

@@ -714,6 +714,7 @@ impl Store {
             .map(|(id, ts, project, model, error_type, message)| {
                 let log = shared::ErrorLog {
                     timestamp_ms: ts,
+                    local_time: String::new(),
                     project,
                     model,
                     error_type,

@@ -1,0 +1,49 @@
+// Filters live in the URL, invalid ranges are refused without a request, panels follow.
+import { test, expect } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+
+const binary = path.resolve(process.cwd(), '..', 'target', 'release', 'usage-analytics');
+const cli = (...args) => execFileSync(binary, args, { encoding: 'utf8', env: process.env }).trim();
+
+test('filters live in the URL and back/forward restore them', async ({ page, request }) => {
+  const project = `Filters ${Date.now()}`;
+  cli('projects', 'create', project);
+  const key = cli('keys', 'create', '--project', project).split('\n').pop();
+  const now = Date.now();
+  const events = Array.from({ length: 40 }, (_, i) => ({
+    timestamp: new Date(now - i * 60_000).toISOString(),
+    model: i % 4 === 0 ? 'Filter Model B' : 'Filter Model A',
+    input_tokens: 10, output_tokens: 1, latency_ms: 100,
+    ...(i % 10 === 0 ? { status: 'error', error_type: 'rate_limit_exceeded', error_message: 'slow down' } : {}),
+  }));
+  const res = await request.post('/api/v1/events', { headers: { Authorization: `Bearer ${key}` }, data: events });
+  expect(res.status()).toBe(200);
+
+  await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}`);
+  await expect(page.getByTestId('range-label')).toHaveText('Last 7 days · UTC');
+  await expect(page.getByTestId('total-requests')).toContainText('40');
+  await expect(page.getByTestId('model-table')).toContainText('Filter Model B');
+  await expect(page.getByTestId('error-types')).toContainText('rate_limit_exceeded');
+  await expect(page.getByTestId('error-log')).toContainText('slow down');
+
+  await page.getByRole('button', { name: '24h' }).click();
+  await expect(page).toHaveURL(/period=24h/);
+  await expect(page.getByTestId('range-label')).toHaveText('Last 24 hours · UTC');
+  await page.goBack();
+  await expect(page).toHaveURL(/period=7d/);
+  await expect(page.getByTestId('range-label')).toHaveText('Last 7 days · UTC');
+
+  // An end before the start is refused inline, and no navigation happens.
+  await page.getByLabel('From').fill('2025-02-10');
+  await page.getByLabel('To').fill('2025-02-01');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('filter-error')).toContainText('before the start');
+  await expect(page).toHaveURL(/period=7d/);
+
+  // Sorting the model table by requests flips its order.
+  const firstModel = () => page.getByTestId('model-table').locator('tbody th').first().textContent();
+  expect(await firstModel()).toBe('Filter Model A');
+  await page.getByTestId('model-table').getByRole('button', { name: 'Requests' }).click();
+  expect(await firstModel()).toBe('Filter Model B');
+});

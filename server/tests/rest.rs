@@ -1,0 +1,159 @@
+//! The read API over HTTP: the seed's action API and /api/v1/usage, on both backends.
+
+mod common;
+
+use common::{spawn_app, Db, TestApp};
+use serde_json::{json, Value};
+
+async fn get(app: &TestApp, path: &str) -> (u16, Value) {
+    let res = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn the_seed_actions_and_v1_panels_answer_with_the_same_numbers(db: Db) {
+    let app = spawn_app(db).await;
+    let a = app.project_with_key("Alpha").await;
+    let b = app.project_with_key("Beta").await;
+    let now = chrono::Utc::now();
+    let ts = |mins: i64| (now - chrono::Duration::minutes(mins)).to_rfc3339();
+    let ev = |t: String, model: &str, cost: f64| {
+        json!({"timestamp": t, "model": model, "input_tokens": 100, "output_tokens": 10,
+               "cost_usd": cost, "latency_ms": 800})
+    };
+    let mut err = ev(ts(5), "m2", 0.5);
+    err["status"] = json!("error");
+    err["error_type"] = json!("timeout");
+    let alpha = json!([
+        ev(ts(1), "m1", 1.25),
+        ev(ts(2), "m1", 0.75),
+        err,
+        ev(ts(60 * 24 * 40), "m1", 9.0)
+    ]);
+    assert_eq!(app.post_events(&a, &alpha).await.status(), 200);
+    assert_eq!(
+        app.post_events(&b, &json!([ev(ts(3), "m2", 0.1)]))
+            .await
+            .status(),
+        200
+    );
+    let alpha_id = app.store.project_by_name("Alpha").await.unwrap().id;
+
+    let (status, body) = get(&app, "/api/usage?action=summary&period=30d").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["success"], true);
+    let s = &body["data"];
+    assert_eq!(s["totalRequests"], 4);
+    assert_eq!(s["totalCostNanos"], 2_600_000_000i64);
+    assert_eq!(s["totalCost"], 2.6);
+    assert_eq!(s["totalTokens"], 440);
+    assert_eq!(s["successRate"], 75.0);
+    assert_eq!(s["period"], "30d");
+
+    let (_, v1) = get(&app, "/api/v1/usage/summary?period=30d").await;
+    assert_eq!(&v1, s, "the seed API and v1 share one query");
+
+    let (_, p) = get(
+        &app,
+        &format!("/api/v1/usage/summary?period=90d&projectId={alpha_id}"),
+    )
+    .await;
+    assert_eq!(p["totalRequests"], 4);
+    assert_eq!(p["totalCost"], 11.5);
+    let (_, p) = get(
+        &app,
+        "/api/v1/usage/summary?period=24h&projectId=Alpha&model=m1",
+    )
+    .await;
+    assert_eq!(p["totalRequests"], 2);
+
+    let (_, models) = get(&app, "/api/usage?action=models&period=7d").await;
+    let models = models["data"].as_array().unwrap().clone();
+    assert_eq!(models[0]["model"], "m1");
+    assert_eq!(models[0]["requests"], 2);
+    assert_eq!(models[1]["errorRate"], 50.0);
+
+    let (_, errors) = get(&app, "/api/v1/usage/errors?period=7d&limit=1").await;
+    assert_eq!(errors["types"][0]["errorType"], "timeout");
+    assert_eq!(errors["log"]["items"][0]["project"], "Alpha");
+    assert_eq!(errors["log"]["items"][0]["model"], "m2");
+
+    let (_, daily) = get(&app, "/api/usage?action=daily&period=7d&tz=Asia/Kathmandu").await;
+    let days = daily["data"].as_array().unwrap();
+    assert!(days.len() == 7 || days.len() == 8, "{}", days.len());
+    assert_eq!(
+        days.iter()
+            .map(|d| d["requests"].as_i64().unwrap())
+            .sum::<i64>(),
+        4
+    );
+
+    let res = app
+        .client
+        .post(format!("{}/api/usage?action=filter", app.base))
+        .json(&json!({"period": "7d", "model": "m2", "projectId": alpha_id}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["summary"]["totalRequests"], 1);
+    assert_eq!(body["data"]["summary"]["errorRequests"], 1);
+
+    let res = app
+        .client
+        .post(format!("{}/api/usage?action=refresh", app.base))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["message"], "Usage data refreshed");
+    assert_eq!(body["data"]["summary"]["totalRequests"], 4);
+}
+
+async fn bad_parameters_get_400_naming_the_parameter(db: Db) {
+    let app = spawn_app(db).await;
+    for (query, param) in [
+        ("/api/v1/usage/summary?period=1y", "period"),
+        ("/api/v1/usage/summary?tz=Nowhere/City", "tz"),
+        (
+            "/api/v1/usage/summary?startDate=2025-02-10&endDate=2025-02-01",
+            "endDate",
+        ),
+        ("/api/v1/usage/summary?startDate=2025-02-10", "endDate"),
+        ("/api/v1/usage/summary?projectId=999", "projectId"),
+        ("/api/v1/usage/summary?status=meh", "status"),
+        ("/api/v1/usage/errors?limit=100000", "limit"),
+        ("/api/v1/usage/errors?before=yesterday", "before"),
+        ("/api/v1/usage/nonsense", "action"),
+        ("/api/usage?period=7d", "action"),
+    ] {
+        let (status, body) = get(&app, query).await;
+        assert_eq!(status, 400, "{query}");
+        assert_eq!(body["problems"][0]["field"], param, "{query}: {body}");
+    }
+}
+
+async fn the_openapi_document_describes_the_api(db: Db) {
+    let app = spawn_app(db).await;
+    let (status, doc) = get(&app, "/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.0.3");
+    for path in [
+        "/api/v1/events",
+        "/api/v1/usage/summary",
+        "/api/v1/usage/errors",
+        "/api/usage",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+}
+
+on_both_backends!(
+    the_seed_actions_and_v1_panels_answer_with_the_same_numbers,
+    bad_parameters_get_400_naming_the_parameter,
+    the_openapi_document_describes_the_api,
+);
