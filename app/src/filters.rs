@@ -1,7 +1,7 @@
 //! The filter bar and the URL form of a query.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 use shared::{DateRange, FilterOptions, Period, UsageQuery};
 
@@ -222,13 +222,15 @@ pub fn FilterBar(
         projects.set(q.projects.clone());
         tz.set(q.tz.clone());
     });
-    // First visit: remember the browser's zone and switch to it.
+    // First visit: remember the browser's zone and switch to it, unless the URL names one.
     let go_tz = go.clone();
+    let url_params = use_query_map();
     Effect::new(move |_| {
         if let Some(browser) = browser_tz() {
             set_tz_cookie(&browser);
             let q = query.get_untracked();
-            if cookie_missing_before() && q.tz != browser {
+            let url_names_zone = url_params.with_untracked(|p| p.get("tz").is_some());
+            if cookie_missing_before() && !url_names_zone && q.tz != browser {
                 go_tz(UsageQuery { tz: browser, ..q });
             }
         }

@@ -35,8 +35,8 @@ test('filters live in the URL and back/forward restore them', async ({ page, req
   await expect(page.getByTestId('range-label')).toHaveText('Last 7 days · UTC');
 
   // An end before the start is refused inline, and no navigation happens.
-  await page.getByLabel('From').fill('2025-02-10');
-  await page.getByLabel('To').fill('2025-02-01');
+  await page.getByLabel('From', { exact: true }).fill('2025-02-10');
+  await page.getByLabel('To', { exact: true }).fill('2025-02-01');
   await page.getByRole('button', { name: 'Apply' }).click();
   await expect(page.getByTestId('filter-error')).toContainText('before the start');
   await expect(page).toHaveURL(/period=7d/);
