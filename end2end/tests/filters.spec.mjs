@@ -47,3 +47,16 @@ test('filters live in the URL and back/forward restore them', async ({ page, req
   await page.getByTestId('model-table').getByRole('button', { name: 'Requests' }).click();
   expect(await firstModel()).toBe('Filter Model B');
 });
+
+test('a failing query shows an error with Retry in each panel, and the page stays usable', async ({ page }) => {
+  await page.goto('/?period=7d&tz=Nowhere/City');
+  const alerts = page.locator('.panel-error[role="alert"]');
+  await expect(alerts.first()).toContainText('is not an IANA time zone');
+  expect(await alerts.count()).toBeGreaterThanOrEqual(6);
+  await expect(page.getByRole('button', { name: 'Retry' }).first()).toBeVisible();
+  // The filters still work: a valid zone brings the panels back.
+  await page.getByLabel('Time zone').selectOption('UTC');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('total-requests')).toBeVisible();
+  await expect(alerts).toHaveCount(0);
+});
