@@ -15,8 +15,8 @@ use leptos_router::hooks::use_query_map;
 use leptos_router::StaticSegment;
 use serde::{de::DeserializeOwned, Serialize};
 use shared::{
-    format_count, format_usd, percent_change, DailyUsage, ErrorLog, ErrorTypeUsage, ModelUsage,
-    ProjectUsage, UsageQuery, UsageSummary,
+    format_count, format_usd, percent_change, BreakdownStats, DailyUsage, ErrorLog, ErrorTypeUsage,
+    ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
 };
 
 use charts::{BarChart, Heatmap};
@@ -339,26 +339,14 @@ fn DailyPanel(days: Vec<DailyUsage>) -> impl IntoView {
 #[derive(Clone, Debug, PartialEq)]
 struct Row {
     name: String,
-    requests: i64,
-    cost_nanos: i64,
-    tokens: i64,
-    request_share: f64,
-    cost_share: f64,
-    latency: Option<f64>,
-    error_rate: f64,
+    stats: BreakdownStats,
 }
 
 impl From<ModelUsage> for Row {
     fn from(m: ModelUsage) -> Row {
         Row {
             name: m.model,
-            requests: m.requests,
-            cost_nanos: m.cost_nanos,
-            tokens: m.input_tokens + m.output_tokens,
-            request_share: m.request_share,
-            cost_share: m.cost_share,
-            latency: m.average_response_time_ms,
-            error_rate: m.error_rate,
+            stats: m.stats,
         }
     }
 }
@@ -367,15 +355,17 @@ impl From<ProjectUsage> for Row {
     fn from(p: ProjectUsage) -> Row {
         Row {
             name: p.project,
-            requests: p.requests,
-            cost_nanos: p.cost_nanos,
-            tokens: p.input_tokens + p.output_tokens,
-            request_share: p.request_share,
-            cost_share: p.cost_share,
-            latency: p.average_response_time_ms,
-            error_rate: p.error_rate,
+            stats: p.stats,
         }
     }
+}
+
+fn tokens(s: &BreakdownStats) -> i64 {
+    s.input_tokens + s.output_tokens
+}
+
+fn latency(s: &BreakdownStats) -> f64 {
+    s.average_response_time_ms.unwrap_or(0.0)
 }
 
 /// Columns a breakdown can be sorted by.
@@ -402,14 +392,11 @@ fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoView {
         r.sort_by(|a, b| {
             let o = match by {
                 SortBy::Name => a.name.cmp(&b.name),
-                SortBy::Requests => a.requests.cmp(&b.requests),
-                SortBy::Cost => a.cost_nanos.cmp(&b.cost_nanos),
-                SortBy::Tokens => a.tokens.cmp(&b.tokens),
-                SortBy::Latency => a
-                    .latency
-                    .unwrap_or(0.0)
-                    .total_cmp(&b.latency.unwrap_or(0.0)),
-                SortBy::ErrorRate => a.error_rate.total_cmp(&b.error_rate),
+                SortBy::Requests => a.stats.requests.cmp(&b.stats.requests),
+                SortBy::Cost => a.stats.cost_nanos.cmp(&b.stats.cost_nanos),
+                SortBy::Tokens => tokens(&a.stats).cmp(&tokens(&b.stats)),
+                SortBy::Latency => latency(&a.stats).total_cmp(&latency(&b.stats)),
+                SortBy::ErrorRate => a.stats.error_rate.total_cmp(&b.stats.error_rate),
             };
             if desc {
                 o.reverse()
@@ -445,14 +432,14 @@ fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoView {
                     {header(SortBy::ErrorRate, "Error rate", true)}
                 </tr></thead>
                 <tbody>
-                    {move || sorted().into_iter().map(|r| view! {
+                    {move || sorted().into_iter().map(|Row { name, stats: s }| view! {
                         <tr>
-                            <th scope="row">{r.name}</th>
-                            <td class="num">{format_count(r.requests)}<span class="share">{format!("{:.1} %", r.request_share)}</span></td>
-                            <td class="num">{format_usd(r.cost_nanos)}<span class="share">{format!("{:.1} %", r.cost_share)}</span></td>
-                            <td class="num">{format_count(r.tokens)}</td>
-                            <td class="num">{ms(r.latency)}</td>
-                            <td class="num">{format!("{:.2} %", r.error_rate)}</td>
+                            <th scope="row">{name}</th>
+                            <td class="num">{format_count(s.requests)}<span class="share">{format!("{:.1} %", s.request_share)}</span></td>
+                            <td class="num">{format_usd(s.cost_nanos)}<span class="share">{format!("{:.1} %", s.cost_share)}</span></td>
+                            <td class="num">{format_count(tokens(&s))}</td>
+                            <td class="num">{ms(s.average_response_time_ms)}</td>
+                            <td class="num">{format!("{:.2} %", s.error_rate)}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>

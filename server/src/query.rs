@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Duration, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use shared::{
-    DailyUsage, DashboardData, DateRange, ErrorLog, ErrorPage, ErrorTypeUsage, EventStatus,
-    HeatmapCell, HourlyUsage, ModelUsage, PeriodTotals, ProjectUsage, UsageQuery, UsageSummary,
+    BreakdownStats, DailyUsage, DashboardData, DateRange, ErrorLog, ErrorPage, ErrorTypeUsage,
+    EventStatus, HeatmapCell, HourlyUsage, ModelUsage, PeriodTotals, ProjectUsage, UsageQuery,
+    UsageSummary,
 };
 
 use crate::rollup::{percentile, RollupDelta, BUCKET_SECONDS};
@@ -209,7 +210,7 @@ async fn daily_of(store: &Store, r: &Resolved) -> Result<Vec<DailyUsage>, QueryE
         .await?;
     let first = local(r.tz, r.filter.start_bucket).date();
     let last = local(r.tz, r.filter.end_bucket - BUCKET_SECONDS).date();
-    let mut days: BTreeMap<NaiveDate, (RollupDelta, i64)> = BTreeMap::new();
+    let mut days: BTreeMap<NaiveDate, RollupDelta> = BTreeMap::new();
     let mut d = first;
     while d <= last {
         days.insert(d, Default::default());
@@ -217,13 +218,13 @@ async fn daily_of(store: &Store, r: &Resolved) -> Result<Vec<DailyUsage>, QueryE
     }
     for row in rows {
         if let GroupKey::Bucket(b) = row.key {
-            let (sums, _) = days.entry(local(r.tz, b).date()).or_default();
+            let sums = days.entry(local(r.tz, b).date()).or_default();
             add(sums, &row.sums);
         }
     }
     Ok(days
         .into_iter()
-        .map(|(date, (s, _))| DailyUsage {
+        .map(|(date, s)| DailyUsage {
             date: date.format("%Y-%m-%d").to_string(),
             requests: s.requests,
             cost_nanos: s.cost_nanos,
@@ -252,33 +253,45 @@ fn add(into: &mut RollupDelta, d: &RollupDelta) {
     }
 }
 
-/// One row of a breakdown, before names are attached.
-struct Breakdown {
-    id: i64,
-    sums: RollupDelta,
-    errors: i64,
-}
-
+/// Breakdown rows by model or project id, with shares of the query's totals.
 async fn breakdown(
     store: &Store,
     r: &Resolved,
     group: Group,
-) -> Result<(Vec<Breakdown>, i64, i64), QueryError> {
+) -> Result<Vec<(i64, BreakdownStats)>, QueryError> {
     let rows = store.rollup_grouped(&r.filter, group, false).await?;
-    let out: Vec<Breakdown> = rows
+    let requests: i64 = rows.iter().map(|g| g.sums.requests).sum();
+    let cost: i64 = rows.iter().map(|g| g.sums.cost_nanos).sum();
+    Ok(rows
         .into_iter()
-        .filter_map(|g| match g.key {
-            GroupKey::Model(id) | GroupKey::Project(id) => Some(Breakdown {
-                id,
-                sums: g.sums,
-                errors: g.errors,
-            }),
-            _ => None,
+        .filter_map(|g| {
+            let id = match g.key {
+                GroupKey::Model(id) | GroupKey::Project(id) => id,
+                _ => return None,
+            };
+            let s = &g.sums;
+            let stats = BreakdownStats {
+                requests: s.requests,
+                cost_nanos: s.cost_nanos,
+                input_tokens: s.input_tokens,
+                output_tokens: s.output_tokens,
+                cached_input_tokens: s.cached_input_tokens,
+                request_share: share(s.requests, requests),
+                cost_share: share(s.cost_nanos, cost),
+                average_response_time_ms: mean(s.latency_sum_ms, s.latency_count),
+                error_rate: share(g.errors, s.requests),
+            };
+            Some((id, stats))
         })
-        .collect();
-    let requests = out.iter().map(|b| b.sums.requests).sum();
-    let cost = out.iter().map(|b| b.sums.cost_nanos).sum();
-    Ok((out, requests, cost))
+        .collect())
+}
+
+/// Most requests first; ties by name, so the order is stable.
+fn by_requests_then_name(
+    a: (&BreakdownStats, &str),
+    b: (&BreakdownStats, &str),
+) -> std::cmp::Ordering {
+    b.0.requests.cmp(&a.0.requests).then_with(|| a.1.cmp(b.1))
 }
 
 /// Requests, cost, tokens, shares, latency and error rate per model, most requests first.
@@ -291,29 +304,16 @@ pub async fn models(
 }
 
 async fn models_of(store: &Store, r: &Resolved) -> Result<Vec<ModelUsage>, QueryError> {
-    let (rows, requests, cost) = breakdown(store, r, Group::Model).await?;
     let names: HashMap<i64, String> = store.list_models().await?.into_iter().collect();
-    let mut out: Vec<ModelUsage> = rows
+    let mut out: Vec<ModelUsage> = breakdown(store, r, Group::Model)
+        .await?
         .into_iter()
-        .map(|b| ModelUsage {
-            model: names.get(&b.id).cloned().unwrap_or_default(),
-            requests: b.sums.requests,
-            cost_nanos: b.sums.cost_nanos,
-            input_tokens: b.sums.input_tokens,
-            output_tokens: b.sums.output_tokens,
-            cached_input_tokens: b.sums.cached_input_tokens,
-            request_share: share(b.sums.requests, requests),
-            cost_share: share(b.sums.cost_nanos, cost),
-            average_response_time_ms: mean(b.sums.latency_sum_ms, b.sums.latency_count),
-            error_rate: share(b.errors, b.sums.requests),
+        .map(|(id, stats)| ModelUsage {
+            model: names.get(&id).cloned().unwrap_or_default(),
+            stats,
         })
         .collect();
-    // Most requests first; ties by name, so the order is stable.
-    out.sort_by(|a, b| {
-        b.requests
-            .cmp(&a.requests)
-            .then_with(|| a.model.cmp(&b.model))
-    });
+    out.sort_by(|a, b| by_requests_then_name((&a.stats, &a.model), (&b.stats, &b.model)));
     Ok(out)
 }
 
@@ -327,34 +327,22 @@ pub async fn projects(
 }
 
 async fn projects_of(store: &Store, r: &Resolved) -> Result<Vec<ProjectUsage>, QueryError> {
-    let (rows, requests, cost) = breakdown(store, r, Group::Project).await?;
     let names: HashMap<i64, String> = store
         .list_projects()
         .await?
         .into_iter()
         .map(|p| (p.id, p.name))
         .collect();
-    let mut out: Vec<ProjectUsage> = rows
+    let mut out: Vec<ProjectUsage> = breakdown(store, r, Group::Project)
+        .await?
         .into_iter()
-        .map(|b| ProjectUsage {
-            project_id: b.id,
-            project: names.get(&b.id).cloned().unwrap_or_default(),
-            requests: b.sums.requests,
-            cost_nanos: b.sums.cost_nanos,
-            input_tokens: b.sums.input_tokens,
-            output_tokens: b.sums.output_tokens,
-            cached_input_tokens: b.sums.cached_input_tokens,
-            request_share: share(b.sums.requests, requests),
-            cost_share: share(b.sums.cost_nanos, cost),
-            average_response_time_ms: mean(b.sums.latency_sum_ms, b.sums.latency_count),
-            error_rate: share(b.errors, b.sums.requests),
+        .map(|(id, stats)| ProjectUsage {
+            project_id: id,
+            project: names.get(&id).cloned().unwrap_or_default(),
+            stats,
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.requests
-            .cmp(&a.requests)
-            .then_with(|| a.project.cmp(&b.project))
-    });
+    out.sort_by(|a, b| by_requests_then_name((&a.stats, &a.project), (&b.stats, &b.project)));
     Ok(out)
 }
 

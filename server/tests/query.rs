@@ -187,27 +187,27 @@ async fn every_panel_equals_a_recomputation_from_raw_events(db: Db) {
             // Models and projects.
             for m in &d.models {
                 let of: Vec<&&Sent> = inside.iter().filter(|e| e.model == m.model).collect();
-                assert_eq!(m.requests, of.len() as i64, "{ctx} {}", m.model);
+                assert_eq!(m.stats.requests, of.len() as i64, "{ctx} {}", m.model);
                 assert_eq!(
-                    m.cost_nanos,
+                    m.stats.cost_nanos,
                     of.iter().map(|e| e.cost_nanos).sum::<i64>(),
                     "{ctx}"
                 );
                 let errs = of.iter().filter(|e| e.error.is_some()).count() as f64;
                 assert!(
-                    (m.error_rate - errs * 100.0 / of.len() as f64).abs() < 1e-9,
+                    (m.stats.error_rate - errs * 100.0 / of.len() as f64).abs() < 1e-9,
                     "{ctx}"
                 );
             }
-            let share: f64 = d.models.iter().map(|m| m.request_share).sum();
+            let share: f64 = d.models.iter().map(|m| m.stats.request_share).sum();
             assert!((share - 100.0).abs() < 1e-9, "{ctx}");
             assert_eq!(
-                d.projects.iter().map(|p| p.requests).sum::<i64>(),
+                d.projects.iter().map(|p| p.stats.requests).sum::<i64>(),
                 inside.len() as i64
             );
             for p in &d.projects {
                 let of = inside.iter().filter(|e| e.project == p.project).count() as i64;
-                assert_eq!(p.requests, of, "{ctx} {}", p.project);
+                assert_eq!(p.stats.requests, of, "{ctx} {}", p.project);
             }
 
             // Hourly pattern and heat map in local time.

@@ -214,11 +214,10 @@ pub struct DailyUsage {
     pub average_response_time_ms: Option<f64>,
 }
 
-/// One row of the per-model breakdown.
+/// The numbers of one breakdown row (a model or a project).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-pub struct ModelUsage {
-    pub model: String,
+pub struct BreakdownStats {
     pub requests: i64,
     pub cost_nanos: i64,
     pub input_tokens: i64,
@@ -233,21 +232,23 @@ pub struct ModelUsage {
     pub error_rate: f64,
 }
 
+/// One row of the per-model breakdown (JSON: `model` beside the flattened stats).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelUsage {
+    pub model: String,
+    #[serde(flatten)]
+    pub stats: BreakdownStats,
+}
+
 /// One row of the per-project breakdown.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectUsage {
     pub project_id: i64,
     pub project: String,
-    pub requests: i64,
-    pub cost_nanos: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cached_input_tokens: i64,
-    pub request_share: f64,
-    pub cost_share: f64,
-    pub average_response_time_ms: Option<f64>,
-    pub error_rate: f64,
+    #[serde(flatten)]
+    pub stats: BreakdownStats,
 }
 
 /// Requests and cost in one local hour of the day (0-23).
