@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod http;
 pub mod import;
 pub mod ingest;

@@ -423,7 +423,7 @@ async fn error_types_of(store: &Store, r: &Resolved) -> Result<Vec<ErrorTypeUsag
 }
 
 /// Largest page of the error log.
-pub const MAX_ERROR_PAGE: i64 = 200;
+pub const MAX_ERROR_PAGE: i64 = 1_000;
 
 /// A page of failed requests, newest first; `before` is the previous page's `next_cursor`.
 pub async fn error_page(
@@ -519,17 +519,25 @@ pub async fn dashboard(
     q: &UsageQuery,
     now_ms: i64,
 ) -> Result<DashboardData, QueryError> {
-    let r = resolve(store, q, now_ms).await?;
-    let (hourly, heatmap) = hourly_of(store, &r).await?;
+    dashboard_of(store, &resolve(store, q, now_ms).await?, 20).await
+}
+
+/// Every panel for a resolved query, with up to `errors` rows of the error log.
+pub async fn dashboard_of(
+    store: &Store,
+    r: &Resolved,
+    errors: i64,
+) -> Result<DashboardData, QueryError> {
+    let (hourly, heatmap) = hourly_of(store, r).await?;
     Ok(DashboardData {
-        summary: summary_of(store, &r).await?,
-        daily: daily_of(store, &r).await?,
-        models: models_of(store, &r).await?,
-        projects: projects_of(store, &r).await?,
+        summary: summary_of(store, r).await?,
+        daily: daily_of(store, r).await?,
+        models: models_of(store, r).await?,
+        projects: projects_of(store, r).await?,
         hourly,
         heatmap,
-        error_types: error_types_of(store, &r).await?,
-        errors: error_page_of(store, &r, None, 20).await?,
+        error_types: error_types_of(store, r).await?,
+        errors: error_page_of(store, r, None, errors).await?,
     })
 }
 

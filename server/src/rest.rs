@@ -4,14 +4,16 @@
 //! Money is reported twice: integer nano-USD (`…Nanos`, exact) and a USD number beside it
 //! (`totalCost`, `cost`, as the seed's interfaces name them).
 
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use shared::{DateRange, EventStatus, Period, Problem, UsageQuery};
 
+use crate::export::{self, ExportError, RawFormat};
 use crate::http::HttpError;
 use crate::query::{self, QueryError};
 use crate::AppState;
@@ -20,7 +22,9 @@ use crate::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/usage", get(seed_get).post(seed_post))
+        .route("/api/v1/usage/export", get(v1_export))
         .route("/api/v1/usage/{panel}", get(v1_get))
+        .route("/api/v1/events/export", get(raw_export))
         .route("/api/v1/openapi.json", get(openapi))
 }
 
@@ -253,6 +257,154 @@ async fn v1_get(
     Ok(Json(panel(&state, &name, &q, &params).await?))
 }
 
+fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+impl From<ExportError> for HttpError {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::Query(q) => q.into(),
+            ExportError::UnknownTable(t) => bad_param(
+                "table",
+                format!("{t:?} is not one of {}", export::TABLES.join(", ")),
+            ),
+            other => {
+                tracing::error!(error = %other, "export failed");
+                HttpError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the export could not be written",
+                )
+            }
+        }
+    }
+}
+
+fn attachment(content_type: &str, file: &str, body: impl Into<Body>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        body.into(),
+    )
+        .into_response()
+}
+
+/// The dashboard's tables as a workbook (`format=xlsx`, the default) or one CSV table
+/// (`format=csv&table=daily`, the default table).
+async fn export(state: &AppState, q: &UsageQuery, params: &Params) -> Result<Response, HttpError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    match param(params, "format").unwrap_or("xlsx") {
+        "xlsx" => {
+            let (file, bytes) = export::xlsx(&state.store, q, now).await?;
+            Ok(attachment(XLSX_TYPE, &file, bytes))
+        }
+        "csv" => {
+            let table = param(params, "table").unwrap_or("daily");
+            let (file, bytes) = export::csv_table(&state.store, q, now, table).await?;
+            Ok(attachment("text/csv; charset=utf-8", &file, bytes))
+        }
+        other => Err(bad_param("format", format!("{other:?} is not xlsx or csv"))),
+    }
+}
+
+const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+async fn v1_export(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, HttpError> {
+    let params = parse_params(raw)?;
+    let q = FilterBody::from_params(&params)?.into_query(&state).await?;
+    export(&state, &q, &params).await
+}
+
+/// Streams the raw events of a query as CSV or NDJSON: rows are read and sent as they come,
+/// so memory stays flat whatever the size. A storage failure mid-way aborts the response
+/// (the client sees a broken transfer, never a silently short file).
+async fn raw_export(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, HttpError> {
+    let params = parse_params(raw)?;
+    let format = match param(&params, "format").unwrap_or("csv") {
+        "csv" => RawFormat::Csv,
+        "ndjson" => RawFormat::Ndjson,
+        other => {
+            return Err(bad_param(
+                "format",
+                format!("{other:?} is not csv or ndjson"),
+            ))
+        }
+    };
+    let q = FilterBody::from_params(&params)?.into_query(&state).await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let r = query::resolve(&state.store, &q, now).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(4096);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let store = state.store.clone();
+    let filter = r.filter.clone();
+    tokio::spawn(async move {
+        let result = store
+            .stream_events(
+                &filter,
+                filter.start_bucket * 1000,
+                filter.end_bucket * 1000,
+                tx,
+            )
+            .await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "raw export failed");
+        }
+        let _ = done_tx.send(result.is_ok());
+    });
+    let header = (format == RawFormat::Csv).then(export::raw_csv_header);
+    let stream = futures::stream::unfold(
+        (rx, header, Some(done_rx)),
+        move |(mut rx, header, done)| async move {
+            if let Some(h) = header {
+                return Some((Ok(bytes::Bytes::from(h)), (rx, None, done)));
+            }
+            let Some(first) = rx.recv().await else {
+                // The producer finished: end cleanly only if it succeeded.
+                let ok = match done {
+                    Some(d) => d.await.unwrap_or(false),
+                    None => return None,
+                };
+                return (!ok).then(|| {
+                    (
+                        Err(std::io::Error::other("storage failed during the export")),
+                        (rx, None, None),
+                    )
+                });
+            };
+            let mut batch = vec![first];
+            while batch.len() < 2_000 {
+                match rx.try_recv() {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
+                }
+            }
+            let mut out = Vec::with_capacity(batch.len() * 160);
+            export::write_raw(&mut out, &batch, format);
+            Some((Ok(bytes::Bytes::from(out)), (rx, None, done)))
+        },
+    );
+    let (ext, content_type) = match format {
+        RawFormat::Csv => ("csv", "text/csv; charset=utf-8"),
+        RawFormat::Ndjson => ("ndjson", "application/x-ndjson"),
+    };
+    let file = format!("{}_events.{ext}", export::file_stem(&r));
+    Ok(attachment(content_type, &file, Body::from_stream(stream)))
+}
+
 fn envelope(data: Value, message: Option<&str>) -> Response {
     let mut body = json!({"success": true, "data": data});
     if let Some(m) = message {
@@ -272,6 +424,9 @@ async fn seed_get(
         .map(|(_, v)| v.clone())
         .ok_or_else(|| bad_param("action", "is required"))?;
     let q = FilterBody::from_params(&params)?.into_query(&state).await?;
+    if action == "export" {
+        return export(&state, &q, &params).await;
+    }
     Ok(envelope(panel(&state, &action, &q, &params).await?, None))
 }
 

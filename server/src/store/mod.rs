@@ -79,6 +79,29 @@ pub struct KeyInfo {
     pub revoked_at_ms: Option<i64>,
 }
 
+/// One stored event as exported, with project and model names.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RawEvent {
+    pub id: Option<String>,
+    pub timestamp_ms: i64,
+    pub project: String,
+    pub model: String,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_nanos: i64,
+    /// 0 unpriced, 1 price table, 2 sent by the client.
+    pub cost_source: i64,
+    pub latency_ms: Option<i64>,
+    pub ttft_ms: Option<i64>,
+    pub is_error: bool,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub user: Option<String>,
+    pub metadata: Option<String>,
+}
+
 /// Which roll-up rows a query reads: buckets `[start_bucket, end_bucket)` (unix seconds).
 #[derive(Clone, Debug, Default)]
 pub struct RollupFilter {
@@ -731,6 +754,78 @@ impl Store {
                 (id, log)
             })
             .collect())
+    }
+
+    /// Sends every raw event in `[start_ms, end_ms)` matching the filter's projects, models
+    /// and status to `sink`, oldest first, row by row (the channel's bound keeps memory flat).
+    /// Stops early, without error, when the receiver is dropped.
+    pub async fn stream_events(
+        &self,
+        f: &RollupFilter,
+        start_ms: i64,
+        end_ms: i64,
+        sink: tokio::sync::mpsc::Sender<RawEvent>,
+    ) -> Result<(), StoreError> {
+        use futures::TryStreamExt;
+        let mut sql = String::from(
+            "SELECT e.client_id, e.ts, p.name, m.name, e.input_tokens, e.output_tokens, \
+             e.cached_input_tokens, e.cache_write_tokens, e.cost_nanos, e.cost_source, \
+             e.latency_ms, e.ttft_ms, e.is_error, e.error_type, e.error_message, e.end_user, \
+             e.metadata FROM events e JOIN projects p ON p.id = e.project_id \
+             JOIN models m ON m.id = e.model_id WHERE e.ts >= $1 AND e.ts < $2",
+        );
+        let mut args = vec![start_ms, end_ms];
+        for (column, ids) in [
+            ("e.project_id", &f.project_ids),
+            ("e.model_id", &f.model_ids),
+        ] {
+            if ids.is_empty() {
+                continue;
+            }
+            let marks: Vec<String> = (0..ids.len())
+                .map(|i| format!("${}", args.len() + i + 1))
+                .collect();
+            sql.push_str(&format!(" AND {column} IN ({})", marks.join(",")));
+            args.extend(ids.iter().copied());
+        }
+        match f.status {
+            Some(EventStatus::Success) => sql.push_str(" AND e.is_error = 0"),
+            Some(EventStatus::Error) => sql.push_str(" AND e.is_error = 1"),
+            None => {}
+        }
+        sql.push_str(" ORDER BY e.ts, e.id");
+        dispatch!(self, pool => {
+            let mut q = sqlx::query(&sql);
+            for a in &args {
+                q = q.bind(*a);
+            }
+            let mut rows = q.fetch(pool);
+            while let Some(r) = rows.try_next().await? {
+                let event = RawEvent {
+                    id: r.try_get(0)?,
+                    timestamp_ms: r.try_get(1)?,
+                    project: r.try_get(2)?,
+                    model: r.try_get(3)?,
+                    input_tokens: r.try_get(4)?,
+                    output_tokens: r.try_get(5)?,
+                    cached_input_tokens: r.try_get(6)?,
+                    cache_write_tokens: r.try_get(7)?,
+                    cost_nanos: r.try_get(8)?,
+                    cost_source: r.try_get(9)?,
+                    latency_ms: r.try_get(10)?,
+                    ttft_ms: r.try_get(11)?,
+                    is_error: r.try_get::<i64, _>(12)? == 1,
+                    error_type: r.try_get(13)?,
+                    error_message: r.try_get(14)?,
+                    user: r.try_get(15)?,
+                    metadata: r.try_get(16)?,
+                };
+                if sink.send(event).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(())
     }
 
     /// Every stored roll-up row (for integrity checks; not for dashboards).

@@ -1,0 +1,295 @@
+//! Exports carry exactly the API's numbers, and user text comes out inert, on both backends.
+
+mod common;
+
+use std::io::Cursor;
+
+use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
+use common::{spawn_app, Db, TestApp};
+use serde_json::{json, Value};
+
+const EVIL_PROJECT: &str = "=HYPERLINK(\"http://evil.example\",\"click\")";
+const EVIL_MESSAGE: &str = "+cmd|' /C calc'!A0";
+
+async fn seeded(db: Db) -> TestApp {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key(EVIL_PROJECT).await;
+    let other = app.project_with_key("Plain").await;
+    let now = chrono::Utc::now();
+    let ts = |mins: i64| (now - chrono::Duration::minutes(mins)).to_rfc3339();
+    let mut events = Vec::new();
+    for i in 0..40i64 {
+        let mut e = json!({"timestamp": ts(i * 97), "model": if i % 3 == 0 { "m-b" } else { "m-a" },
+            "input_tokens": 100 + i, "output_tokens": 10 + i, "cost_usd": 0.001 * (i + 1) as f64,
+            "latency_ms": 100 + 10 * i});
+        if i % 7 == 0 {
+            e["status"] = json!("error");
+            e["error_type"] = json!("timeout");
+            e["error_message"] = json!(EVIL_MESSAGE);
+        }
+        events.push(e);
+    }
+    assert_eq!(app.post_events(&key, &json!(events)).await.status(), 200);
+    let plain = json!([{"timestamp": ts(5), "model": "m-a", "input_tokens": 1, "output_tokens": 1, "cost_usd": 2.5}]);
+    assert_eq!(app.post_events(&other, &plain).await.status(), 200);
+    app
+}
+
+async fn get_bytes(app: &TestApp, path: &str) -> (u16, String, Vec<u8>) {
+    let res = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let disposition = res
+        .headers()
+        .get("content-disposition")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, disposition, res.bytes().await.unwrap().to_vec())
+}
+
+async fn api(app: &TestApp, path: &str) -> Value {
+    app.client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn cell<'a>(rows: &'a [Vec<Data>], label: &str) -> &'a [Data] {
+    rows.iter()
+        .find(|r| matches!(r.first(), Some(Data::String(s)) if s == label))
+        .unwrap_or_else(|| panic!("no row {label:?}"))
+}
+
+async fn the_workbook_holds_the_api_numbers_in_typed_cells(db: Db) {
+    let app = seeded(db).await;
+    let query = "period=7d&tz=Asia/Kolkata";
+    let (status, disposition, bytes) =
+        get_bytes(&app, &format!("/api/v1/usage/export?format=xlsx&{query}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        disposition.contains("usage_") && disposition.ends_with(".xlsx\""),
+        "{disposition}"
+    );
+    let summary = api(&app, &format!("/api/v1/usage/summary?{query}")).await;
+    let daily = api(&app, &format!("/api/v1/usage/daily?{query}")).await;
+    let models = api(&app, &format!("/api/v1/usage/models?{query}")).await;
+
+    let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).unwrap();
+    assert_eq!(
+        wb.sheet_names(),
+        ["Summary", "Daily", "Models", "Projects", "Hourly", "Errors"]
+    );
+    let rows: Vec<Vec<Data>> = wb
+        .worksheet_range("Summary")
+        .unwrap()
+        .rows()
+        .map(|r| r.to_vec())
+        .collect();
+    assert_eq!(
+        cell(&rows, "Time zone")[1],
+        Data::String("Asia/Kolkata".into())
+    );
+    assert_eq!(
+        cell(&rows, "Total requests")[1],
+        Data::Float(summary["totalRequests"].as_f64().unwrap())
+    );
+    let cost = match &cell(&rows, "Total cost (USD)")[1] {
+        Data::Float(v) => *v,
+        other => panic!("{other:?}"),
+    };
+    assert!((cost - summary["totalCost"].as_f64().unwrap()).abs() < 1e-9);
+    let rate = match &cell(&rows, "Success rate")[1] {
+        Data::Float(v) => *v,
+        other => panic!("{other:?}"),
+    };
+    assert!((rate * 100.0 - summary["successRate"].as_f64().unwrap()).abs() < 1e-9);
+
+    let rows: Vec<Vec<Data>> = wb
+        .worksheet_range("Daily")
+        .unwrap()
+        .rows()
+        .map(|r| r.to_vec())
+        .collect();
+    let data: Vec<&Vec<Data>> = rows
+        .iter()
+        .filter(|r| matches!(r.first(), Some(Data::DateTime(_))))
+        .collect();
+    let days = daily.as_array().unwrap();
+    assert_eq!(data.len(), days.len(), "one dated row per day");
+    for (row, day) in data.iter().zip(days) {
+        let Data::DateTime(dt) = &row[0] else {
+            unreachable!()
+        };
+        let date = dt.as_datetime().unwrap().date().to_string();
+        assert_eq!(date, day["date"].as_str().unwrap());
+        assert_eq!(row[1], Data::Float(day["requests"].as_f64().unwrap()));
+    }
+
+    let rows: Vec<Vec<Data>> = wb
+        .worksheet_range("Models")
+        .unwrap()
+        .rows()
+        .map(|r| r.to_vec())
+        .collect();
+    for m in models.as_array().unwrap() {
+        let row = cell(&rows, m["model"].as_str().unwrap());
+        assert_eq!(row[1], Data::Float(m["requests"].as_f64().unwrap()));
+    }
+
+    // The hostile project name and message are plain string cells; nothing is a formula.
+    let rows: Vec<Vec<Data>> = wb
+        .worksheet_range("Projects")
+        .unwrap()
+        .rows()
+        .map(|r| r.to_vec())
+        .collect();
+    assert!(!cell(&rows, EVIL_PROJECT).is_empty());
+    let errors: Vec<Vec<Data>> = wb
+        .worksheet_range("Errors")
+        .unwrap()
+        .rows()
+        .map(|r| r.to_vec())
+        .collect();
+    assert!(errors
+        .iter()
+        .any(|r| r.contains(&Data::String(EVIL_MESSAGE.into()))));
+    for sheet in ["Summary", "Daily", "Models", "Projects", "Hourly", "Errors"] {
+        let formulas = wb.worksheet_formula(sheet).unwrap();
+        assert!(
+            formulas.used_cells().all(|(_, _, f)| f.is_empty()),
+            "{sheet} has a formula"
+        );
+    }
+}
+
+fn parse_csv(bytes: &[u8]) -> Vec<csv::StringRecord> {
+    csv::Reader::from_reader(bytes)
+        .records()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+async fn csv_tables_hold_the_api_numbers_and_neutralise_user_text(db: Db) {
+    let app = seeded(db).await;
+    let q = "period=30d&tz=UTC";
+    let (status, disposition, bytes) = get_bytes(
+        &app,
+        &format!("/api/usage?action=export&format=csv&table=projects&{q}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert!(disposition.ends_with("_projects.csv\""), "{disposition}");
+    let projects = api(&app, &format!("/api/v1/usage/projects?{q}")).await;
+    let rows = parse_csv(&bytes);
+    assert_eq!(rows.len(), projects.as_array().unwrap().len());
+    for (row, p) in rows.iter().zip(projects.as_array().unwrap()) {
+        assert_eq!(
+            row[1].parse::<i64>().unwrap(),
+            p["requests"].as_i64().unwrap()
+        );
+        let nanos: i64 = row[3].replace('.', "").parse().unwrap();
+        assert_eq!(
+            nanos,
+            p["costNanos"].as_i64().unwrap(),
+            "cost to the nano-dollar"
+        );
+    }
+    let evil = rows.iter().find(|r| r[0].contains("HYPERLINK")).unwrap();
+    assert_eq!(&evil[0], &format!("'{EVIL_PROJECT}"));
+
+    let (_, _, bytes) = get_bytes(
+        &app,
+        &format!("/api/v1/usage/export?format=csv&table=error_log&{q}"),
+    )
+    .await;
+    let rows = parse_csv(&bytes);
+    assert!(!rows.is_empty());
+    for r in &rows {
+        assert_eq!(&r[4], &format!("'{EVIL_MESSAGE}"));
+        assert!(
+            r[1].starts_with('\''),
+            "project column neutralised: {:?}",
+            &r[1]
+        );
+    }
+
+    let (_, _, bytes) = get_bytes(
+        &app,
+        &format!("/api/v1/usage/export?format=csv&table=daily&{q}"),
+    )
+    .await;
+    let daily = api(&app, &format!("/api/v1/usage/daily?{q}")).await;
+    let rows = parse_csv(&bytes);
+    let total: i64 = rows.iter().map(|r| r[1].parse::<i64>().unwrap()).sum();
+    let want: i64 = daily
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["requests"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, want);
+    assert_eq!(total, 41);
+
+    for (path, param) in [
+        ("/api/v1/usage/export?format=pdf", "format"),
+        ("/api/v1/usage/export?format=csv&table=secrets", "table"),
+        ("/api/v1/events/export?format=xml", "format"),
+    ] {
+        let res = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["problems"][0]["field"], param);
+    }
+}
+
+async fn the_raw_export_streams_every_event_in_csv_and_ndjson(db: Db) {
+    let app = seeded(db).await;
+    let (status, disposition, bytes) =
+        get_bytes(&app, "/api/v1/events/export?period=30d&format=csv").await;
+    assert_eq!(status, 200);
+    assert!(disposition.ends_with("_events.csv\""), "{disposition}");
+    let rows = parse_csv(&bytes);
+    assert_eq!(rows.len(), 41);
+    let errors: Vec<_> = rows.iter().filter(|r| &r[12] == "error").collect();
+    assert_eq!(errors.len(), 6);
+    assert!(errors.iter().all(|r| r[14] == format!("'{EVIL_MESSAGE}")));
+    let cost: i64 = rows
+        .iter()
+        .map(|r| r[8].replace('.', "").parse::<i64>().unwrap())
+        .sum();
+    let summary = api(&app, "/api/v1/usage/summary?period=30d").await;
+    assert_eq!(cost, summary["totalCostNanos"].as_i64().unwrap());
+
+    let (_, _, bytes) = get_bytes(
+        &app,
+        "/api/v1/events/export?period=30d&format=ndjson&projectId=Plain",
+    )
+    .await;
+    let lines: Vec<Value> = String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["project"], "Plain");
+    assert_eq!(lines[0]["cost_nanos"], 2_500_000_000i64);
+}
+
+on_both_backends!(
+    the_workbook_holds_the_api_numbers_in_typed_cells,
+    csv_tables_hold_the_api_numbers_and_neutralise_user_text,
+    the_raw_export_streams_every_event_in_csv_and_ndjson,
+);
