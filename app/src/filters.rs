@@ -93,6 +93,26 @@ pub fn url_of(q: &UsageQuery) -> String {
     format!("/?{}", parts.join("&"))
 }
 
+/// The REST API's query string for a query (`period=…&tz=…&model=…&projectId=…`).
+pub fn api_params(q: &UsageQuery) -> String {
+    let mut parts = Vec::new();
+    match &q.range {
+        DateRange::Preset(p) => parts.push(format!("period={}", p.label())),
+        DateRange::Custom { start, end } => {
+            parts.push(format!("startDate={}", encode(start)));
+            parts.push(format!("endDate={}", encode(end)));
+        }
+    }
+    parts.push(format!("tz={}", encode(&q.tz)));
+    parts.extend(q.models.iter().map(|m| format!("model={}", encode(m))));
+    parts.extend(
+        q.projects
+            .iter()
+            .map(|p| format!("projectId={}", encode(p))),
+    );
+    parts.join("&")
+}
+
 /// The zone used when the URL names none: the `ua_tz` cookie the browser set on an earlier
 /// visit, so the server renders the same numbers hydration will show; else UTC.
 pub fn initial_time_zone() -> String {

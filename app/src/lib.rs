@@ -6,6 +6,7 @@
 
 pub mod api;
 mod charts;
+mod export;
 mod filters;
 
 use leptos::prelude::*;
@@ -75,6 +76,7 @@ fn Dashboard() -> impl IntoView {
         <header class="topbar">
             <h1>"LLM usage"</h1>
             <FilterBar query options/>
+            <export::ExportBar query/>
         </header>
         <main class="dashboard">
             <Transition fallback=|| ()>
