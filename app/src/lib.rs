@@ -64,19 +64,58 @@ fn Dashboard() -> impl IntoView {
     let tz_fallback = filters::initial_time_zone();
     let query = Memo::new(move |_| params.with(|p| query_from_params(p, &tz_fallback)));
     let options = Resource::new(|| (), |_| api::get_filter_options());
-    let summary = Resource::new(move || query.get(), api::get_summary);
-    let daily = Resource::new(move || query.get(), api::get_daily);
-    let models = Resource::new(move || query.get(), api::get_models);
-    let projects = Resource::new(move || query.get(), api::get_projects);
-    let hourly = Resource::new(move || query.get(), api::get_hourly);
-    let error_types = Resource::new(move || query.get(), api::get_error_types);
-    let errors = Resource::new(move || query.get(), |q| api::get_error_page(q, None));
+    // Bumped by Refresh: every panel's resource depends on it, so all re-run their queries.
+    let version = RwSignal::new(0u64);
+    let key = move || (query.get(), version.get());
+    let summary = Resource::new(key, |(q, _)| api::get_summary(q));
+    let daily = Resource::new(key, |(q, _)| api::get_daily(q));
+    let models = Resource::new(key, |(q, _)| api::get_models(q));
+    let projects = Resource::new(key, |(q, _)| api::get_projects(q));
+    let hourly = Resource::new(key, |(q, _)| api::get_hourly(q));
+    let error_types = Resource::new(key, |(q, _)| api::get_error_types(q));
+    let errors = Resource::new(key, |(q, _)| api::get_error_page(q, None));
+    let refresh = Action::new_local(move |_: &()| async move {
+        version.update(|v| *v += 1);
+        // Let the resources see the new version (they start reloading on the next tick).
+        leptos::task::tick().await;
+        let failures = [
+            ("Summary", summary.await.err()),
+            ("Daily history", daily.await.err()),
+            ("Models", models.await.err()),
+            ("Projects", projects.await.err()),
+            ("Hourly pattern", hourly.await.err()),
+            ("Errors", error_types.await.err()),
+            ("Error log", errors.await.err()),
+        ];
+        match failures
+            .into_iter()
+            .find_map(|(panel, e)| e.map(|e| (panel, e)))
+        {
+            None => Ok(()),
+            Some((panel, e)) => Err(format!("{panel}: {e}")),
+        }
+    });
 
     view! {
         <header class="topbar">
             <h1>"LLM usage"</h1>
             <FilterBar query options/>
-            <export::ExportBar query/>
+            <div class="actions">
+                <button type="button" class="refresh" disabled=move || refresh.pending().get()
+                    on:click=move |_| { refresh.dispatch(()); }>
+                    {move || refresh.pending().get().then(|| view! { <span class="spinner" aria-hidden="true"></span> })}
+                    "Refresh"
+                </button>
+                <span role="status" aria-live="polite" data-testid="refresh-status">
+                    {move || match refresh.value().get() {
+                        _ if refresh.pending().get() => view! { <span>"Refreshing…"</span> }.into_any(),
+                        Some(Ok(())) => view! { <span class="ok">"Usage data refreshed"</span> }.into_any(),
+                        Some(Err(e)) => view! { <span class="failed">{format!("Refresh failed: {e}")}</span> }.into_any(),
+                        None => ().into_any(),
+                    }}
+                </span>
+                <export::ExportBar query/>
+            </div>
         </header>
         <main class="dashboard">
             <Transition fallback=|| ()>

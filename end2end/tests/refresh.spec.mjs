@@ -1,0 +1,34 @@
+// Refresh re-runs every panel's query without reloading the page.
+import { test, expect } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+
+const binary = path.resolve(process.cwd(), '..', 'target', 'release', 'usage-analytics');
+const cli = (...args) => execFileSync(binary, args, { encoding: 'utf8', env: process.env }).trim();
+
+test('Refresh shows newly ingested events and says so, without a reload', async ({ page, request }) => {
+  const project = `Refresh ${Date.now()}`;
+  cli('projects', 'create', project);
+  const key = cli('keys', 'create', '--project', project).split('\n').pop();
+  const send = async (n) => {
+    const now = Date.now();
+    const events = Array.from({ length: n }, (_, i) => ({
+      timestamp: new Date(now - i * 1000).toISOString(), model: 'Refresh Model',
+      input_tokens: 5, output_tokens: 5, latency_ms: 50,
+    }));
+    const res = await request.post('/api/v1/events', { headers: { Authorization: `Bearer ${key}` }, data: events });
+    expect(res.status()).toBe(200);
+  };
+  await send(5);
+  await page.goto(`/?period=24h&tz=UTC&project=${encodeURIComponent(project)}`);
+  await expect(page.getByTestId('total-requests').locator('.value')).toHaveText('5');
+  await page.evaluate(() => { window.__stillHere = true; });
+
+  await send(7);
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await expect(page.getByTestId('refresh-status')).toHaveText('Usage data refreshed');
+  await expect(page.getByTestId('total-requests').locator('.value')).toHaveText('12');
+  await expect(page.getByTestId('model-table')).toContainText('12');
+  expect(await page.evaluate(() => window.__stillHere)).toBe(true);
+  await expect(page.getByRole('button', { name: 'Refresh' })).toBeEnabled();
+});
