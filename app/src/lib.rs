@@ -74,6 +74,8 @@ fn Dashboard() -> impl IntoView {
     let hourly = Resource::new(key, |(q, _)| api::get_hourly(q));
     let error_types = Resource::new(key, |(q, _)| api::get_error_types(q));
     let errors = Resource::new(key, |(q, _)| api::get_error_page(q, None));
+    let live = RwSignal::new(true);
+    follow_live_updates(live, version);
     let refresh = Action::new_local(move |_: &()| async move {
         version.update(|v| *v += 1);
         // Let the resources see the new version (they start reloading on the next tick).
@@ -114,6 +116,11 @@ fn Dashboard() -> impl IntoView {
                         None => ().into_any(),
                     }}
                 </span>
+                <label class="live">
+                    <input type="checkbox" prop:checked=live
+                        on:change=move |ev| live.set(event_target_checked(&ev))/>
+                    "Live"
+                </label>
                 <export::ExportBar query/>
             </div>
         </header>
@@ -158,6 +165,31 @@ fn Dashboard() -> impl IntoView {
             </Panel>
         </main>
     }
+}
+
+/// While `live` is on, re-runs every panel's query when the server says new events were
+/// stored (Server-Sent Events from `/api/v1/live`, at most one message per second).
+fn follow_live_updates(live: RwSignal<bool>, version: RwSignal<u64>) {
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    Effect::new(move |_| {
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+        let Ok(source) = web_sys::EventSource::new("/api/v1/live") else {
+            return;
+        };
+        let on_change = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+            if live.get_untracked() {
+                version.update(|v| *v += 1);
+            }
+        });
+        let _ =
+            source.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
+        // The page keeps one stream for its whole life; the browser reconnects it by itself.
+        on_change.forget();
+        std::mem::forget(source);
+    });
+    #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+    let _ = (live, version);
 }
 
 /// A titled panel.

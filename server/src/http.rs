@@ -17,6 +17,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/events", post(ingest))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/api/v1/live", get(crate::live::sse))
 }
 
 /// An error answer: status plus a JSON [`ApiError`].

@@ -7,6 +7,7 @@ pub mod http;
 pub mod import;
 pub mod ingest;
 pub mod keys;
+pub mod live;
 pub mod query;
 pub mod rest;
 pub mod rollup;
@@ -33,6 +34,20 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
+    /// Signals of newly stored events, for live dashboards.
+    pub changes: live::ChangeFeed,
+}
+
+impl AppState {
+    /// State for a server over `store`; starts the change feed (needs a Tokio runtime).
+    pub fn new(store: Store, config: Config, leptos_options: LeptosOptions) -> AppState {
+        AppState {
+            changes: live::ChangeFeed::start(store.clone()),
+            store,
+            config: Arc::new(config),
+            leptos_options,
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

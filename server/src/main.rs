@@ -1,7 +1,6 @@
 //! The `usage-analytics` binary: the server (default) and the admin command line.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use server::ingest::ModelPrice;
@@ -134,11 +133,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
                 listener.local_addr()?,
                 store.backend_name()
             );
-            let state = AppState {
-                store,
-                config: Arc::new(config),
-                leptos_options,
-            };
+            let state = AppState::new(store, config, leptos_options);
             server::serve(listener, state).await?;
         }
         Command::Projects(ProjectCmd::Create { name }) => {

@@ -512,6 +512,7 @@ impl Store {
         let prices = PriceBook::new(self.list_prices().await?);
         let received = now_ms();
         let numbered = matches!(self.backend, Backend::Postgres(_));
+        let notify_pg = numbered;
         let costs: Vec<_> = fresh.iter().map(|e| prices.cost_of(e)).collect();
 
         let _guard = match self.backend {
@@ -590,6 +591,10 @@ impl Store {
                 }
                 q.execute(&mut *tx).await?;
             }
+            if notify_pg && accepted > 0 {
+                // Delivered to every replica's listener when (and only if) this commits.
+                sqlx::query("SELECT pg_notify('usage_events', '')").execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             accepted
         });
@@ -597,6 +602,26 @@ impl Store {
             accepted,
             duplicates: events.len() as u64 - accepted,
         })
+    }
+
+    // ---- change feed ----------------------------------------------------------------
+
+    /// The id of the newest stored event (0 when empty); it grows with every stored batch.
+    pub async fn last_event_id(&self) -> Result<i64, StoreError> {
+        let sql = "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM events";
+        Ok(dispatch!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await?))
+    }
+
+    /// A PostgreSQL listener on the `usage_events` channel, or `None` on SQLite.
+    pub async fn pg_listener(&self) -> Result<Option<sqlx::postgres::PgListener>, StoreError> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen("usage_events").await?;
+                Ok(Some(listener))
+            }
+            Backend::Sqlite(_) => Ok(None),
+        }
     }
 
     // ---- roll-up reads --------------------------------------------------------------

@@ -3,8 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
-
 use server::{AppState, Config, Store};
 use sqlx::Connection;
 
@@ -19,6 +17,8 @@ pub enum Db {
 pub struct TestApp {
     pub base: String,
     pub store: Store,
+    /// The database URL, for starting replicas on the same database.
+    pub url: String,
     pub client: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -31,7 +31,13 @@ pub fn postgres_admin_url() -> String {
 
 /// Opens a fresh, empty, migrated database of the given kind.
 pub async fn fresh_store(db: Db, dir: &tempfile::TempDir) -> Store {
-    let url = match db {
+    let url = fresh_url(db, dir).await;
+    Store::connect(Some(&url)).await.expect("open store")
+}
+
+/// The URL of a new, empty database of the given kind.
+pub async fn fresh_url(db: Db, dir: &tempfile::TempDir) -> String {
+    match db {
         Db::Sqlite => format!("sqlite://{}", dir.path().join("test.db").display()),
         Db::Postgres => {
             let admin = postgres_admin_url();
@@ -48,8 +54,7 @@ pub async fn fresh_store(db: Db, dir: &tempfile::TempDir) -> Store {
             let (base, _) = admin.rsplit_once('/').expect("URL with a database name");
             format!("{base}/{name}")
         }
-    };
-    Store::connect(Some(&url)).await.expect("open store")
+    }
 }
 
 fn rand_u64() -> u64 {
@@ -72,20 +77,32 @@ pub async fn spawn_app(db: Db) -> TestApp {
 /// Starts the server with the given settings on 127.0.0.1:0.
 pub async fn spawn_app_with(db: Db, config: Config) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = fresh_store(db, &dir).await;
+    let url = fresh_url(db, &dir).await;
+    serve_on(url, config, dir).await
+}
+
+/// Another server process (a replica) on the same database as `app`.
+pub async fn spawn_replica(app: &TestApp) -> TestApp {
+    serve_on(
+        app.url.clone(),
+        Config::default(),
+        tempfile::tempdir().expect("temp dir"),
+    )
+    .await
+}
+
+async fn serve_on(url: String, config: Config, dir: tempfile::TempDir) -> TestApp {
+    let store = Store::connect(Some(&url)).await.expect("open store");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState {
-        store: store.clone(),
-        config: Arc::new(config),
-        leptos_options: server::leptos_options(),
-    };
+    let state = AppState::new(store.clone(), config, server::leptos_options());
     tokio::spawn(async move { server::serve(listener, state).await });
     TestApp {
         base,
         store,
+        url,
         client: reqwest::Client::new(),
         _dir: dir,
     }

@@ -1,0 +1,93 @@
+//! Live updates over Server-Sent Events, on SQLite and across PostgreSQL replicas.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{spawn_app, spawn_replica, Db, TestApp};
+use serde_json::json;
+
+/// Opens the live stream of `app`.
+async fn live(app: &TestApp) -> reqwest::Response {
+    let res = app
+        .client
+        .get(format!("{}/api/v1/live", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    res
+}
+
+/// Reads the stream until a `change` event arrives or `within` passes.
+async fn next_change(res: &mut reqwest::Response, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut seen = String::new();
+    loop {
+        match tokio::time::timeout_at(deadline, res.chunk()).await {
+            Ok(Ok(Some(bytes))) => {
+                seen.push_str(&String::from_utf8_lossy(&bytes));
+                if seen.contains("event: change") {
+                    return true;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+async fn send(app: &TestApp, key: &str, n: usize) {
+    let now = chrono::Utc::now().to_rfc3339();
+    let events: Vec<_> = (0..n)
+        .map(|_| json!({"timestamp": now, "model": "m", "input_tokens": 1, "output_tokens": 1}))
+        .collect();
+    assert_eq!(app.post_events(key, &json!(events)).await.status(), 200);
+}
+
+async fn a_viewer_hears_of_new_events_within_two_seconds_and_at_most_once_a_second(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("P").await;
+    let mut stream = live(&app).await;
+    // Nothing happens without events.
+    assert!(!next_change(&mut stream, Duration::from_millis(1_200)).await);
+    send(&app, &key, 3).await;
+    assert!(next_change(&mut stream, Duration::from_secs(2)).await);
+    // A burst of batches gives one message, not one per batch.
+    for _ in 0..5 {
+        send(&app, &key, 1).await;
+    }
+    assert!(next_change(&mut stream, Duration::from_secs(3)).await);
+    assert!(
+        !next_change(&mut stream, Duration::from_millis(1_500)).await,
+        "one message covers the burst"
+    );
+}
+
+async fn an_event_ingested_through_one_replica_reaches_viewers_of_another(db: Db) {
+    let a = spawn_app(db).await;
+    let b = spawn_replica(&a).await;
+    let key = a.project_with_key("P").await;
+    let mut on_b = live(&b).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // let B's listener start
+    send(&a, &key, 2).await;
+    assert!(
+        next_change(&mut on_b, Duration::from_secs(2)).await,
+        "B heard of A's events"
+    );
+    let summary: serde_json::Value = b
+        .client
+        .get(format!("{}/api/v1/usage/summary?period=24h", b.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary["totalRequests"], 2);
+}
+
+on_both_backends!(
+    a_viewer_hears_of_new_events_within_two_seconds_and_at_most_once_a_second,
+    an_event_ingested_through_one_replica_reaches_viewers_of_another,
+);
