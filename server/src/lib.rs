@@ -1,5 +1,6 @@
 //! usage-analytics server: ingest, storage, queries and the host of the Leptos app.
 
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod export;

@@ -53,6 +53,15 @@ enum Command {
     },
     /// Check that the roll-ups equal a recomputation from raw events.
     Verify,
+    /// Benchmark ingest, the six panels and the raw export on the EMPTY database of
+    /// DATABASE_URL (it writes N events into it) and print a markdown table.
+    Bench {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Timed runs per panel scenario.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +131,17 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn run(cli: Cli) -> Result<(), AnyError> {
     let config = Config::from_env()?;
+    if let Some(Command::Bench { events, runs }) = &cli.command {
+        let url = config
+            .database_url
+            .clone()
+            .ok_or("bench: set DATABASE_URL to an empty database (sqlite://… or postgres://…)")?;
+        let options = server::bench::BenchOptions {
+            events: *events,
+            runs: *runs,
+        };
+        return server::bench::run(&url, options).await;
+    }
     let store = Store::connect(config.database_url.as_deref()).await?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -238,6 +258,8 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
                 report.accepted, report.duplicates
             );
         }
+        // Handled above: the bench opens its own database.
+        Command::Bench { .. } => {}
         Command::Verify => {
             let stored = store.all_rollups().await?;
             let raw = store.rollups_from_raw_events().await?;

@@ -604,6 +604,53 @@ impl Store {
         })
     }
 
+    // ---- benchmark baseline ---------------------------------------------------------
+
+    /// The six panels answered straight from raw events, the naive way (the benchmark's
+    /// baseline; never used by the product). `offset_ms` is a fixed UTC offset for local days
+    /// and hours. Exact percentiles are not computed, which flatters the baseline.
+    pub async fn naive_panels(
+        &self,
+        start_ms: i64,
+        end_ms: i64,
+        project_ids: &[i64],
+        offset_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut cond = String::from("ts >= $1 AND ts < $2");
+        for (i, _) in project_ids.iter().enumerate() {
+            cond.push_str(if i == 0 { " AND project_id IN (" } else { "," });
+            cond.push_str(&format!("${}", i + 3));
+        }
+        if !project_ids.is_empty() {
+            cond.push(')');
+        }
+        let sums = "COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost_nanos), \
+                    SUM(is_error), SUM(latency_ms), COUNT(latency_ms)";
+        // The offset is the last parameter, bound only by the queries that use it.
+        let off = format!("${}", project_ids.len() + 3);
+        let queries = [
+            (format!("SELECT {sums} FROM events WHERE {cond}"), false),
+            (format!("SELECT (ts + {off}) / 86400000, {sums} FROM events WHERE {cond} GROUP BY 1"), true),
+            (format!("SELECT model_id, {sums} FROM events WHERE {cond} GROUP BY 1"), false),
+            (format!("SELECT project_id, {sums} FROM events WHERE {cond} GROUP BY 1"), false),
+            (format!("SELECT ((ts + {off}) / 3600000) % 24, {sums} FROM events WHERE {cond} GROUP BY 1"), true),
+            (format!("SELECT error_type, {sums} FROM events WHERE {cond} AND is_error = 1 GROUP BY 1"), false),
+        ];
+        for (sql, uses_offset) in &queries {
+            dispatch!(self, pool => {
+                let mut q = sqlx::query(sql).bind(start_ms).bind(end_ms);
+                for id in project_ids {
+                    q = q.bind(*id);
+                }
+                if *uses_offset {
+                    q = q.bind(offset_ms);
+                }
+                q.fetch_all(pool).await.map(|_| ())?
+            });
+        }
+        Ok(())
+    }
+
     // ---- change feed ----------------------------------------------------------------
 
     /// The id of the newest stored event (0 when empty); it grows with every stored batch.
