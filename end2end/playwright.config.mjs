@@ -4,6 +4,7 @@ import { defineConfig } from '@playwright/test';
 
 export default defineConfig({
   testDir: './tests',
+  globalSetup: './global-setup.mjs',
   testMatch: '**/*.spec.mjs',
   timeout: 60_000,
   retries: 0,

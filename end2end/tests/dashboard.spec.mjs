@@ -1,25 +1,7 @@
 // The dashboard in a real Chromium against the real server started by `cargo leptos end-to-end`
 // (DATABASE_URL points at a fresh SQLite file, set by scripts/test.sh).
 import { test, expect } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-
-const binary = path.resolve(process.cwd(), '..', 'target', 'release', 'usage-analytics');
-
-// cargo-leptos starts the server just before the tests; wait until it answers.
-test.beforeAll(async ({ request }) => {
-  for (let i = 0; i < 120; i++) {
-    try {
-      if ((await request.get('/healthz')).ok()) return;
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('the server did not answer /healthz within 60 s');
-});
-
-function cli(...args) {
-  return execFileSync(binary, args, { encoding: 'utf8', env: process.env }).trim();
-}
+import { projectWithKey } from './helpers.mjs';
 
 test('the dashboard hydrates, shows ingested usage and reacts to the range buttons', async ({ page, request }) => {
   const errors = [];
@@ -32,8 +14,7 @@ test('the dashboard hydrates, shows ingested usage and reacts to the range butto
 
   // A project, a key, and 321 events from the last hour through the public API.
   const project = `E2E ${Date.now()}`;
-  cli('projects', 'create', project);
-  const key = cli('keys', 'create', '--project', project).split('\n').pop();
+  const key = projectWithKey(project);
   const now = Date.now();
   const events = Array.from({ length: 321 }, (_, i) => ({
     id: `e2e-${now}-${i}`,

@@ -1,24 +1,18 @@
 // Export buttons download files of exactly the current view and say how it went.
 import { test, expect } from '@playwright/test';
 import fs from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-
-const binary = path.resolve(process.cwd(), '..', 'target', 'release', 'usage-analytics');
-const cli = (...args) => execFileSync(binary, args, { encoding: 'utf8', env: process.env }).trim();
+import { projectWithKey, sendEvents } from './helpers.mjs';
 
 test('Export Excel and Export CSV download the current view', async ({ page, request }) => {
   // Its own data, so the test does not depend on what other tests stored.
   const project = `Export ${Date.now()}`;
-  cli('projects', 'create', project);
-  const key = cli('keys', 'create', '--project', project).split('\n').pop();
+  const key = projectWithKey(project);
   const now = Date.now();
   const events = Array.from({ length: 25 }, (_, i) => ({
     timestamp: new Date(now - i * 3_600_000).toISOString(), model: 'Export Model',
     input_tokens: 10, output_tokens: 2, cost_usd: 0.01,
   }));
-  const sent = await request.post('/api/v1/events', { headers: { Authorization: `Bearer ${key}` }, data: events });
-  expect(sent.status()).toBe(200);
+  await sendEvents(request, key, events);
 
   await page.goto('/?period=90d&tz=UTC');
   await expect(page.getByTestId('total-requests')).toBeVisible();

@@ -1,15 +1,10 @@
 // Filters live in the URL, invalid ranges are refused without a request, panels follow.
 import { test, expect } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-
-const binary = path.resolve(process.cwd(), '..', 'target', 'release', 'usage-analytics');
-const cli = (...args) => execFileSync(binary, args, { encoding: 'utf8', env: process.env }).trim();
+import { projectWithKey, sendEvents } from './helpers.mjs';
 
 test('filters live in the URL and back/forward restore them', async ({ page, request }) => {
   const project = `Filters ${Date.now()}`;
-  cli('projects', 'create', project);
-  const key = cli('keys', 'create', '--project', project).split('\n').pop();
+  const key = projectWithKey(project);
   const now = Date.now();
   const events = Array.from({ length: 40 }, (_, i) => ({
     timestamp: new Date(now - i * 60_000).toISOString(),
@@ -17,8 +12,7 @@ test('filters live in the URL and back/forward restore them', async ({ page, req
     input_tokens: 10, output_tokens: 1, latency_ms: 100,
     ...(i % 10 === 0 ? { status: 'error', error_type: 'rate_limit_exceeded', error_message: 'slow down' } : {}),
   }));
-  const res = await request.post('/api/v1/events', { headers: { Authorization: `Bearer ${key}` }, data: events });
-  expect(res.status()).toBe(200);
+  await sendEvents(request, key, events);
 
   await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}`);
   await expect(page.getByTestId('range-label')).toHaveText('Last 7 days · UTC');

@@ -1,10 +1,6 @@
 // Every range button and every filter shows what the REST API answers for the same query.
 import { test, expect } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-
-const binary = path.resolve(process.cwd(), '..', 'target', 'release', 'usage-analytics');
-const cli = (...args) => execFileSync(binary, args, { encoding: 'utf8', env: process.env }).trim();
+import { projectWithKey, sendEvents } from './helpers.mjs';
 
 const count = (n) => n.toLocaleString('en-US');
 const usd = (nanos) =>
@@ -26,8 +22,7 @@ test('range buttons, pickers, time zone and custom dates match the REST API', as
   const models = [`Parity Model X ${stamp}`, `Parity Model Y ${stamp}`];
   // Events 1 hour to 80 days old, so every range holds a different set.
   for (const [p, project] of projects.entries()) {
-    cli('projects', 'create', project);
-    const key = cli('keys', 'create', '--project', project).split('\n').pop();
+    const key = projectWithKey(project);
     const events = [];
     for (const [i, hoursAgo] of [1, 5, 30, 100, 200, 400, 800, 1900].entries()) {
       for (let k = 0; k <= i + p; k++) {
@@ -39,8 +34,7 @@ test('range buttons, pickers, time zone and custom dates match the REST API', as
         });
       }
     }
-    const res = await request.post('/api/v1/events', { headers: { Authorization: `Bearer ${key}` }, data: events });
-    expect(res.status()).toBe(200);
+    await sendEvents(request, key, events);
   }
 
   await page.goto('/?period=30d&tz=UTC');

@@ -1,23 +1,17 @@
 // Refresh re-runs every panel's query without reloading the page.
 import { test, expect } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-
-const binary = path.resolve(process.cwd(), '..', 'target', 'release', 'usage-analytics');
-const cli = (...args) => execFileSync(binary, args, { encoding: 'utf8', env: process.env }).trim();
+import { projectWithKey, sendEvents } from './helpers.mjs';
 
 test('Refresh shows newly ingested events and says so, without a reload', async ({ page, request }) => {
   const project = `Refresh ${Date.now()}`;
-  cli('projects', 'create', project);
-  const key = cli('keys', 'create', '--project', project).split('\n').pop();
+  const key = projectWithKey(project);
   const send = async (n) => {
     const now = Date.now();
     const events = Array.from({ length: n }, (_, i) => ({
       timestamp: new Date(now - i * 1000).toISOString(), model: 'Refresh Model',
       input_tokens: 5, output_tokens: 5, latency_ms: 50,
     }));
-    const res = await request.post('/api/v1/events', { headers: { Authorization: `Bearer ${key}` }, data: events });
-    expect(res.status()).toBe(200);
+    await sendEvents(request, key, events);
   };
   await send(5);
   await page.goto(`/?period=24h&tz=UTC&project=${encodeURIComponent(project)}`);

@@ -51,17 +51,6 @@ async fn get_bytes(app: &TestApp, path: &str) -> (u16, String, Vec<u8>) {
     (status, disposition, res.bytes().await.unwrap().to_vec())
 }
 
-async fn api(app: &TestApp, path: &str) -> Value {
-    app.client
-        .get(format!("{}{path}", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 fn cell<'a>(rows: &'a [Vec<Data>], label: &str) -> &'a [Data] {
     rows.iter()
         .find(|r| matches!(r.first(), Some(Data::String(s)) if s == label))
@@ -78,9 +67,18 @@ async fn the_workbook_holds_the_api_numbers_in_typed_cells(db: Db) {
         disposition.contains("usage_") && disposition.ends_with(".xlsx\""),
         "{disposition}"
     );
-    let summary = api(&app, &format!("/api/v1/usage/summary?{query}")).await;
-    let daily = api(&app, &format!("/api/v1/usage/daily?{query}")).await;
-    let models = api(&app, &format!("/api/v1/usage/models?{query}")).await;
+    let summary = app
+        .get_json(&format!("/api/v1/usage/summary?{query}"))
+        .await
+        .1;
+    let daily = app
+        .get_json(&format!("/api/v1/usage/daily?{query}"))
+        .await
+        .1;
+    let models = app
+        .get_json(&format!("/api/v1/usage/models?{query}"))
+        .await
+        .1;
 
     let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).unwrap();
     assert_eq!(
@@ -187,7 +185,7 @@ async fn csv_tables_hold_the_api_numbers_and_neutralise_user_text(db: Db) {
     .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
     assert!(disposition.ends_with("_projects.csv\""), "{disposition}");
-    let projects = api(&app, &format!("/api/v1/usage/projects?{q}")).await;
+    let projects = app.get_json(&format!("/api/v1/usage/projects?{q}")).await.1;
     let rows = parse_csv(&bytes);
     assert_eq!(rows.len(), projects.as_array().unwrap().len());
     for (row, p) in rows.iter().zip(projects.as_array().unwrap()) {
@@ -226,7 +224,7 @@ async fn csv_tables_hold_the_api_numbers_and_neutralise_user_text(db: Db) {
         &format!("/api/v1/usage/export?format=csv&table=daily&{q}"),
     )
     .await;
-    let daily = api(&app, &format!("/api/v1/usage/daily?{q}")).await;
+    let daily = app.get_json(&format!("/api/v1/usage/daily?{q}")).await.1;
     let rows = parse_csv(&bytes);
     let total: i64 = rows.iter().map(|r| r[1].parse::<i64>().unwrap()).sum();
     let want: i64 = daily
@@ -270,7 +268,7 @@ async fn the_raw_export_streams_every_event_in_csv_and_ndjson(db: Db) {
         .iter()
         .map(|r| r[8].replace('.', "").parse::<i64>().unwrap())
         .sum();
-    let summary = api(&app, "/api/v1/usage/summary?period=30d").await;
+    let summary = app.get_json("/api/v1/usage/summary?period=30d").await.1;
     assert_eq!(cost, summary["totalCostNanos"].as_i64().unwrap());
 
     let (_, _, bytes) = get_bytes(

@@ -2,18 +2,8 @@
 
 mod common;
 
-use common::{spawn_app, Db, TestApp};
+use common::{spawn_app, Db};
 use serde_json::{json, Value};
-
-async fn get(app: &TestApp, path: &str) -> (u16, Value) {
-    let res = app
-        .client
-        .get(format!("{}{path}", app.base))
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
-}
 
 async fn the_seed_actions_and_v1_panels_answer_with_the_same_numbers(db: Db) {
     let app = spawn_app(db).await;
@@ -43,7 +33,7 @@ async fn the_seed_actions_and_v1_panels_answer_with_the_same_numbers(db: Db) {
     );
     let alpha_id = app.store.project_by_name("Alpha").await.unwrap().id;
 
-    let (status, body) = get(&app, "/api/usage?action=summary&period=30d").await;
+    let (status, body) = app.get_json("/api/usage?action=summary&period=30d").await;
     assert_eq!(status, 200);
     assert_eq!(body["success"], true);
     let s = &body["data"];
@@ -54,35 +44,35 @@ async fn the_seed_actions_and_v1_panels_answer_with_the_same_numbers(db: Db) {
     assert_eq!(s["successRate"], 75.0);
     assert_eq!(s["period"], "30d");
 
-    let (_, v1) = get(&app, "/api/v1/usage/summary?period=30d").await;
+    let (_, v1) = app.get_json("/api/v1/usage/summary?period=30d").await;
     assert_eq!(&v1, s, "the seed API and v1 share one query");
 
-    let (_, p) = get(
-        &app,
-        &format!("/api/v1/usage/summary?period=90d&projectId={alpha_id}"),
-    )
-    .await;
+    let (_, p) = app
+        .get_json(&format!(
+            "/api/v1/usage/summary?period=90d&projectId={alpha_id}"
+        ))
+        .await;
     assert_eq!(p["totalRequests"], 4);
     assert_eq!(p["totalCost"], 11.5);
-    let (_, p) = get(
-        &app,
-        "/api/v1/usage/summary?period=24h&projectId=Alpha&model=m1",
-    )
-    .await;
+    let (_, p) = app
+        .get_json("/api/v1/usage/summary?period=24h&projectId=Alpha&model=m1")
+        .await;
     assert_eq!(p["totalRequests"], 2);
 
-    let (_, models) = get(&app, "/api/usage?action=models&period=7d").await;
+    let (_, models) = app.get_json("/api/usage?action=models&period=7d").await;
     let models = models["data"].as_array().unwrap().clone();
     assert_eq!(models[0]["model"], "m1");
     assert_eq!(models[0]["requests"], 2);
     assert_eq!(models[1]["errorRate"], 50.0);
 
-    let (_, errors) = get(&app, "/api/v1/usage/errors?period=7d&limit=1").await;
+    let (_, errors) = app.get_json("/api/v1/usage/errors?period=7d&limit=1").await;
     assert_eq!(errors["types"][0]["errorType"], "timeout");
     assert_eq!(errors["log"]["items"][0]["project"], "Alpha");
     assert_eq!(errors["log"]["items"][0]["model"], "m2");
 
-    let (_, daily) = get(&app, "/api/usage?action=daily&period=7d&tz=Asia/Kathmandu").await;
+    let (_, daily) = app
+        .get_json("/api/usage?action=daily&period=7d&tz=Asia/Kathmandu")
+        .await;
     let days = daily["data"].as_array().unwrap();
     assert!(days.len() == 7 || days.len() == 8, "{}", days.len());
     assert_eq!(
@@ -131,7 +121,7 @@ async fn bad_parameters_get_400_naming_the_parameter(db: Db) {
         ("/api/v1/usage/nonsense", "action"),
         ("/api/usage?period=7d", "action"),
     ] {
-        let (status, body) = get(&app, query).await;
+        let (status, body) = app.get_json(query).await;
         assert_eq!(status, 400, "{query}");
         assert_eq!(body["problems"][0]["field"], param, "{query}: {body}");
     }
@@ -139,7 +129,7 @@ async fn bad_parameters_get_400_naming_the_parameter(db: Db) {
 
 async fn the_openapi_document_describes_the_api(db: Db) {
     let app = spawn_app(db).await;
-    let (status, doc) = get(&app, "/api/v1/openapi.json").await;
+    let (status, doc) = app.get_json("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.0.3");
     for path in [

@@ -218,6 +218,21 @@ fn rollup_upsert_sql(rows: usize, numbered: bool) -> String {
     )
 }
 
+/// Appends `AND <prefix>project_id IN (…)` / `model_id IN (…)` for the filter's non-empty id
+/// lists, numbering the parameters after those already in `args`.
+fn push_id_filters(sql: &mut String, args: &mut Vec<i64>, f: &RollupFilter, prefix: &str) {
+    for (column, ids) in [("project_id", &f.project_ids), ("model_id", &f.model_ids)] {
+        if ids.is_empty() {
+            continue;
+        }
+        let marks: Vec<String> = (0..ids.len())
+            .map(|i| format!("${}", args.len() + i + 1))
+            .collect();
+        sql.push_str(&format!(" AND {prefix}{column} IN ({})", marks.join(",")));
+        args.extend(ids.iter().copied());
+    }
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -676,18 +691,7 @@ impl Store {
     fn rollup_where(f: &RollupFilter) -> (String, Vec<i64>) {
         let mut sql = String::from("bucket >= $1 AND bucket < $2");
         let mut args = vec![f.start_bucket, f.end_bucket];
-        for (column, ids) in [("project_id", &f.project_ids), ("model_id", &f.model_ids)] {
-            if ids.is_empty() {
-                continue;
-            }
-            let marks: Vec<String> = ids
-                .iter()
-                .enumerate()
-                .map(|(i, _)| format!("${}", args.len() + i + 1))
-                .collect();
-            sql.push_str(&format!(" AND {column} IN ({})", marks.join(",")));
-            args.extend(ids.iter().copied());
-        }
+        push_id_filters(&mut sql, &mut args, f, "");
         match f.status {
             Some(EventStatus::Success) => sql.push_str(" AND error_type = ''"),
             Some(EventStatus::Error) => sql.push_str(" AND error_type <> ''"),
@@ -776,19 +780,7 @@ impl Store {
              WHERE e.is_error = 1 AND e.ts >= $1 AND e.ts < $2",
         );
         let mut args = vec![start_ms, end_ms];
-        for (column, ids) in [
-            ("e.project_id", &f.project_ids),
-            ("e.model_id", &f.model_ids),
-        ] {
-            if ids.is_empty() {
-                continue;
-            }
-            let marks: Vec<String> = (0..ids.len())
-                .map(|i| format!("${}", args.len() + i + 1))
-                .collect();
-            sql.push_str(&format!(" AND {column} IN ({})", marks.join(",")));
-            args.extend(ids.iter().copied());
-        }
+        push_id_filters(&mut sql, &mut args, f, "e.");
         if let Some((ts, id)) = before {
             let n = args.len();
             sql.push_str(&format!(
@@ -847,19 +839,7 @@ impl Store {
              JOIN models m ON m.id = e.model_id WHERE e.ts >= $1 AND e.ts < $2",
         );
         let mut args = vec![start_ms, end_ms];
-        for (column, ids) in [
-            ("e.project_id", &f.project_ids),
-            ("e.model_id", &f.model_ids),
-        ] {
-            if ids.is_empty() {
-                continue;
-            }
-            let marks: Vec<String> = (0..ids.len())
-                .map(|i| format!("${}", args.len() + i + 1))
-                .collect();
-            sql.push_str(&format!(" AND {column} IN ({})", marks.join(",")));
-            args.extend(ids.iter().copied());
-        }
+        push_id_filters(&mut sql, &mut args, f, "e.");
         match f.status {
             Some(EventStatus::Success) => sql.push_str(" AND e.is_error = 0"),
             Some(EventStatus::Error) => sql.push_str(" AND e.is_error = 1"),

@@ -118,6 +118,18 @@ impl TestApp {
         self.store.create_key(name).await.expect("create key").1
     }
 
+    /// GETs `path` and returns the status and the JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.expect("a JSON body"))
+    }
+
     /// POSTs a JSON body to the ingest endpoint.
     pub async fn post_events(&self, key: &str, body: &serde_json::Value) -> reqwest::Response {
         self.client
