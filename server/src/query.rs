@@ -86,7 +86,9 @@ pub async fn resolve(store: &Store, q: &UsageQuery, now_ms: i64) -> Result<Resol
                     format!("the range is longer than {MAX_RANGE_DAYS} days"),
                 ));
             }
-            let after = e + Duration::days(1);
+            let after = e
+                .succ_opt()
+                .ok_or_else(|| bad("endDate", "is out of range"))?;
             (
                 local_midnight(tz, s),
                 local_midnight(tz, after),

@@ -325,6 +325,16 @@ async fn bad_query_parameters_are_named(db: Db) {
         .await
         .unwrap_err();
     assert!(err.to_string().starts_with("startDate:"), "{err}");
+    // The last date chrono knows: no overflow, a clear error.
+    let last = chrono::NaiveDate::MAX.to_string();
+    q.range = DateRange::Custom {
+        start: last.clone(),
+        end: last,
+    };
+    let err = server::query::summary(&app.store, &q, now)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("endDate:"), "{err}");
     q.range = DateRange::Preset(shared::Period::Last7d);
     q.projects = vec!["Nope".into()];
     let err = server::query::summary(&app.store, &q, now)
