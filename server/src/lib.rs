@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use app::api::{Answer, DashboardSource, SourceHandle};
 use axum::extract::FromRef;
+use axum::http::{header, HeaderValue};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -25,6 +26,7 @@ use shared::{
     DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell, HourlyUsage, ModelUsage,
     ProjectUsage, UsageQuery, UsageSummary,
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::Config;
 pub use store::Store;
@@ -134,7 +136,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let options = state.leptos_options.clone();
     let context = move || provide_context(data.clone());
-    http::routes()
+    let router = http::routes()
         .merge(rest::routes())
         .route(
             "/api/{*fn_name}",
@@ -147,7 +149,24 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
-        .with_state(state)
+        .with_state(state);
+    with_security_headers(router)
+}
+
+/// Headers on every response: no MIME sniffing, never framed by another site (clickjacking),
+/// no full URLs (with their filters) leaked to other sites. A full Content-Security-Policy for
+/// scripts needs nonces for Leptos' inline hydration script; that is the access-control issue's.
+fn with_security_headers(router: Router) -> Router {
+    let set = |name: header::HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    router
+        .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(set(
+            header::CONTENT_SECURITY_POLICY,
+            "frame-ancestors 'none'",
+        ))
+        .layer(set(header::REFERRER_POLICY, "same-origin"))
 }
 
 /// Serves the application on `listener` until the process is asked to stop.

@@ -375,6 +375,31 @@ async fn rollups_equal_raw_events_after_a_random_mixed_workload(db: Db) {
     assert!(total >= expected_requests, "{total} < {expected_requests}");
 }
 
+async fn every_response_carries_the_security_headers(db: Db) {
+    let app = spawn_app(db).await;
+    for path in [
+        "/",
+        "/healthz",
+        "/api/v1/usage/summary",
+        "/api/v1/openapi.json",
+        "/nowhere",
+    ] {
+        let res = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(
+            h["content-security-policy"], "frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+    }
+}
+
 async fn the_dashboard_page_is_rendered_on_the_server_with_stored_numbers(db: Db) {
     let app = spawn_app(db).await;
     let html = app
@@ -420,4 +445,5 @@ on_both_backends!(
     cached_tokens_are_priced_at_their_own_rates_and_price_changes_keep_history,
     rollups_equal_raw_events_after_a_random_mixed_workload,
     the_dashboard_page_is_rendered_on_the_server_with_stored_numbers,
+    every_response_carries_the_security_headers,
 );
