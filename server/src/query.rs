@@ -96,20 +96,25 @@ pub async fn resolve(store: &Store, q: &UsageQuery, now_ms: i64) -> Result<Resol
             )
         }
     };
-    let models = store.list_models().await?;
+    // Names are looked up only when the query filters by them (every panel resolves a query).
     let mut model_ids = Vec::new();
-    for name in &q.models {
-        match models.iter().find(|(_, n)| n == name) {
-            Some((id, _)) => model_ids.push(*id),
-            None => return Err(bad("model", format!("no data for a model named {name:?}"))),
+    if !q.models.is_empty() {
+        let models = store.list_models().await?;
+        for name in &q.models {
+            match models.iter().find(|(_, n)| n == name) {
+                Some((id, _)) => model_ids.push(*id),
+                None => return Err(bad("model", format!("no data for a model named {name:?}"))),
+            }
         }
     }
-    let projects = store.list_projects().await?;
     let mut project_ids = Vec::new();
-    for name in &q.projects {
-        match projects.iter().find(|p| &p.name == name) {
-            Some(p) => project_ids.push(p.id),
-            None => return Err(bad("projectId", format!("no project named {name:?}"))),
+    if !q.projects.is_empty() {
+        let projects = store.list_projects().await?;
+        for name in &q.projects {
+            match projects.iter().find(|p| &p.name == name) {
+                Some(p) => project_ids.push(p.id),
+                None => return Err(bad("projectId", format!("no project named {name:?}"))),
+            }
         }
     }
     Ok(Resolved {

@@ -51,6 +51,12 @@ async fn get_bytes(app: &TestApp, path: &str) -> (u16, String, Vec<u8>) {
     (status, disposition, res.bytes().await.unwrap().to_vec())
 }
 
+/// Every row of a sheet as owned cells.
+fn sheet_rows(wb: &mut Xlsx<Cursor<Vec<u8>>>, sheet: &str) -> Vec<Vec<Data>> {
+    let range = wb.worksheet_range(sheet).unwrap();
+    range.rows().map(|r| r.to_vec()).collect()
+}
+
 fn cell<'a>(rows: &'a [Vec<Data>], label: &str) -> &'a [Data] {
     rows.iter()
         .find(|r| matches!(r.first(), Some(Data::String(s)) if s == label))
@@ -85,12 +91,7 @@ async fn the_workbook_holds_the_api_numbers_in_typed_cells(db: Db) {
         wb.sheet_names(),
         ["Summary", "Daily", "Models", "Projects", "Hourly", "Errors"]
     );
-    let rows: Vec<Vec<Data>> = wb
-        .worksheet_range("Summary")
-        .unwrap()
-        .rows()
-        .map(|r| r.to_vec())
-        .collect();
+    let rows = sheet_rows(&mut wb, "Summary");
     assert_eq!(
         cell(&rows, "Time zone")[1],
         Data::String("Asia/Kolkata".into())
@@ -110,12 +111,7 @@ async fn the_workbook_holds_the_api_numbers_in_typed_cells(db: Db) {
     };
     assert!((rate * 100.0 - summary["successRate"].as_f64().unwrap()).abs() < 1e-9);
 
-    let rows: Vec<Vec<Data>> = wb
-        .worksheet_range("Daily")
-        .unwrap()
-        .rows()
-        .map(|r| r.to_vec())
-        .collect();
+    let rows = sheet_rows(&mut wb, "Daily");
     let data: Vec<&Vec<Data>> = rows
         .iter()
         .filter(|r| matches!(r.first(), Some(Data::DateTime(_))))
@@ -131,31 +127,16 @@ async fn the_workbook_holds_the_api_numbers_in_typed_cells(db: Db) {
         assert_eq!(row[1], Data::Float(day["requests"].as_f64().unwrap()));
     }
 
-    let rows: Vec<Vec<Data>> = wb
-        .worksheet_range("Models")
-        .unwrap()
-        .rows()
-        .map(|r| r.to_vec())
-        .collect();
+    let rows = sheet_rows(&mut wb, "Models");
     for m in models.as_array().unwrap() {
         let row = cell(&rows, m["model"].as_str().unwrap());
         assert_eq!(row[1], Data::Float(m["requests"].as_f64().unwrap()));
     }
 
     // The hostile project name and message are plain string cells; nothing is a formula.
-    let rows: Vec<Vec<Data>> = wb
-        .worksheet_range("Projects")
-        .unwrap()
-        .rows()
-        .map(|r| r.to_vec())
-        .collect();
+    let rows = sheet_rows(&mut wb, "Projects");
     assert!(!cell(&rows, EVIL_PROJECT).is_empty());
-    let errors: Vec<Vec<Data>> = wb
-        .worksheet_range("Errors")
-        .unwrap()
-        .rows()
-        .map(|r| r.to_vec())
-        .collect();
+    let errors = sheet_rows(&mut wb, "Errors");
     assert!(errors
         .iter()
         .any(|r| r.contains(&Data::String(EVIL_MESSAGE.into()))));
