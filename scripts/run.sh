@@ -19,5 +19,14 @@ if [[ -z "$("$bin" projects list)" ]]; then
   "$bin" keys create --project "Customer Support Chatbot"
 fi
 
-say "dashboard: http://$LEPTOS_SITE_ADDR/"
+# The demo admin: a random password on the first run, kept (owner-readable only) in data/.
+login_file=data/demo-login.txt
+if [[ ! -f "$login_file" ]]; then
+  password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  UA_PASSWORD="$password" "$bin" users create --email admin@example.com --role admin
+  (umask 077; printf 'email: admin@example.com\npassword: %s\n' "$password" > "$login_file")
+fi
+
+say "dashboard: http://$LEPTOS_SITE_ADDR/  (sign in with the demo admin below; also in $login_file)"
+cat "$login_file"
 exec "$bin" serve

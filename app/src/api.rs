@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use shared::{
-    DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell, HourlyUsage, ModelUsage,
-    ProjectUsage, UsageQuery, UsageSummary,
+    Account, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell, HourlyUsage,
+    ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
 };
 
 #[cfg(feature = "ssr")]
@@ -18,8 +18,8 @@ mod ssr {
     use std::sync::Arc;
 
     use shared::{
-        DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell, HourlyUsage, ModelUsage,
-        ProjectUsage, UsageQuery, UsageSummary,
+        Account, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell, HourlyUsage,
+        ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
     };
 
     /// A boxed future, as the object-safe trait below needs.
@@ -38,6 +38,8 @@ mod ssr {
         fn error_types(&self, q: UsageQuery) -> Answer<'_, Vec<ErrorTypeUsage>>;
         fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage>;
         fn filter_options(&self) -> Answer<'_, FilterOptions>;
+        /// Who is signed in.
+        fn account(&self) -> Answer<'_, Account>;
     }
 
     /// The shared handle put into Leptos context.
@@ -50,31 +52,31 @@ mod ssr {
 }
 
 /// Summary cards.
-#[server(input = Json)]
+#[server(input = Json, endpoint = "get_summary")]
 pub async fn get_summary(q: UsageQuery) -> Result<UsageSummary, ServerFnError> {
     source()?.summary(q).await.map_err(ServerFnError::new)
 }
 
 /// Daily history.
-#[server(input = Json)]
+#[server(input = Json, endpoint = "get_daily")]
 pub async fn get_daily(q: UsageQuery) -> Result<Vec<DailyUsage>, ServerFnError> {
     source()?.daily(q).await.map_err(ServerFnError::new)
 }
 
 /// Per-model breakdown.
-#[server(input = Json)]
+#[server(input = Json, endpoint = "get_models")]
 pub async fn get_models(q: UsageQuery) -> Result<Vec<ModelUsage>, ServerFnError> {
     source()?.models(q).await.map_err(ServerFnError::new)
 }
 
 /// Per-project breakdown.
-#[server(input = Json)]
+#[server(input = Json, endpoint = "get_projects")]
 pub async fn get_projects(q: UsageQuery) -> Result<Vec<ProjectUsage>, ServerFnError> {
     source()?.projects(q).await.map_err(ServerFnError::new)
 }
 
 /// Hour-of-day pattern and weekday × hour heat map.
-#[server(input = Json)]
+#[server(input = Json, endpoint = "get_hourly")]
 pub async fn get_hourly(
     q: UsageQuery,
 ) -> Result<(Vec<HourlyUsage>, Vec<HeatmapCell>), ServerFnError> {
@@ -82,13 +84,13 @@ pub async fn get_hourly(
 }
 
 /// Error breakdown by type.
-#[server(input = Json)]
+#[server(input = Json, endpoint = "get_error_types")]
 pub async fn get_error_types(q: UsageQuery) -> Result<Vec<ErrorTypeUsage>, ServerFnError> {
     source()?.error_types(q).await.map_err(ServerFnError::new)
 }
 
 /// A page of the error log.
-#[server(input = Json)]
+#[server(input = Json, endpoint = "get_error_page")]
 pub async fn get_error_page(
     q: UsageQuery,
     before: Option<String>,
@@ -100,7 +102,13 @@ pub async fn get_error_page(
 }
 
 /// Model and project names for the filter pickers.
-#[server]
+#[server(endpoint = "get_filter_options")]
 pub async fn get_filter_options() -> Result<FilterOptions, ServerFnError> {
     source()?.filter_options().await.map_err(ServerFnError::new)
+}
+
+/// The signed-in account, for the header (and to show admin links to admins only).
+#[server(endpoint = "get_account")]
+pub async fn get_account() -> Result<Account, ServerFnError> {
+    source()?.account().await.map_err(ServerFnError::new)
 }

@@ -57,6 +57,38 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// Who is signed in, a link to the admin page for admins, and Sign out (a plain form post,
+/// so it works before hydration too).
+#[component]
+fn UserMenu() -> impl IntoView {
+    let account = Resource::new(|| (), |_| api::get_account());
+    view! {
+        <div class="user-menu">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    account.await.ok().map(|a| {
+                        let admin = a.role == shared::Role::Admin;
+                        let scope = match &a.projects {
+                            None => String::new(),
+                            Some(p) => format!(" · {}", p.join(", ")),
+                        };
+                        view! {
+                            <span class="who" data-testid="account">
+                                {a.name.clone()}
+                                <small>{format!(" ({}){scope}", a.role.as_str())}</small>
+                            </span>
+                            {admin.then(|| view! { <a href="/admin" class="admin-link">"Admin"</a> })}
+                        }
+                    })
+                })}
+            </Transition>
+            <form method="post" action="/logout" class="logout">
+                <button type="submit">"Sign out"</button>
+            </form>
+        </div>
+    }
+}
+
 /// The dashboard page: filters and six panels, all driven by the query in the URL.
 #[component]
 fn Dashboard() -> impl IntoView {
@@ -101,6 +133,7 @@ fn Dashboard() -> impl IntoView {
     view! {
         <header class="topbar">
             <h1>"LLM usage"</h1>
+            <UserMenu/>
             <FilterBar query options/>
             <div class="actions">
                 <button type="button" class="refresh" disabled=move || refresh.pending().get()

@@ -9,6 +9,15 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Most events in one ingest batch (`UA_MAX_BATCH_EVENTS`, default 10,000).
     pub max_batch_events: usize,
+    /// Events per second one ingest key may send, sustained (`UA_INGEST_EVENTS_PER_SEC`,
+    /// default 200,000; 0 = no limit). Bursts of one second's worth, or one full batch, pass.
+    pub ingest_events_per_sec: usize,
+    /// Longest time a request may take before it gets 408 (`UA_REQUEST_TIMEOUT_SECS`,
+    /// default 30). Streams (live updates, exports) are bounded only until their headers.
+    pub request_timeout_secs: u64,
+    /// Mark the session cookie `Secure` even without `X-Forwarded-Proto: https`
+    /// (`UA_SECURE_COOKIES=1`).
+    pub secure_cookies: bool,
 }
 
 impl Default for Config {
@@ -17,6 +26,9 @@ impl Default for Config {
             database_url: None,
             max_body_bytes: 16 * 1024 * 1024,
             max_batch_events: 10_000,
+            ingest_events_per_sec: 200_000,
+            request_timeout_secs: 30,
+            secure_cookies: false,
         }
     }
 }
@@ -34,6 +46,16 @@ impl Config {
         if let Some(n) = env_usize("UA_MAX_BATCH_EVENTS")? {
             c.max_batch_events = n;
         }
+        if let Some(n) = env_usize("UA_INGEST_EVENTS_PER_SEC")? {
+            c.ingest_events_per_sec = n;
+        }
+        if let Some(n) = env_usize("UA_REQUEST_TIMEOUT_SECS")? {
+            c.request_timeout_secs = n.max(1) as u64;
+        }
+        c.secure_cookies = matches!(
+            std::env::var("UA_SECURE_COOKIES").as_deref(),
+            Ok("1" | "true" | "yes")
+        );
         Ok(c)
     }
 }

@@ -25,6 +25,8 @@ pub fn routes() -> Router<AppState> {
 pub struct HttpError {
     status: StatusCode,
     body: ApiError,
+    /// Seconds for a `Retry-After` header (429, 503).
+    retry_after: Option<u64>,
 }
 
 impl HttpError {
@@ -36,6 +38,7 @@ impl HttpError {
                 error: message.into(),
                 problems: Vec::new(),
             },
+            retry_after: None,
         }
     }
 }
@@ -53,6 +56,7 @@ impl HttpError {
                 error: message.into(),
                 problems,
             },
+            retry_after: None,
         }
     }
 
@@ -69,6 +73,10 @@ impl IntoResponse for HttpError {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
         }
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
         res
     }
 }
@@ -76,10 +84,12 @@ impl IntoResponse for HttpError {
 impl From<crate::store::StoreError> for HttpError {
     fn from(e: crate::store::StoreError) -> Self {
         tracing::error!(error = %e, "storage failure");
-        HttpError::new(
+        let mut e = HttpError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "storage is unavailable; nothing of this request was stored, retry later",
-        )
+        );
+        e.retry_after = Some(5);
+        e
     }
 }
 
@@ -112,37 +122,87 @@ async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
+    let result = ingest_inner(&state, &headers, body).await;
+    if let Err((reason, events, _)) = &result {
+        state.metrics.rejected(reason, *events);
+    }
+    result.map_err(|(_, _, e)| e)
+}
+
+/// A refused ingest request: the metrics reason, how many events it held (0 if unknown),
+/// and the answer.
+type Refusal = (&'static str, u64, HttpError);
+
+async fn ingest_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
     let unauthorized = || {
-        HttpError::new(
-            StatusCode::UNAUTHORIZED,
-            "a valid ingest key is required: Authorization: Bearer <key>",
+        (
+            "unauthorized",
+            0,
+            HttpError::new(
+                StatusCode::UNAUTHORIZED,
+                "a valid ingest key is required: Authorization: Bearer <key>",
+            ),
         )
     };
-    let key = bearer(&headers).ok_or_else(unauthorized)?;
+    let storage = |e: crate::store::StoreError| ("storage", 0, HttpError::from(e));
+    let key = bearer(headers).ok_or_else(unauthorized)?;
     let project_id = state
         .store
         .authenticate_key(key)
-        .await?
+        .await
+        .map_err(storage)?
         .ok_or_else(unauthorized)?;
-    let format = body_format(&headers)?;
+    let format = body_format(headers).map_err(|e| ("unsupported_media_type", 0, e))?;
     let limit = state.config.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        HttpError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {limit} bytes; send smaller batches"),
+        (
+            "too_large",
+            0,
+            HttpError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {limit} bytes; send smaller batches"),
+            ),
         )
     })?;
-    let items = split_body(&bytes, format).map_err(|p| invalid(vec![p]))?;
+    let items = split_body(&bytes, format).map_err(|p| ("malformed", 0, invalid(vec![p])))?;
+    let n = items.len() as u64;
     let max = state.config.max_batch_events;
     if items.len() > max {
-        return Err(HttpError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("{} events in one batch; at most {max} allowed", items.len()),
+        return Err((
+            "too_many_events",
+            n,
+            HttpError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("{} events in one batch; at most {max} allowed", items.len()),
+            ),
         ));
     }
     let now = chrono::Utc::now().timestamp_millis();
-    let events = validate_batch(&items, now).map_err(invalid)?;
-    let counts = state.store.ingest(project_id, &events).await?;
+    let events = validate_batch(&items, now).map_err(|p| ("invalid", n, invalid(p)))?;
+    let prefix = crate::keys::prefix_of(key).unwrap_or(key);
+    if let Err(wait) = state.ingest_limit.take(prefix, events.len()) {
+        let secs = wait.as_secs() + 1;
+        let mut e = HttpError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "this key sends more than {} events per second; nothing of this batch was \
+                 stored, retry after {secs} s",
+                state.config.ingest_events_per_sec
+            ),
+        );
+        e.retry_after = Some(secs);
+        return Err(("rate_limited", n, e));
+    }
+    let counts = state
+        .store
+        .ingest(project_id, &events)
+        .await
+        .map_err(|e| ("storage", n, HttpError::from(e)))?;
+    state.metrics.ingested(counts.accepted, counts.duplicates);
     Ok(Json(counts).into_response())
 }
 
@@ -156,6 +216,7 @@ fn invalid(problems: Vec<Problem>) -> HttpError {
             ),
             problems,
         },
+        retry_after: None,
     }
 }
 

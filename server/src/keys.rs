@@ -1,13 +1,23 @@
-//! Ingest keys: `ua_<8 chars>_<32 chars>`. The first part is the visible, unique prefix;
-//! only a SHA-256 of the whole key is stored (the key is random, so a slow hash adds nothing).
+//! Secrets handed to programs: ingest keys `ua_<8 chars>_<32 chars>` and read API tokens
+//! `uat_<8 chars>_<32 chars>`. The first part is the visible, unique prefix; only a SHA-256
+//! of the whole secret is stored (it is random, so a slow hash adds nothing).
 
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// A new random key and its prefix.
+/// A new random ingest key and its prefix.
 pub fn generate() -> (String, String) {
+    generate_with("ua")
+}
+
+/// A new random read API token and its prefix.
+pub fn generate_token() -> (String, String) {
+    generate_with("uat")
+}
+
+fn generate_with(kind: &str) -> (String, String) {
     let mut rng = rand::thread_rng();
     let mut part = |n: usize| -> String {
         (&mut rng)
@@ -16,16 +26,31 @@ pub fn generate() -> (String, String) {
             .map(|b| (b as char).to_ascii_lowercase())
             .collect()
     };
-    let prefix = format!("ua_{}", part(8));
+    let prefix = format!("{kind}_{}", part(8));
     let key = format!("{prefix}_{}", part(32));
     (prefix, key)
 }
 
-/// The prefix of a well-formed key.
+/// The prefix of a well-formed ingest key.
 pub fn prefix_of(key: &str) -> Option<&str> {
-    let rest = key.strip_prefix("ua_")?;
-    let (head, secret) = rest.split_once('_')?;
-    (head.len() == 8 && secret.len() == 32).then(|| &key[..11])
+    prefix_with(key, "ua_")
+}
+
+/// The prefix of a well-formed read API token.
+pub fn token_prefix_of(token: &str) -> Option<&str> {
+    prefix_with(token, "uat_")
+}
+
+fn prefix_with<'a>(secret: &'a str, kind: &str) -> Option<&'a str> {
+    let rest = secret.strip_prefix(kind)?;
+    let (head, random) = rest.split_once('_')?;
+    (head.len() == 8 && random.len() == 32).then(|| &secret[..kind.len() + 8])
+}
+
+/// A random session cookie value (256 bits, hex).
+pub fn session_secret() -> String {
+    let bytes: [u8; 32] = rand::thread_rng().gen();
+    hex::encode(bytes)
 }
 
 /// Hex SHA-256 of a key, as stored.
@@ -49,6 +74,15 @@ mod tests {
         assert!(hash_matches(&key, &hash(&key)));
         let (_, other) = generate();
         assert!(!hash_matches(&other, &hash(&key)));
+    }
+
+    #[test]
+    fn tokens_and_ingest_keys_cannot_be_mistaken_for_each_other() {
+        let (prefix, token) = generate_token();
+        assert_eq!(token_prefix_of(&token), Some(prefix.as_str()));
+        assert_eq!(prefix_of(&token), None);
+        let (_, key) = generate();
+        assert_eq!(token_prefix_of(&key), None);
     }
 
     #[test]

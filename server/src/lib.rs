@@ -1,5 +1,7 @@
 //! usage-analytics server: ingest, storage, queries and the host of the Leptos app.
 
+pub mod admin;
+pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod demo;
@@ -8,7 +10,9 @@ pub mod http;
 pub mod import;
 pub mod ingest;
 pub mod keys;
+pub mod limit;
 pub mod live;
+pub mod metrics;
 pub mod query;
 pub mod rest;
 pub mod rollup;
@@ -18,13 +22,13 @@ use std::sync::Arc;
 
 use app::api::{Answer, DashboardSource, SourceHandle};
 use axum::extract::FromRef;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use shared::{
-    DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell, HourlyUsage, ModelUsage,
-    ProjectUsage, UsageQuery, UsageSummary,
+    Account, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell, HourlyUsage,
+    ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -39,6 +43,13 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Signals of newly stored events, for live dashboards.
     pub changes: live::ChangeFeed,
+    /// Per-key ingest rate limit.
+    pub ingest_limit: Arc<limit::RateLimiter>,
+    /// Counters exposed at `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Set to `true` when the server starts shutting down: endless streams (live updates)
+    /// end then, so that shutdown waits only for real work such as in-flight batches.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -46,6 +57,12 @@ impl AppState {
     pub fn new(store: Store, config: Config, leptos_options: LeptosOptions) -> AppState {
         AppState {
             changes: live::ChangeFeed::start(store.clone()),
+            ingest_limit: Arc::new(limit::RateLimiter::new(
+                config.ingest_events_per_sec,
+                config.max_batch_events,
+            )),
+            metrics: Arc::default(),
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
             store,
             config: Arc::new(config),
             leptos_options,
@@ -59,23 +76,49 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-/// The dashboard's view of the query layer.
+/// The dashboard's view of the query layer, as seen by the signed-in principal.
 struct Dashboard(Store);
 
+/// The principal the guard attached to the request being answered.
+fn current_principal() -> Result<store::Principal, String> {
+    use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<store::Principal>().cloned())
+        .ok_or_else(|| "sign in to see usage".to_string())
+}
+
 impl Dashboard {
-    /// Runs one query-layer call and turns its error into a message for the user.
-    fn answer<'a, T: Send + 'a>(
-        &'a self,
-        fut: impl std::future::Future<Output = Result<T, query::QueryError>> + Send + 'a,
-    ) -> Answer<'a, T> {
+    /// Scopes `q` to the caller's projects, runs one query-layer call with it, and turns its
+    /// error into a message for the user.
+    fn answer<'a, T, F, Fut>(&'a self, q: UsageQuery, run: F) -> Answer<'a, T>
+    where
+        T: Send + 'a,
+        F: FnOnce(&'a Store, UsageQuery) -> Fut + Send + 'a,
+        Fut: std::future::Future<Output = Result<T, query::QueryError>> + Send + 'a,
+    {
+        // Server functions answer errors with a status that says whose fault it was.
+        let response = use_context::<leptos_axum::ResponseOptions>();
+        let fail = move |status: StatusCode, message: String| {
+            if let Some(r) = &response {
+                r.set_status(status);
+            }
+            message
+        };
+        let scoped = match current_principal() {
+            Err(e) => Err(fail(StatusCode::UNAUTHORIZED, e)),
+            Ok(who) => {
+                auth::scope_query(&who, q).map_err(|e| fail(StatusCode::FORBIDDEN, e.to_string()))
+            }
+        };
         Box::pin(async move {
-            fut.await.map_err(|e| {
-                if let query::QueryError::Store(_) = e {
+            run(&self.0, scoped?).await.map_err(|e| match e {
+                query::QueryError::Store(_) => {
                     tracing::error!(error = %e, "dashboard query failed");
-                    "the database is unavailable; try again".to_string()
-                } else {
-                    e.to_string()
+                    fail(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the database is unavailable; try again".to_string(),
+                    )
                 }
+                other => fail(StatusCode::BAD_REQUEST, other.to_string()),
             })
         })
     }
@@ -87,30 +130,54 @@ fn now_ms() -> i64 {
 
 impl DashboardSource for Dashboard {
     fn summary(&self, q: UsageQuery) -> Answer<'_, UsageSummary> {
-        self.answer(async move { query::summary(&self.0, &q, now_ms()).await })
-    }
-    fn daily(&self, q: UsageQuery) -> Answer<'_, Vec<DailyUsage>> {
-        self.answer(async move { query::daily(&self.0, &q, now_ms()).await })
-    }
-    fn models(&self, q: UsageQuery) -> Answer<'_, Vec<ModelUsage>> {
-        self.answer(async move { query::models(&self.0, &q, now_ms()).await })
-    }
-    fn projects(&self, q: UsageQuery) -> Answer<'_, Vec<ProjectUsage>> {
-        self.answer(async move { query::projects(&self.0, &q, now_ms()).await })
-    }
-    fn hourly(&self, q: UsageQuery) -> Answer<'_, (Vec<HourlyUsage>, Vec<HeatmapCell>)> {
-        self.answer(async move { query::hourly(&self.0, &q, now_ms()).await })
-    }
-    fn error_types(&self, q: UsageQuery) -> Answer<'_, Vec<ErrorTypeUsage>> {
-        self.answer(async move { query::error_types(&self.0, &q, now_ms()).await })
-    }
-    fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage> {
         self.answer(
-            async move { query::error_page(&self.0, &q, now_ms(), before.as_deref(), 20).await },
+            q,
+            |s, q| async move { query::summary(s, &q, now_ms()).await },
         )
     }
+    fn daily(&self, q: UsageQuery) -> Answer<'_, Vec<DailyUsage>> {
+        self.answer(q, |s, q| async move { query::daily(s, &q, now_ms()).await })
+    }
+    fn models(&self, q: UsageQuery) -> Answer<'_, Vec<ModelUsage>> {
+        self.answer(
+            q,
+            |s, q| async move { query::models(s, &q, now_ms()).await },
+        )
+    }
+    fn projects(&self, q: UsageQuery) -> Answer<'_, Vec<ProjectUsage>> {
+        self.answer(
+            q,
+            |s, q| async move { query::projects(s, &q, now_ms()).await },
+        )
+    }
+    fn hourly(&self, q: UsageQuery) -> Answer<'_, (Vec<HourlyUsage>, Vec<HeatmapCell>)> {
+        self.answer(
+            q,
+            |s, q| async move { query::hourly(s, &q, now_ms()).await },
+        )
+    }
+    fn error_types(&self, q: UsageQuery) -> Answer<'_, Vec<ErrorTypeUsage>> {
+        self.answer(q, |s, q| async move {
+            query::error_types(s, &q, now_ms()).await
+        })
+    }
+    fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage> {
+        self.answer(q, |s, q| async move {
+            query::error_page(s, &q, now_ms(), before.as_deref(), 20).await
+        })
+    }
     fn filter_options(&self) -> Answer<'_, FilterOptions> {
-        self.answer(async move { query::filter_options(&self.0).await })
+        let who = current_principal();
+        Box::pin(async move {
+            query::filter_options(&self.0, &who?).await.map_err(|e| {
+                tracing::error!(error = %e, "filter options failed");
+                "the database is unavailable; try again".to_string()
+            })
+        })
+    }
+    fn account(&self) -> Answer<'_, Account> {
+        let who = current_principal();
+        Box::pin(async move { Ok(who?.account) })
     }
 }
 
@@ -139,6 +206,12 @@ pub fn router(state: AppState) -> Router {
     let router = http::routes()
         .merge(rest::routes())
         .route(
+            "/login",
+            axum::routing::get(auth::login_form).post(auth::login),
+        )
+        .route("/logout", axum::routing::post(auth::logout))
+        .route("/metrics", axum::routing::get(metrics::endpoint))
+        .route(
             "/api/{*fn_name}",
             axum::routing::post({
                 let context = context.clone();
@@ -146,11 +219,30 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .leptos_routes_with_context(&state, routes, context, move || app::shell(options.clone()))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
+        .layer(timeout_layer(&state.config))
         .with_state(state);
     with_security_headers(router)
+}
+
+/// Requests that take longer than the configured time get 408 (a slow or stalled client
+/// cannot hold a connection and an ingest batch open forever). Streams are bounded only
+/// until their headers are sent.
+fn timeout_layer(config: &Config) -> tower_http::timeout::TimeoutLayer {
+    tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        std::time::Duration::from_secs(config.request_timeout_secs),
+    )
 }
 
 /// Headers on every response: no MIME sniffing, never framed by another site (clickjacking),
@@ -171,8 +263,14 @@ fn with_security_headers(router: Router) -> Router {
 
 /// Serves the application on `listener` until the process is asked to stop.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+    let stopping = state.stopping.clone();
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing requests in flight");
+            stopping.send_replace(true);
+        })
         .await
 }
 

@@ -2,26 +2,35 @@
 //!
 //! PostgreSQL: every ingest transaction sends `NOTIFY usage_events`, and each replica LISTENs,
 //! so an event stored through one replica reaches viewers of all of them. SQLite (one file,
-//! possibly written by the CLI too): the newest event id is polled twice a second.
+//! possibly written by the CLI too): events newer than the last seen id are polled twice a
+//! second. Each viewer hears only of projects they may see.
 //! Each Server-Sent Events connection gets at most one `change` message per second, however
 //! fast events arrive, so dashboards re-query at most once per second.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
 use futures::Stream;
-use tokio::sync::broadcast;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::store::Store;
+use crate::store::{Principal, Store};
 use crate::AppState;
 
-/// Fan-out of "something changed" to every open dashboard of this process.
+/// How many times each project has changed since the process started. A counter per
+/// project (rather than a plain signal) lets each stream wake only for the projects its
+/// viewer may see, and a `watch` channel never drops changes however fast they come.
+pub type Versions = Arc<BTreeMap<i64, u64>>;
+
+/// Fan-out of "these projects changed" to every open dashboard of this process.
 #[derive(Clone)]
 pub struct ChangeFeed {
-    tx: broadcast::Sender<()>,
+    tx: watch::Sender<Versions>,
 }
 
 /// Least time between two `change` messages on one connection.
@@ -31,7 +40,7 @@ const SQLITE_POLL: Duration = Duration::from_millis(500);
 impl ChangeFeed {
     /// Starts watching the store for new events (a background task for the process' life).
     pub fn start(store: Store) -> ChangeFeed {
-        let (tx, _) = broadcast::channel(16);
+        let (tx, _) = watch::channel(Versions::default());
         let feed = ChangeFeed { tx: tx.clone() };
         tokio::spawn(async move {
             loop {
@@ -44,49 +53,89 @@ impl ChangeFeed {
         feed
     }
 
-    /// A receiver of change signals.
-    pub fn subscribe(&self) -> broadcast::Receiver<()> {
+    /// A receiver of project change counters.
+    pub fn subscribe(&self) -> watch::Receiver<Versions> {
         self.tx.subscribe()
     }
 }
 
-async fn watch(store: &Store, tx: &broadcast::Sender<()>) -> Result<(), crate::store::StoreError> {
+fn bump(tx: &watch::Sender<Versions>, projects: &[i64]) {
+    if projects.is_empty() {
+        return;
+    }
+    tx.send_modify(|v| {
+        let map = Arc::make_mut(v);
+        for p in projects {
+            *map.entry(*p).or_default() += 1;
+        }
+    });
+}
+
+async fn watch(
+    store: &Store,
+    tx: &watch::Sender<Versions>,
+) -> Result<(), crate::store::StoreError> {
     if let Some(mut listener) = store.pg_listener().await? {
         loop {
-            listener.recv().await?;
-            let _ = tx.send(());
+            let n = listener.recv().await?;
+            match n.payload().parse::<i64>() {
+                Ok(project) => bump(tx, &[project]),
+                // Not ours to interpret: treat it as a change of every project seen so far.
+                Err(_) => {
+                    let all: Vec<i64> = tx.borrow().keys().copied().collect();
+                    bump(tx, &all);
+                }
+            }
         }
     }
     let mut last = store.last_event_id().await?;
     loop {
         tokio::time::sleep(SQLITE_POLL).await;
-        let now = store.last_event_id().await?;
-        if now != last {
-            last = now;
-            let _ = tx.send(());
-        }
+        let (projects, newest) = store.projects_changed_after(last).await?;
+        last = newest;
+        bump(tx, &projects);
     }
 }
 
-/// `GET /api/v1/live`: Server-Sent Events, one `change` message whenever new events were
-/// stored (at most one per second), and a keep-alive comment every 15 s.
+/// Sum of the counters of the projects `who` may see: it changes exactly when one of them does.
+fn digest(v: &Versions, who: &Principal) -> u64 {
+    v.iter()
+        .filter(|(p, _)| crate::auth::may_see_project(who, **p))
+        .map(|(_, n)| *n)
+        .sum()
+}
+
+/// `GET /api/v1/live`: Server-Sent Events, one `change` message whenever new events of a
+/// project the viewer may see were stored (at most one per second), and a keep-alive
+/// comment every 15 s.
 pub async fn sse(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let rx = state.changes.subscribe();
-    let stream = futures::stream::unfold((rx, None::<Instant>), |(mut rx, last)| async move {
-        // Wait for a change (a lagged receiver also means "changed").
-        match rx.recv().await {
-            Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-            Err(broadcast::error::RecvError::Closed) => return None,
-        }
-        if let Some(last) = last {
-            tokio::time::sleep_until(last + MIN_INTERVAL).await;
-        }
-        // Everything that arrived while waiting is covered by this one message.
-        while rx.try_recv().is_ok() {}
-        let event = Event::default().event("change").data("new events");
-        Some((Ok(event), (rx, Some(Instant::now()))))
-    });
+    let mut rx = state.changes.subscribe();
+    let seen = digest(&rx.borrow_and_update(), &who);
+    let stop = state.stopping.subscribe();
+    let stream = futures::stream::unfold(
+        (rx, seen, None::<Instant>, who, stop),
+        |(mut rx, mut seen, last, who, mut stop)| async move {
+            // Wait until a project this viewer may see changed (or the server stops).
+            loop {
+                tokio::select! {
+                    changed = rx.changed() => changed.ok()?,
+                    _ = stop.wait_for(|s| *s) => return None,
+                }
+                if digest(&rx.borrow_and_update(), &who) != seen {
+                    break;
+                }
+            }
+            if let Some(last) = last {
+                tokio::time::sleep_until(last + MIN_INTERVAL).await;
+            }
+            // Everything that arrived while waiting is covered by this one message.
+            seen = digest(&rx.borrow_and_update(), &who);
+            let event = Event::default().event("change").data("new events");
+            Some((Ok(event), (rx, seen, Some(Instant::now()), who, stop)))
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use server::ingest::ModelPrice;
-use server::{AppState, Config, Store};
+use server::{admin, AppState, Config, Store};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +30,12 @@ enum Command {
     /// Manage model prices.
     #[command(subcommand)]
     Prices(PriceCmd),
+    /// Manage users of the dashboard.
+    #[command(subcommand)]
+    Users(UserCmd),
+    /// Manage read API tokens (Bearer tokens for scripts).
+    #[command(subcommand)]
+    Tokens(TokenCmd),
     /// Generate realistic demo traffic through the ingest path.
     Demo {
         /// How many events to generate.
@@ -82,6 +88,43 @@ enum KeyCmd {
     /// List keys (prefixes only).
     List,
     /// Revoke the key with this prefix.
+    Revoke { prefix: String },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user. The password is read from UA_PASSWORD, or asked for at a prompt.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// `admin` or `viewer`.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Limit a viewer to these projects (comma-separated names); default: all projects.
+        #[arg(long, value_delimiter = ',')]
+        projects: Option<Vec<String>>,
+    },
+    /// List users.
+    List,
+    /// Disable a user; their sessions end at once.
+    Disable { email: String },
+    /// Set a user's password (from UA_PASSWORD or a prompt); their sessions end.
+    Password { email: String },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a read token; the token is printed once, as the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Limit the token to these projects (comma-separated names); default: all projects.
+        #[arg(long, value_delimiter = ',')]
+        projects: Option<Vec<String>>,
+    },
+    /// List tokens (prefixes only).
+    List,
+    /// Revoke the token with this prefix.
     Revoke { prefix: String },
 }
 
@@ -157,7 +200,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             server::serve(listener, state).await?;
         }
         Command::Projects(ProjectCmd::Create { name }) => {
-            let p = store.create_project(&name).await?;
+            let p = admin::create_project(&store, CLI, &name).await?;
             println!("created project {:?} (id {})", p.name, p.id);
         }
         Command::Projects(ProjectCmd::List) => {
@@ -166,7 +209,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             }
         }
         Command::Keys(KeyCmd::Create { project }) => {
-            let (info, key) = store.create_key(&project).await?;
+            let (info, key) = admin::create_key(&store, CLI, &project).await?;
             println!(
                 "created ingest key {} for project {:?}; store it now, it is not shown again:",
                 info.prefix, info.project
@@ -190,7 +233,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             }
         }
         Command::Keys(KeyCmd::Revoke { prefix }) => {
-            store.revoke_key(&prefix).await?;
+            admin::revoke_key(&store, CLI, &prefix).await?;
             println!("revoked {prefix}");
         }
         Command::Prices(PriceCmd::List) => {
@@ -233,12 +276,76 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
                 },
                 output: parse_usd_micros("--output", &output)?,
             };
-            store.set_price(&price).await?;
+            admin::set_price(&store, CLI, &price).await?;
             println!(
                 "price of {:?} set from {}",
                 price.model,
                 fmt_ms(price.effective_from_ms)
             );
+        }
+        Command::Users(UserCmd::Create {
+            email,
+            role,
+            projects,
+        }) => {
+            let role = shared::Role::parse(&role)
+                .ok_or_else(|| format!("--role {role:?}: expected admin or viewer"))?;
+            let password = read_password()?;
+            admin::create_user(&store, CLI, &email, &password, role, projects.as_deref()).await?;
+            println!("created {} {email}", role.as_str());
+        }
+        Command::Users(UserCmd::List) => {
+            for u in store.list_users().await? {
+                let scope = u
+                    .projects
+                    .map(|p| p.join(","))
+                    .unwrap_or_else(|| "all projects".into());
+                let state = if u.disabled { "disabled" } else { "active" };
+                println!("{}\t{}\t{scope}\t{state}", u.email, u.role.as_str());
+            }
+        }
+        Command::Users(UserCmd::Disable { email }) => {
+            admin::disable_user(&store, CLI, &email).await?;
+            println!("disabled {email}");
+        }
+        Command::Users(UserCmd::Password { email }) => {
+            let password = read_password()?;
+            server::auth::check_new_password(&password)?;
+            let hash = server::auth::hash_password(&password)?;
+            store
+                .set_password(&email.trim().to_lowercase(), &hash)
+                .await?;
+            store
+                .audit(CLI, "user.password", &format!("user {email}"))
+                .await?;
+            println!("password of {email} set; their sessions ended");
+        }
+        Command::Tokens(TokenCmd::Create { name, projects }) => {
+            let (info, token) =
+                admin::create_token(&store, CLI, &name, projects.as_deref()).await?;
+            println!(
+                "created read token {} {:?}; store it now, it is not shown again:",
+                info.prefix, info.name
+            );
+            println!("{token}");
+        }
+        Command::Tokens(TokenCmd::List) => {
+            for t in store.list_tokens().await? {
+                let scope = t
+                    .projects
+                    .map(|p| p.join(","))
+                    .unwrap_or_else(|| "all projects".into());
+                let state = if t.revoked_at_ms.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!("{}\t{}\t{scope}\t{state}", t.prefix, t.name);
+            }
+        }
+        Command::Tokens(TokenCmd::Revoke { prefix }) => {
+            admin::revoke_token(&store, CLI, &prefix).await?;
+            println!("revoked {prefix}");
         }
         Command::Demo { events, days, seed } => {
             let report = server::demo::generate(&store, events, days, seed).await?;
@@ -276,6 +383,22 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         }
     }
     Ok(())
+}
+
+/// The actor the audit log names for command-line actions.
+const CLI: &str = "cli";
+
+/// A new password from `UA_PASSWORD`, or typed at a prompt (twice, not echoed).
+fn read_password() -> Result<String, AnyError> {
+    if let Ok(p) = std::env::var("UA_PASSWORD") {
+        return Ok(p);
+    }
+    let first = rpassword::prompt_password("password: ")?;
+    let again = rpassword::prompt_password("again: ")?;
+    if first != again {
+        return Err("the two passwords differ".into());
+    }
+    Ok(first)
 }
 
 fn fmt_ms(ms: i64) -> String {

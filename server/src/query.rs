@@ -502,21 +502,29 @@ async fn error_page_of(
     })
 }
 
-/// Model and project names that have data, for the filter pickers.
-pub async fn filter_options(store: &Store) -> Result<shared::FilterOptions, QueryError> {
-    let mut models: Vec<String> = store
-        .list_models()
-        .await?
-        .into_iter()
-        .map(|(_, n)| n)
-        .collect();
-    models.sort();
+/// Model and project names the filter pickers offer `who`: only their projects, and only
+/// models with data in them, when they are limited to some projects.
+pub async fn filter_options(
+    store: &Store,
+    who: &crate::store::Principal,
+) -> Result<shared::FilterOptions, QueryError> {
     let projects = store
         .list_projects()
         .await?
         .into_iter()
+        .filter(|p| crate::auth::may_see_project(who, p.id))
         .map(|p| p.name)
         .collect();
+    let mut models: Vec<String> = match &who.project_ids {
+        None => store
+            .list_models()
+            .await?
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect(),
+        Some(ids) => store.models_of_projects(ids).await?,
+    };
+    models.sort();
     Ok(shared::FilterOptions { models, projects })
 }
 

@@ -9,13 +9,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::{json, Map, Value};
 use shared::{DateRange, EventStatus, Period, Problem, UsageQuery};
 
 use crate::export::{self, ExportError, RawFormat};
 use crate::http::HttpError;
 use crate::query::{self, QueryError};
+use crate::store::Principal;
 use crate::AppState;
 
 /// Routes of the read API.
@@ -139,8 +140,9 @@ impl FilterBody {
         })
     }
 
-    /// Builds the typed query; project ids are turned into names.
-    async fn into_query(self, state: &AppState) -> Result<UsageQuery, HttpError> {
+    /// Builds the typed query for `who`; project ids are turned into names, and the query
+    /// is limited to the projects `who` may see.
+    async fn into_query(self, state: &AppState, who: &Principal) -> Result<UsageQuery, HttpError> {
         let range = match (self.start_date, self.end_date) {
             (Some(start), Some(end)) => DateRange::Custom { start, end },
             (Some(_), None) => return Err(bad_param("endDate", "is required with startDate")),
@@ -173,18 +175,28 @@ impl FilterBody {
                     .ok()
                     .and_then(|id| known.iter().find(|p| p.id == id));
                 match by_id.or_else(|| known.iter().find(|p| p.name == w)) {
-                    Some(p) => projects.push(p.name.clone()),
-                    None => return Err(bad_param("projectId", format!("no project {w:?}"))),
+                    Some(p) if crate::auth::may_see_project(who, p.id) => {
+                        projects.push(p.name.clone())
+                    }
+                    // Whether it exists is not told to someone who may not see it.
+                    Some(_) | None if who.project_ids.is_some() => {
+                        return Err(crate::auth::Forbidden(format!(
+                            "you may not see project {w:?}; ask an admin for access"
+                        ))
+                        .into())
+                    }
+                    _ => return Err(bad_param("projectId", format!("no project {w:?}"))),
                 }
             }
         }
-        Ok(UsageQuery {
+        let q = UsageQuery {
             range,
             tz: self.tz.unwrap_or_else(|| "UTC".into()),
             models: json_list(self.model, "model")?,
             projects,
             status,
-        })
+        };
+        Ok(crate::auth::scope_query(who, q)?)
     }
 }
 
@@ -249,11 +261,14 @@ async fn panel(
 
 async fn v1_get(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, HttpError> {
     let params = parse_params(raw)?;
-    let q = FilterBody::from_params(&params)?.into_query(&state).await?;
+    let q = FilterBody::from_params(&params)?
+        .into_query(&state, &who)
+        .await?;
     Ok(Json(panel(&state, &name, &q, &params).await?))
 }
 
@@ -319,10 +334,13 @@ const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadshe
 
 async fn v1_export(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, HttpError> {
     let params = parse_params(raw)?;
-    let q = FilterBody::from_params(&params)?.into_query(&state).await?;
+    let q = FilterBody::from_params(&params)?
+        .into_query(&state, &who)
+        .await?;
     export(&state, &q, &params).await
 }
 
@@ -331,6 +349,7 @@ async fn v1_export(
 /// (the client sees a broken transfer, never a silently short file).
 async fn raw_export(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, HttpError> {
     let params = parse_params(raw)?;
@@ -344,7 +363,9 @@ async fn raw_export(
             ))
         }
     };
-    let q = FilterBody::from_params(&params)?.into_query(&state).await?;
+    let q = FilterBody::from_params(&params)?
+        .into_query(&state, &who)
+        .await?;
     let now = chrono::Utc::now().timestamp_millis();
     let r = query::resolve(&state.store, &q, now).await?;
     let (tx, rx) = tokio::sync::mpsc::channel(4096);
@@ -415,6 +436,7 @@ fn envelope(data: Value, message: Option<&str>) -> Response {
 
 async fn seed_get(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, HttpError> {
     let params = parse_params(raw)?;
@@ -423,7 +445,9 @@ async fn seed_get(
         .find(|(k, _)| k == "action")
         .map(|(_, v)| v.clone())
         .ok_or_else(|| bad_param("action", "is required"))?;
-    let q = FilterBody::from_params(&params)?.into_query(&state).await?;
+    let q = FilterBody::from_params(&params)?
+        .into_query(&state, &who)
+        .await?;
     if action == "export" {
         return export(&state, &q, &params).await;
     }
@@ -432,6 +456,7 @@ async fn seed_get(
 
 async fn seed_post(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     RawQuery(raw): RawQuery,
     body: axum::body::Bytes,
 ) -> Result<Response, HttpError> {
@@ -445,7 +470,7 @@ async fn seed_post(
     } else {
         serde_json::from_slice(&body).map_err(|e| bad_param("body", e.to_string()))?
     };
-    let q = filter.into_query(&state).await?;
+    let q = filter.into_query(&state, &who).await?;
     match action {
         Some("refresh") => Ok(envelope(
             panel(&state, "dashboard", &q, &params).await?,

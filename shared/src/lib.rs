@@ -318,6 +318,46 @@ pub struct ErrorLog {
     pub message: Option<String>,
 }
 
+/// What a signed-in user or read token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages projects, keys, prices, users and tokens; sees everything.
+    Admin,
+    /// Sees the dashboard and exports, possibly of some projects only.
+    Viewer,
+}
+
+impl Role {
+    /// The role's name as stored and shown (`admin`, `viewer`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// Parses `admin` or `viewer`.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// Who is asking, as the app shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// The user's email, or `token:<name>` for a read API token.
+    pub name: String,
+    pub role: Role,
+    /// `None`: every project; otherwise only these projects (by name).
+    pub projects: Option<Vec<String>>,
+}
+
 /// Names the filter pickers offer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

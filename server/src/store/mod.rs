@@ -51,6 +51,9 @@ macro_rules! dispatch {
     };
 }
 
+mod access;
+pub use access::{AuditEntry, LoginRow, Principal, TokenInfo, UserInfo};
+
 /// Handle to the database; cheap to clone and shared by every request.
 #[derive(Clone)]
 pub struct Store {
@@ -606,9 +609,24 @@ impl Store {
                 }
                 q.execute(&mut *tx).await?;
             }
+            let pairs: HashSet<i64> = rows.iter().map(|(k, _)| k.model_id).collect();
+            if !pairs.is_empty() {
+                let sql = format!(
+                    "INSERT INTO project_models (project_id, model_id) VALUES {} \
+                     ON CONFLICT DO NOTHING",
+                    value_groups(pairs.len(), 2, numbered)
+                );
+                let mut q = sqlx::query(&sql);
+                for model_id in pairs {
+                    q = q.bind(project_id).bind(model_id);
+                }
+                q.execute(&mut *tx).await?;
+            }
             if notify_pg && accepted > 0 {
-                // Delivered to every replica's listener when (and only if) this commits.
-                sqlx::query("SELECT pg_notify('usage_events', '')").execute(&mut *tx).await?;
+                // Delivered to every replica's listener when (and only if) this commits; the
+                // payload names the project so that live streams can be scoped.
+                sqlx::query("SELECT pg_notify('usage_events', $1)")
+                    .bind(project_id.to_string()).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             accepted
@@ -672,6 +690,35 @@ impl Store {
     pub async fn last_event_id(&self) -> Result<i64, StoreError> {
         let sql = "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM events";
         Ok(dispatch!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await?))
+    }
+
+    /// Projects with events stored after event id `after`, and the newest event id seen.
+    pub async fn projects_changed_after(&self, after: i64) -> Result<(Vec<i64>, i64), StoreError> {
+        let sql = "SELECT project_id, MAX(id) FROM events WHERE id > $1 GROUP BY project_id";
+        let rows: Vec<(i64, i64)> =
+            dispatch!(self, pool => sqlx::query_as(sql).bind(after).fetch_all(pool).await?);
+        let last = rows.iter().map(|(_, id)| *id).max().unwrap_or(after);
+        Ok((rows.into_iter().map(|(p, _)| p).collect(), last))
+    }
+
+    /// Model names with data in any of these projects.
+    pub async fn models_of_projects(&self, project_ids: &[i64]) -> Result<Vec<String>, StoreError> {
+        if project_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=project_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT m.name FROM project_models pm JOIN models m ON m.id = pm.model_id \
+             WHERE pm.project_id IN ({}) ORDER BY m.name",
+            marks.join(",")
+        );
+        Ok(dispatch!(self, pool => {
+            let mut q = sqlx::query_scalar(&sql);
+            for id in project_ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await?
+        }))
     }
 
     /// A PostgreSQL listener on the `usage_events` channel, or `None` on SQLite.

@@ -19,8 +19,27 @@ pub struct TestApp {
     pub store: Store,
     /// The database URL, for starting replicas on the same database.
     pub url: String,
+    /// Sends a read token that sees every project (as a script would).
     pub client: reqwest::Client,
+    /// Sends no credentials at all.
+    pub anon: reqwest::Client,
     _dir: tempfile::TempDir,
+}
+
+/// A client that never follows redirects (so tests see them) and sends `headers` always.
+pub fn client_with(headers: &[(&str, &str)]) -> reqwest::Client {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (k, v) in headers {
+        map.insert(
+            reqwest::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(map)
+        .build()
+        .unwrap()
 }
 
 /// The PostgreSQL server tests create their databases on (`TEST_POSTGRES_URL`).
@@ -99,11 +118,17 @@ async fn serve_on(url: String, config: Config, dir: tempfile::TempDir) -> TestAp
     let base = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState::new(store.clone(), config, server::leptos_options());
     tokio::spawn(async move { server::serve(listener, state).await });
+    let name = format!("test-{:x}", rand_u64());
+    let (_, token) = store
+        .create_token(&name, None, "test")
+        .await
+        .expect("create read token");
     TestApp {
         base,
         store,
         url,
-        client: reqwest::Client::new(),
+        client: client_with(&[("authorization", &format!("Bearer {token}"))]),
+        anon: client_with(&[]),
         _dir: dir,
     }
 }
@@ -116,6 +141,46 @@ impl TestApp {
             .await
             .expect("create project");
         self.store.create_key(name).await.expect("create key").1
+    }
+
+    /// Creates a user (password `password-123`) and returns a client carrying their session
+    /// cookie and this site's Origin, as a browser would.
+    pub async fn user_client(
+        &self,
+        email: &str,
+        role: shared::Role,
+        projects: Option<&[&str]>,
+    ) -> reqwest::Client {
+        let projects: Option<Vec<String>> =
+            projects.map(|p| p.iter().map(|s| s.to_string()).collect());
+        server::admin::create_user(
+            &self.store,
+            "test",
+            email,
+            "password-123",
+            role,
+            projects.as_deref(),
+        )
+        .await
+        .expect("create user");
+        let cookie = self.login(email, "password-123").await.expect("log in");
+        client_with(&[("cookie", &cookie), ("origin", &self.base)])
+    }
+
+    /// Logs in through the form; returns the `name=value` of the session cookie, or the
+    /// status of the refusal.
+    pub async fn login(&self, email: &str, password: &str) -> Result<String, u16> {
+        let res = client_with(&[("origin", &self.base)])
+            .post(format!("{}/login", self.base))
+            .form(&[("email", email), ("password", password), ("next", "/")])
+            .send()
+            .await
+            .expect("request");
+        if res.status() != 303 {
+            return Err(res.status().as_u16());
+        }
+        let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+        Ok(set.split(';').next().unwrap().to_string())
     }
 
     /// GETs `path` and returns the status and the JSON body.

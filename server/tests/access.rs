@@ -1,0 +1,508 @@
+//! Access control and abuse, over HTTP on both backends: anonymous refusal, project scoping
+//! on every surface, revocation, the log-in rate limit, CSRF, and hostile ingest.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{client_with, spawn_app, spawn_app_with, Db, TestApp};
+use serde_json::{json, Value};
+use server::Config;
+use shared::{Role, UsageQuery};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// `n` events of `model` a few minutes ago, with an error message naming `tag`.
+fn events(n: usize, model: &str, tag: &str) -> Value {
+    let ts = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    Value::Array(
+        (0..n)
+            .map(|i| {
+                json!({"id": format!("{tag}-{i}"), "timestamp": ts, "model": model,
+                       "input_tokens": 10, "output_tokens": 5, "status": "error",
+                       "error_type": "timeout", "error_message": format!("{tag} message")})
+            })
+            .collect(),
+    )
+}
+
+async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
+    let res = client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .expect("request");
+    (res.status().as_u16(), res.text().await.unwrap_or_default())
+}
+
+/// Calls a server function of the app the way the hydrated page does.
+async fn server_fn(
+    client: &reqwest::Client,
+    app: &TestApp,
+    name: &str,
+    body: Value,
+) -> (u16, String) {
+    let res = client
+        .post(format!("{}/api/{name}", app.base))
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    (res.status().as_u16(), res.text().await.unwrap_or_default())
+}
+
+/// Two projects: `alpha` with 3 events of `model-a`, `bravo-secret` with 5 events of
+/// `model-bravo-only`. Returns the ingest keys.
+async fn two_projects(app: &TestApp) -> (String, String) {
+    let a = app.project_with_key("alpha").await;
+    let b = app.project_with_key("bravo-secret").await;
+    let res = app.post_events(&a, &events(3, "model-a", "alpha")).await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .post_events(&b, &events(5, "model-bravo-only", "bravo-secret"))
+        .await;
+    assert_eq!(res.status(), 200);
+    (a, b)
+}
+
+async fn anonymous_requests_are_refused_on_every_surface(db: Db) {
+    let app = spawn_app(db).await;
+    two_projects(&app).await;
+    for path in [
+        "/api/v1/usage/summary",
+        "/api/v1/usage/dashboard",
+        "/api/usage?action=summary",
+        "/api/v1/usage/export?format=csv",
+        "/api/v1/events/export",
+        "/api/v1/live",
+    ] {
+        let (status, body) = get(&app.anon, &app, path).await;
+        assert_eq!(status, 401, "{path}");
+        assert!(!body.contains("alpha"), "{path}: {body}");
+    }
+    for path in ["/", "/?period=7d", "/admin"] {
+        let res = app
+            .anon
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{path}");
+        let location = res.headers()["location"].to_str().unwrap();
+        assert!(location.starts_with("/login?next=%2F"), "{location}");
+    }
+    let browser = client_with(&[("origin", &app.base)]);
+    for name in ["get_summary", "get_projects"] {
+        let q = json!({"q": UsageQuery::default()});
+        let (status, body) = server_fn(&browser, &app, name, q).await;
+        assert_eq!(status, 401, "{name}: {body}");
+    }
+    let (status, _) = server_fn(&browser, &app, "get_filter_options", json!({})).await;
+    assert_eq!(status, 401);
+    // An ingest key is not a read credential, and a made-up token is nothing.
+    let (key, _) = (app.project_with_key("gamma").await, ());
+    for bearer in [
+        key.as_str(),
+        "uat_abcdefgh_abcdefghabcdefghabcdefghabcdefgh",
+    ] {
+        let c = client_with(&[("authorization", &format!("Bearer {bearer}"))]);
+        assert_eq!(get(&c, &app, "/api/v1/usage/summary").await.0, 401);
+    }
+    // The log-in page and probes stay open.
+    assert_eq!(get(&app.anon, &app, "/login").await.0, 200);
+    assert_eq!(get(&app.anon, &app, "/healthz").await.0, 200);
+}
+
+/// Everything a viewer limited to `alpha` can reach, checked for any trace of bravo.
+async fn assert_sees_only_alpha(app: &TestApp, who: &reqwest::Client, label: &str) {
+    let (status, body) = get(who, app, "/api/v1/usage/summary?period=24h").await;
+    assert_eq!(status, 200, "{label}: {body}");
+    let summary: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(summary["totalRequests"], 3, "{label}");
+    for (path, expected) in [
+        ("/api/v1/usage/dashboard?period=24h", "alpha"),
+        ("/api/usage?action=dashboard&period=24h", "alpha"),
+        ("/api/v1/usage/errors?period=24h", "alpha message"),
+        ("/api/v1/events/export?period=24h", "alpha"),
+        ("/api/v1/events/export?period=24h&format=ndjson", "alpha"),
+        (
+            "/api/v1/usage/export?format=csv&table=projects&period=24h",
+            "alpha",
+        ),
+        (
+            "/api/v1/usage/export?format=csv&table=models&period=24h",
+            "model-a",
+        ),
+        (
+            "/api/v1/usage/export?format=csv&table=errors&period=24h",
+            "timeout,3,",
+        ),
+        (
+            "/api/v1/usage/export?format=csv&table=error_log&period=24h",
+            "alpha message",
+        ),
+    ] {
+        let (status, body) = get(who, app, path).await;
+        assert_eq!(status, 200, "{label} {path}: {body}");
+        assert!(body.contains(expected), "{label} {path}: {body}");
+        assert!(!body.contains("bravo"), "{label} {path}: {body}");
+    }
+    let (_, raw) = get(who, app, "/api/v1/events/export?period=24h").await;
+    assert_eq!(
+        raw.lines().count(),
+        1 + 3,
+        "{label}: header and alpha's rows"
+    );
+    let bravo_id = app.store.project_by_name("bravo-secret").await.unwrap().id;
+    for path in [
+        "/api/v1/usage/summary?projectId=bravo-secret".to_string(),
+        format!("/api/v1/usage/summary?projectId={bravo_id}"),
+        "/api/v1/usage/summary?projectId=alpha,bravo-secret".to_string(),
+        // Not even whether a project exists is told.
+        "/api/v1/usage/summary?projectId=no-such-project".to_string(),
+        "/api/v1/events/export?projectId=bravo-secret".to_string(),
+        "/api/v1/usage/export?projectId=bravo-secret".to_string(),
+        "/api/usage?action=summary&projectId=bravo-secret".to_string(),
+    ] {
+        let (status, body) = get(who, app, &path).await;
+        assert_eq!(status, 403, "{label} {path}: {body}");
+        assert!(!body.contains("model-bravo"), "{label} {path}: {body}");
+    }
+    let (status, body) = server_fn(who, app, "get_filter_options", json!({})).await;
+    assert_eq!(status, 200, "{label}: {body}");
+    let options: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(options["projects"], json!(["alpha"]), "{label}");
+    assert_eq!(options["models"], json!(["model-a"]), "{label}");
+    for name in [
+        "get_summary",
+        "get_projects",
+        "get_models",
+        "get_daily",
+        "get_error_types",
+    ] {
+        let (status, body) = server_fn(who, app, name, json!({"q": UsageQuery::default()})).await;
+        assert_eq!(status, 200, "{label} {name}: {body}");
+        assert!(!body.contains("bravo"), "{label} {name}: {body}");
+        let q = UsageQuery {
+            projects: vec!["bravo-secret".into()],
+            ..UsageQuery::default()
+        };
+        let (status, body) = server_fn(who, app, name, json!({"q": q})).await;
+        assert_eq!(status, 403, "{label} {name}: {body}");
+    }
+    let (status, body) = server_fn(
+        who,
+        app,
+        "get_error_page",
+        json!({"q": UsageQuery::default(), "before": null}),
+    )
+    .await;
+    assert_eq!(status, 200, "{label}: {body}");
+    assert!(body.contains("alpha message"), "{label}: {body}");
+    assert!(!body.contains("bravo"), "{label}: {body}");
+}
+
+async fn a_viewer_limited_to_one_project_gets_no_byte_of_another(db: Db) {
+    let app = spawn_app(db).await;
+    let (a, b) = two_projects(&app).await;
+    let viewer = app
+        .user_client("viewer@example.com", Role::Viewer, Some(&["alpha"]))
+        .await;
+    assert_sees_only_alpha(&app, &viewer, "viewer").await;
+    let (_, token) = app
+        .store
+        .create_token("alpha-script", Some(&["alpha".to_string()]), "test")
+        .await
+        .unwrap();
+    let script = client_with(&[("authorization", &format!("Bearer {token}"))]);
+    assert_sees_only_alpha(&app, &script, "token").await;
+
+    // The page itself, rendered on the server, names no other project.
+    let (status, page) = get(&viewer, &app, "/?period=24h").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("viewer@example.com"), "{page}");
+    assert!(!page.contains("bravo"), "the page leaks project bravo");
+
+    // Live updates: bravo's events are not even a signal to this viewer; alpha's are.
+    let mut live = viewer
+        .get(format!("{}/api/v1/live", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let res = app.post_events(&b, &events(2, "m", "bravo-late")).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        !next_change(&mut live, Duration::from_millis(2500)).await,
+        "a change of bravo reached the alpha viewer"
+    );
+    let res = app.post_events(&a, &events(1, "m", "alpha-late")).await;
+    assert_eq!(res.status(), 200);
+    assert!(next_change(&mut live, Duration::from_millis(3000)).await);
+}
+
+async fn next_change(res: &mut reqwest::Response, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut seen = String::new();
+    loop {
+        match tokio::time::timeout_at(deadline, res.chunk()).await {
+            Ok(Ok(Some(bytes))) => {
+                seen.push_str(&String::from_utf8_lossy(&bytes));
+                if seen.contains("event: change") {
+                    return true;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+async fn an_ingest_key_writes_only_to_its_own_project(db: Db) {
+    let app = spawn_app(db).await;
+    let (a, _) = two_projects(&app).await;
+    // Naming another project in the events changes nothing: the key decides.
+    let mut batch = events(2, "model-a", "sneaky");
+    for e in batch.as_array_mut().unwrap() {
+        e["project"] = json!("bravo-secret");
+        e["projectId"] = json!("bravo-secret");
+    }
+    let res = app.post_events(&a, &batch).await;
+    assert!(res.status().is_success() || res.status() == 422);
+    let (_, bravo) = app
+        .get_json("/api/v1/usage/summary?period=24h&projectId=bravo-secret")
+        .await;
+    assert_eq!(bravo["totalRequests"], 5);
+}
+
+async fn revoked_keys_tokens_and_users_stop_working_at_once(db: Db) {
+    let app = spawn_app(db).await;
+    let (a, _) = two_projects(&app).await;
+    let (info, token) = app.store.create_token("t", None, "test").await.unwrap();
+    let script = client_with(&[("authorization", &format!("Bearer {token}"))]);
+    assert_eq!(get(&script, &app, "/api/v1/usage/summary").await.0, 200);
+    server::admin::revoke_token(&app.store, "test", &info.prefix)
+        .await
+        .unwrap();
+    assert_eq!(get(&script, &app, "/api/v1/usage/summary").await.0, 401);
+
+    let prefix = &a[..11];
+    server::admin::revoke_key(&app.store, "test", prefix)
+        .await
+        .unwrap();
+    let res = app.post_events(&a, &events(1, "m", "after-revoke")).await;
+    assert_eq!(res.status(), 401);
+
+    let viewer = app
+        .user_client("gone@example.com", Role::Viewer, None)
+        .await;
+    assert_eq!(get(&viewer, &app, "/api/v1/usage/summary").await.0, 200);
+    server::admin::disable_user(&app.store, "test", "gone@example.com")
+        .await
+        .unwrap();
+    assert_eq!(get(&viewer, &app, "/api/v1/usage/summary").await.0, 401);
+    assert_eq!(
+        app.login("gone@example.com", "password-123").await,
+        Err(401)
+    );
+
+    // Signing out ends the session on the server, not only in the browser.
+    let other = app
+        .user_client("leaving@example.com", Role::Viewer, None)
+        .await;
+    let res = other
+        .post(format!("{}/logout", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(get(&other, &app, "/api/v1/usage/summary").await.0, 401);
+
+    let audit = app.store.audit_log(10).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    for a in ["token.revoke", "key.revoke", "user.disable", "user.create"] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+}
+
+async fn log_in_is_rate_limited_and_does_not_tell_unknown_emails_apart(db: Db) {
+    let app = spawn_app(db).await;
+    app.user_client("user@example.com", Role::Viewer, None)
+        .await;
+    let form = |email: &'static str, password: &'static str| {
+        client_with(&[("origin", &app.base)])
+            .post(format!("{}/login", app.base))
+            .form(&[("email", email), ("password", password)])
+            .send()
+    };
+    let unknown = form("nobody@example.com", "whatever-123").await.unwrap();
+    let unknown = (unknown.status(), unknown.text().await.unwrap());
+    let wrong = form("user@example.com", "wrong-password").await.unwrap();
+    let wrong = (wrong.status(), wrong.text().await.unwrap());
+    assert_eq!(unknown.0, 401);
+    assert_eq!(wrong.0, 401);
+    let message = |page: &str| {
+        page.split("role=\"alert\">")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .map(str::to_string)
+    };
+    assert_eq!(message(&unknown.1), message(&wrong.1));
+    assert_eq!(
+        message(&wrong.1).as_deref(),
+        Some("Wrong email or password.")
+    );
+
+    for _ in 1..server::auth::LOGIN_MAX_PER_ACCOUNT {
+        assert_eq!(
+            form("user@example.com", "wrong").await.unwrap().status(),
+            401
+        );
+    }
+    // Locked now, even with the right password.
+    let locked = form("user@example.com", "password-123").await.unwrap();
+    assert_eq!(locked.status(), 429);
+    let retry: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 15 * 60, "{retry}");
+    // Another account from the same address is not locked by it.
+    app.user_client("other@example.com", Role::Viewer, None)
+        .await;
+}
+
+async fn cross_site_state_changes_are_refused(db: Db) {
+    let app = spawn_app(db).await;
+    two_projects(&app).await;
+    let viewer = app
+        .user_client("csrf@example.com", Role::Viewer, None)
+        .await;
+    let cookie = app.login("csrf@example.com", "password-123").await.unwrap();
+    let q = json!({"q": UsageQuery::default()});
+    let post = |origin: Option<&str>| {
+        let mut headers = vec![("cookie", cookie.as_str())];
+        if let Some(o) = origin {
+            headers.push(("origin", o));
+        }
+        client_with(&headers)
+            .post(format!("{}/api/get_summary", app.base))
+            .json(&q)
+            .send()
+    };
+    assert_eq!(
+        post(Some("https://evil.example")).await.unwrap().status(),
+        403
+    );
+    assert_eq!(post(Some("null")).await.unwrap().status(), 403);
+    assert_eq!(post(None).await.unwrap().status(), 403);
+    assert_eq!(post(Some(&app.base)).await.unwrap().status(), 200);
+    // A forged log-out does not end the session; a forged log-in is refused too.
+    let evil = client_with(&[("cookie", &cookie), ("origin", "https://evil.example")]);
+    let res = evil
+        .post(format!("{}/logout", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(get(&viewer, &app, "/api/v1/usage/summary").await.0, 200);
+    let res = evil
+        .post(format!("{}/login", app.base))
+        .form(&[("email", "csrf@example.com"), ("password", "password-123")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+async fn hostile_ingest_gets_4xx_and_the_server_keeps_serving(db: Db) {
+    let config = Config {
+        max_body_bytes: 64 * 1024,
+        max_batch_events: 100,
+        ingest_events_per_sec: 100,
+        request_timeout_secs: 2,
+        ..Config::default()
+    };
+    let app = spawn_app_with(db, config).await;
+    let key = app.project_with_key("p").await;
+    let raw = |body: Vec<u8>, content_type: &'static str| {
+        app.anon
+            .post(format!("{}/api/v1/events", app.base))
+            .bearer_auth(&key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    let cases: Vec<(Vec<u8>, &str, u16)> = vec![
+        (b"{not json".to_vec(), "application/json", 422),
+        (deep.into_bytes(), "application/json", 422),
+        (vec![b'x'; 100 * 1024], "application/json", 413),
+        (vec![0xff, 0xfe, 0x00], "application/x-ndjson", 422),
+        (b"[]".to_vec(), "text/plain", 415),
+        (
+            events(101, "m", "big").to_string().into_bytes(),
+            "application/json",
+            413,
+        ),
+    ];
+    for (body, ct, want) in cases {
+        let res = raw(body, ct).await.unwrap();
+        assert_eq!(res.status(), want, "{ct}");
+        let err: Value = res.json().await.expect("a JSON error");
+        assert!(err["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    // The rate limit: a full second's worth passes, the next batch waits.
+    let res = app.post_events(&key, &events(100, "m", "first")).await;
+    assert_eq!(res.status(), 200);
+    let res = app.post_events(&key, &events(100, "m", "second")).await;
+    assert_eq!(res.status(), 429);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    let res = app.post_events(&key, &events(100, "m", "second")).await;
+    assert_eq!(res.status(), 200, "after Retry-After the batch passes");
+
+    // A client that stops sending its body is cut off.
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/events HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/json\r\ncontent-length: 1000\r\n\r\n[{{"
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut answer))
+        .await
+        .expect("the server answers a stalled body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    // Still serving, and nothing but the accepted batches was stored.
+    assert_eq!(get(&app.anon, &app, "/healthz").await.0, 200);
+    let (_, s) = app.get_json("/api/v1/usage/summary?period=24h").await;
+    assert_eq!(s["totalRequests"], 200);
+    let (status, metrics) = get(&app.anon, &app, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("ua_ingest_events_total 200"), "{metrics}");
+    assert!(
+        metrics.contains("ua_ingest_rejected_total{reason=\"rate_limited\"} 100"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ua_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/events\",status=\"200\"} 2"), "{metrics}");
+}
+
+on_both_backends!(
+    anonymous_requests_are_refused_on_every_surface,
+    a_viewer_limited_to_one_project_gets_no_byte_of_another,
+    an_ingest_key_writes_only_to_its_own_project,
+    revoked_keys_tokens_and_users_stop_working_at_once,
+    log_in_is_rate_limited_and_does_not_tell_unknown_emails_apart,
+    cross_site_state_changes_are_refused,
+    hostile_ingest_gets_4xx_and_the_server_keeps_serving,
+);
