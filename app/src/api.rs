@@ -45,6 +45,61 @@ mod ssr {
     /// The shared handle put into Leptos context.
     pub type SourceHandle = Arc<dyn DashboardSource>;
 
+    /// One change an admin asks for on the admin page. Fields are as typed in the forms;
+    /// the server parses and validates them (empty means "not given").
+    #[derive(Clone, Debug)]
+    pub enum AdminCommand {
+        CreateProject {
+            name: String,
+        },
+        CreateKey {
+            project: String,
+        },
+        RevokeKey {
+            prefix: String,
+        },
+        SetPrice {
+            model: String,
+            input: String,
+            output: String,
+            cached_input: String,
+            cache_write: String,
+            from: String,
+        },
+        CreateUser {
+            email: String,
+            password: String,
+            role: String,
+            projects: String,
+        },
+        DisableUser {
+            email: String,
+        },
+        CreateToken {
+            name: String,
+            projects: String,
+        },
+        RevokeToken {
+            prefix: String,
+        },
+    }
+
+    /// What the admin page needs from the server (admins only; implemented by `server`).
+    pub trait AdminSource: Send + Sync + 'static {
+        fn overview(&self) -> Answer<'_, shared::AdminOverview>;
+        /// Carries out a command; answers a secret to show once (a new key or token).
+        fn run(&self, cmd: AdminCommand) -> Answer<'_, Option<String>>;
+    }
+
+    /// The admin handle put into Leptos context.
+    pub type AdminHandle = Arc<dyn AdminSource>;
+
+    pub(crate) fn admin_source() -> Result<AdminHandle, leptos::prelude::ServerFnError> {
+        leptos::prelude::use_context::<AdminHandle>().ok_or_else(|| {
+            leptos::prelude::ServerFnError::new("the admin source is not configured")
+        })
+    }
+
     pub(crate) fn source() -> Result<SourceHandle, leptos::prelude::ServerFnError> {
         leptos::prelude::use_context::<SourceHandle>()
             .ok_or_else(|| leptos::prelude::ServerFnError::new("the data source is not configured"))
@@ -111,4 +166,92 @@ pub async fn get_filter_options() -> Result<FilterOptions, ServerFnError> {
 #[server(endpoint = "get_account")]
 pub async fn get_account() -> Result<Account, ServerFnError> {
     source()?.account().await.map_err(ServerFnError::new)
+}
+
+/// Everything the admin page lists.
+#[server(endpoint = "admin_overview")]
+pub async fn admin_overview() -> Result<shared::AdminOverview, ServerFnError> {
+    admin_source()?.overview().await.map_err(ServerFnError::new)
+}
+
+#[cfg(feature = "ssr")]
+async fn admin_run(cmd: AdminCommand) -> Result<Option<String>, ServerFnError> {
+    admin_source()?.run(cmd).await.map_err(ServerFnError::new)
+}
+
+/// Creates a project.
+#[server(endpoint = "admin_create_project")]
+pub async fn admin_create_project(name: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::CreateProject { name }).await
+}
+
+/// Creates an ingest key; answers the key (shown once).
+#[server(endpoint = "admin_create_key")]
+pub async fn admin_create_key(project: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::CreateKey { project }).await
+}
+
+/// Revokes an ingest key.
+#[server(endpoint = "admin_revoke_key")]
+pub async fn admin_revoke_key(prefix: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::RevokeKey { prefix }).await
+}
+
+/// Sets a model's prices (USD per million tokens) from a date on.
+#[server(endpoint = "admin_set_price")]
+pub async fn admin_set_price(
+    model: String,
+    input: String,
+    output: String,
+    cached_input: String,
+    cache_write: String,
+    from: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::SetPrice {
+        model,
+        input,
+        output,
+        cached_input,
+        cache_write,
+        from,
+    })
+    .await
+}
+
+/// Creates a user.
+#[server(endpoint = "admin_create_user")]
+pub async fn admin_create_user(
+    email: String,
+    password: String,
+    role: String,
+    projects: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::CreateUser {
+        email,
+        password,
+        role,
+        projects,
+    })
+    .await
+}
+
+/// Disables a user.
+#[server(endpoint = "admin_disable_user")]
+pub async fn admin_disable_user(email: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::DisableUser { email }).await
+}
+
+/// Creates a read API token; answers the token (shown once).
+#[server(endpoint = "admin_create_token")]
+pub async fn admin_create_token(
+    name: String,
+    projects: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::CreateToken { name, projects }).await
+}
+
+/// Revokes a read API token.
+#[server(endpoint = "admin_revoke_token")]
+pub async fn admin_revoke_token(prefix: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::RevokeToken { prefix }).await
 }

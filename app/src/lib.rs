@@ -4,6 +4,7 @@
 //! `?start=2025-01-01&end=2025-01-16`), so views can be bookmarked and shared and back/forward
 //! work. Every panel has its own resource, loading placeholder, error message and retry.
 
+mod admin;
 pub mod api;
 mod charts;
 mod export;
@@ -52,6 +53,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                 <Route path=StaticSegment("") view=Dashboard/>
+                <Route path=StaticSegment("admin") view=admin::AdminPage/>
             </Routes>
         </Router>
     }

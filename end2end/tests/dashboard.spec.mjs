@@ -10,6 +10,7 @@ test('the dashboard hydrates, shows ingested usage and reacts to the range butto
 
   // Fresh database: onboarding instead of empty charts.
   await page.goto('/');
+  await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('onboarding')).toBeVisible();
 
   // A project, a key, and 321 events from the last hour through the public API.

@@ -15,6 +15,7 @@ test('Export Excel and Export CSV download the current view', async ({ page, req
   await sendEvents(request, key, events);
 
   await page.goto('/?period=90d&tz=UTC');
+  await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('total-requests')).toBeVisible();
 
   const [xlsx] = await Promise.all([
@@ -40,6 +41,7 @@ test('Export Excel and Export CSV download the current view', async ({ page, req
 
 test('a failed export says why', async ({ page }) => {
   await page.goto('/?period=7d&tz=Nowhere/Land');
+  await page.locator('html[data-hydrated]').waitFor();
   await page.getByRole('button', { name: 'Export Excel' }).click();
   await expect(page.getByTestId('export-status')).toContainText('Export failed: tz:');
 });

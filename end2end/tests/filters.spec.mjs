@@ -15,6 +15,7 @@ test('filters live in the URL and back/forward restore them', async ({ page, req
   await sendEvents(request, key, events);
 
   await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}`);
+  await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('range-label')).toHaveText('Last 7 days · UTC');
   await expect(page.getByTestId('total-requests')).toContainText('40');
   await expect(page.getByTestId('model-table')).toContainText('Filter Model B');
@@ -44,6 +45,7 @@ test('filters live in the URL and back/forward restore them', async ({ page, req
 
 test('a failing query shows an error with Retry in each panel, and the page stays usable', async ({ page }) => {
   await page.goto('/?period=7d&tz=Nowhere/City');
+  await page.locator('html[data-hydrated]').waitFor();
   const alerts = page.locator('.panel-error[role="alert"]');
   await expect(alerts.first()).toContainText('is not an IANA time zone');
   expect(await alerts.count()).toBeGreaterThanOrEqual(6);

@@ -15,6 +15,7 @@ test('new events appear in the open dashboard by themselves, unless Live is off'
   };
   await send(2);
   await page.goto(`/?period=24h&tz=UTC&project=${encodeURIComponent(project)}`);
+  await page.locator('html[data-hydrated]').waitFor();
   const total = page.getByTestId('total-requests').locator('.value');
   await expect(total).toHaveText('2');
   await page.evaluate(() => { window.__stillHere = true; });

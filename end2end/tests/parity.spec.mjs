@@ -38,6 +38,7 @@ test('range buttons, pickers, time zone and custom dates match the REST API', as
   }
 
   await page.goto('/?period=30d&tz=UTC');
+  await page.locator('html[data-hydrated]').waitFor();
   await expectCardsToMatch(page, request, 'period=30d&tz=UTC');
   const seen = new Set();
   for (const period of ['24h', '7d', '90d', '30d']) {

@@ -15,6 +15,7 @@ test('Refresh shows newly ingested events and says so, without a reload', async 
   };
   await send(5);
   await page.goto(`/?period=24h&tz=UTC&project=${encodeURIComponent(project)}`);
+  await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('total-requests').locator('.value')).toHaveText('5');
   await page.evaluate(() => { window.__stillHere = true; });
 

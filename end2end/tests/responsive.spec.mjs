@@ -5,6 +5,7 @@ import { test, expect } from '@playwright/test';
 test('a phone-width dashboard has no horizontal scroll', async ({ page }) => {
   await page.setViewportSize({ width: 360, height: 780 });
   await page.goto('/?period=30d&tz=UTC');
+  await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('total-requests')).toBeVisible();
   await expect(page.getByTestId('model-table')).toBeVisible();
   const { scroll, client } = await page.evaluate(() => ({

@@ -1,7 +1,9 @@
 //! Admin actions, shared by the command line and the admin page: each one changes the store
 //! and records who did it in the audit log.
 
-use shared::Role;
+use app::api::{AdminCommand, AdminSource, Answer};
+use axum::http::StatusCode;
+use shared::{parse_usd_micros, AdminOverview, Role};
 
 use crate::ingest::ModelPrice;
 use crate::store::{KeyInfo, Project, Store, StoreError, TokenInfo};
@@ -139,4 +141,155 @@ pub async fn revoke_token(store: &Store, actor: &str, prefix: &str) -> Result<()
         .audit(actor, "token.revoke", &format!("read token {prefix}"))
         .await?;
     Ok(())
+}
+
+/// The admin page's view of the store: admins only, every action audited under their name.
+pub struct AdminPage(pub Store);
+
+/// Newest audit entries the admin page shows.
+const AUDIT_SHOWN: i64 = 100;
+
+/// A comma-separated project list from a form: empty means every project.
+fn project_list(s: &str) -> Option<Vec<String>> {
+    let list: Vec<String> = s
+        .split(',')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
+fn parse_day(s: &str) -> Result<i64, AdminError> {
+    if s.trim().is_empty() {
+        return Ok(chrono::Utc::now().timestamp_millis());
+    }
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map(|d| {
+            d.and_hms_opt(0, 0, 0)
+                .expect("midnight")
+                .and_utc()
+                .timestamp_millis()
+        })
+        .map_err(|_| AdminError::Invalid(format!("from {s:?}: expected YYYY-MM-DD")))
+}
+
+/// Carries out one command of the admin page as `actor`.
+async fn run(store: &Store, actor: &str, cmd: AdminCommand) -> Result<Option<String>, AdminError> {
+    let usd = |what: &str, s: &str| parse_usd_micros(what, s).map_err(AdminError::Invalid);
+    let usd_or = |what: &str, s: &str, default: i64| {
+        if s.trim().is_empty() {
+            Ok(default)
+        } else {
+            usd(what, s)
+        }
+    };
+    match cmd {
+        AdminCommand::CreateProject { name } => {
+            create_project(store, actor, &name).await.map(|_| None)
+        }
+        AdminCommand::CreateKey { project } => create_key(store, actor, &project)
+            .await
+            .map(|(_, k)| Some(k)),
+        AdminCommand::RevokeKey { prefix } => revoke_key(store, actor, &prefix).await.map(|_| None),
+        AdminCommand::SetPrice {
+            model,
+            input,
+            output,
+            cached_input,
+            cache_write,
+            from,
+        } => {
+            let input = usd("input", &input)?;
+            let price = ModelPrice {
+                model: model.trim().to_string(),
+                effective_from_ms: parse_day(&from)?,
+                input,
+                cached_input: usd_or("cached input", &cached_input, input)?,
+                cache_write: usd_or("cache write", &cache_write, input)?,
+                output: usd("output", &output)?,
+            };
+            set_price(store, actor, &price).await.map(|_| None)
+        }
+        AdminCommand::CreateUser {
+            email,
+            password,
+            role,
+            projects,
+        } => {
+            let role = Role::parse(&role)
+                .ok_or_else(|| AdminError::Invalid(format!("role {role:?}: admin or viewer")))?;
+            let projects = project_list(&projects);
+            create_user(store, actor, &email, &password, role, projects.as_deref())
+                .await
+                .map(|_| None)
+        }
+        AdminCommand::DisableUser { email } => {
+            disable_user(store, actor, &email).await.map(|_| None)
+        }
+        AdminCommand::CreateToken { name, projects } => {
+            let projects = project_list(&projects);
+            create_token(store, actor, &name, projects.as_deref())
+                .await
+                .map(|(_, t)| Some(t))
+        }
+        AdminCommand::RevokeToken { prefix } => {
+            revoke_token(store, actor, &prefix).await.map(|_| None)
+        }
+    }
+}
+
+impl AdminPage {
+    /// The signed-in admin's name, or a refusal (with its status set on the response).
+    fn admin_name() -> Result<String, String> {
+        let refuse = crate::auth::fail_server_fn;
+        let who =
+            crate::auth::current_principal().map_err(|e| refuse(StatusCode::UNAUTHORIZED, e))?;
+        crate::auth::require_admin(&who).map_err(|e| refuse(StatusCode::FORBIDDEN, e.0))?;
+        Ok(who.account.name)
+    }
+}
+
+fn message(e: AdminError) -> String {
+    match e {
+        AdminError::Invalid(m) => m,
+        AdminError::Store(StoreError::NotFound(m) | StoreError::Conflict(m)) => m,
+        AdminError::Store(other) => {
+            tracing::error!(error = %other, "admin action failed");
+            "the database is unavailable; nothing was changed".into()
+        }
+    }
+}
+
+impl AdminSource for AdminPage {
+    fn overview(&self) -> Answer<'_, AdminOverview> {
+        let admin = Self::admin_name();
+        Box::pin(async move {
+            admin?;
+            let load = async {
+                Ok::<_, StoreError>(AdminOverview {
+                    projects: self.0.list_projects().await?,
+                    keys: self.0.list_keys().await?,
+                    prices: self.0.list_prices().await?,
+                    users: self.0.list_users().await?,
+                    tokens: self.0.list_tokens().await?,
+                    audit: self.0.audit_log(AUDIT_SHOWN).await?,
+                })
+            };
+            load.await.map_err(|e| message(AdminError::Store(e)))
+        })
+    }
+
+    fn run(&self, cmd: AdminCommand) -> Answer<'_, Option<String>> {
+        let admin = Self::admin_name();
+        Box::pin(async move {
+            let actor = admin?;
+            run(&self.0, &actor, cmd).await.map_err(|e| {
+                let status = match e {
+                    AdminError::Store(StoreError::Db(_)) => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                crate::auth::fail_server_fn(status, message(e))
+            })
+        })
+    }
 }

@@ -124,6 +124,26 @@ pub fn scope_query(who: &Principal, mut q: UsageQuery) -> Result<UsageQuery, For
     Ok(q)
 }
 
+/// The principal the guard attached to the request a server function or page is answering.
+pub fn current_principal() -> Result<Principal, String> {
+    leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>().cloned())
+        .ok_or_else(|| "sign in to see usage".to_string())
+}
+
+/// Sets the HTTP status of a failed server-function call (a page being rendered keeps its
+/// 200: its panels show their own errors). Answers `message` for chaining.
+pub fn fail_server_fn(status: axum::http::StatusCode, message: String) -> String {
+    let is_server_fn = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .is_some_and(|p| p.uri.path().starts_with("/api/"));
+    if is_server_fn {
+        if let Some(r) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            r.set_status(status);
+        }
+    }
+    message
+}
+
 /// Whether `who` may see events of project `id`.
 pub fn may_see_project(who: &Principal, id: i64) -> bool {
     who.project_ids.as_ref().is_none_or(|ids| ids.contains(&id))

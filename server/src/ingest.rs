@@ -309,17 +309,7 @@ fn opt_millis(obj: &Map<String, Value>, field: &'static str, p: &mut FieldProble
     }
 }
 
-/// One model's prices from a date on, in micro-USD per million tokens.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct ModelPrice {
-    pub model: String,
-    /// Unix ms UTC from which this price applies.
-    pub effective_from_ms: i64,
-    pub input: i64,
-    pub cached_input: i64,
-    pub cache_write: i64,
-    pub output: i64,
-}
+pub use shared::ModelPrice;
 
 /// All prices, answering "which price was in force for this model at this time".
 #[derive(Clone, Debug, Default)]

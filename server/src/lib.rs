@@ -20,7 +20,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use app::api::{Answer, DashboardSource, SourceHandle};
+use app::api::{AdminHandle, Answer, DashboardSource, SourceHandle};
 use axum::extract::FromRef;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::Router;
@@ -79,13 +79,6 @@ impl FromRef<AppState> for LeptosOptions {
 /// The dashboard's view of the query layer, as seen by the signed-in principal.
 struct Dashboard(Store);
 
-/// The principal the guard attached to the request being answered.
-fn current_principal() -> Result<store::Principal, String> {
-    use_context::<axum::http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<store::Principal>().cloned())
-        .ok_or_else(|| "sign in to see usage".to_string())
-}
-
 impl Dashboard {
     /// Scopes `q` to the caller's projects, runs one query-layer call with it, and turns its
     /// error into a message for the user.
@@ -96,14 +89,8 @@ impl Dashboard {
         Fut: std::future::Future<Output = Result<T, query::QueryError>> + Send + 'a,
     {
         // Server functions answer errors with a status that says whose fault it was.
-        let response = use_context::<leptos_axum::ResponseOptions>();
-        let fail = move |status: StatusCode, message: String| {
-            if let Some(r) = &response {
-                r.set_status(status);
-            }
-            message
-        };
-        let scoped = match current_principal() {
+        let fail = auth::fail_server_fn;
+        let scoped = match auth::current_principal() {
             Err(e) => Err(fail(StatusCode::UNAUTHORIZED, e)),
             Ok(who) => {
                 auth::scope_query(&who, q).map_err(|e| fail(StatusCode::FORBIDDEN, e.to_string()))
@@ -167,7 +154,7 @@ impl DashboardSource for Dashboard {
         })
     }
     fn filter_options(&self) -> Answer<'_, FilterOptions> {
-        let who = current_principal();
+        let who = auth::current_principal();
         Box::pin(async move {
             query::filter_options(&self.0, &who?).await.map_err(|e| {
                 tracing::error!(error = %e, "filter options failed");
@@ -176,7 +163,7 @@ impl DashboardSource for Dashboard {
         })
     }
     fn account(&self) -> Answer<'_, Account> {
-        let who = current_principal();
+        let who = auth::current_principal();
         Box::pin(async move { Ok(who?.account) })
     }
 }
@@ -200,9 +187,13 @@ pub fn leptos_options() -> LeptosOptions {
 /// The whole HTTP application: JSON API, server functions, pages and static files.
 pub fn router(state: AppState) -> Router {
     let data: SourceHandle = Arc::new(Dashboard(state.store.clone()));
+    let admin: AdminHandle = Arc::new(admin::AdminPage(state.store.clone()));
     let routes = generate_route_list(app::App);
     let options = state.leptos_options.clone();
-    let context = move || provide_context(data.clone());
+    let context = move || {
+        provide_context(data.clone());
+        provide_context(admin.clone());
+    };
     let router = http::routes()
         .merge(rest::routes())
         .route(

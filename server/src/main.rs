@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use server::ingest::ModelPrice;
 use server::{admin, AppState, Config, Store};
+use shared::parse_usd_micros;
 
 #[derive(Parser)]
 #[command(
@@ -411,29 +412,6 @@ fn fmt_micros(m: i64) -> String {
     format!("{}.{:06}", m / 1_000_000, m % 1_000_000)
 }
 
-/// Parses a non-negative USD amount with at most six decimals into micro-USD, exactly.
-fn parse_usd_micros(flag: &str, s: &str) -> Result<i64, String> {
-    let err = || format!("{flag} {s:?}: expected a USD amount such as 2.50 (at most 6 decimals)");
-    let (whole, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
-    if whole.is_empty() && frac.is_empty() || frac.len() > 6 {
-        return Err(err());
-    }
-    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
-    if !digits(whole) || !digits(frac) {
-        return Err(err());
-    }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| err())?
-    };
-    let frac: i64 = format!("{frac:0<6}").parse().map_err(|_| err())?;
-    whole
-        .checked_mul(1_000_000)
-        .and_then(|w| w.checked_add(frac))
-        .ok_or_else(err)
-}
-
 fn parse_from(s: &str) -> Result<i64, String> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d
@@ -445,20 +423,4 @@ fn parse_from(s: &str) -> Result<i64, String> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_millis())
         .map_err(|_| format!("--from {s:?}: expected YYYY-MM-DD or an RFC 3339 date-time"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usd_amounts_parse_exactly_to_micros() {
-        assert_eq!(parse_usd_micros("x", "2.50"), Ok(2_500_000));
-        assert_eq!(parse_usd_micros("x", "0.075"), Ok(75_000));
-        assert_eq!(parse_usd_micros("x", "15"), Ok(15_000_000));
-        assert_eq!(parse_usd_micros("x", ".5"), Ok(500_000));
-        for bad in ["", "-1", "1.0000001", "abc", "1e3", "."] {
-            assert!(parse_usd_micros("x", bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -216,6 +216,16 @@ async fn a_viewer_limited_to_one_project_gets_no_byte_of_another(db: Db) {
     let script = client_with(&[("authorization", &format!("Bearer {token}"))]);
     assert_sees_only_alpha(&app, &script, "token").await;
 
+    // A bad parameter is the caller's fault (400) for a server function; the page that
+    // carries it still renders (200) and shows the error in each panel.
+    let bad_tz = UsageQuery {
+        tz: "Nowhere/Land".into(),
+        ..UsageQuery::default()
+    };
+    let (status, body) = server_fn(&viewer, &app, "get_summary", json!({"q": bad_tz})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(get(&viewer, &app, "/?tz=Nowhere/Land").await.0, 200);
+
     // The page itself, rendered on the server, names no other project.
     let (status, page) = get(&viewer, &app, "/?period=24h").await;
     assert_eq!(status, 200);
@@ -497,7 +507,101 @@ async fn hostile_ingest_gets_4xx_and_the_server_keeps_serving(db: Db) {
     assert!(metrics.contains("ua_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/events\",status=\"200\"} 2"), "{metrics}");
 }
 
+/// Posts a form to a server function (how the admin page's forms send).
+async fn form_fn(
+    client: &reqwest::Client,
+    app: &TestApp,
+    name: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let res = client
+        .post(format!("{}/api/{name}", app.base))
+        .form(form)
+        .send()
+        .await
+        .expect("request");
+    (res.status().as_u16(), res.text().await.unwrap_or_default())
+}
+
+async fn only_admins_may_administer_and_every_admin_action_is_audited(db: Db) {
+    let app = spawn_app(db).await;
+    let viewer = app
+        .user_client("viewer@example.com", Role::Viewer, None)
+        .await;
+    let admin = app.user_client("boss@example.com", Role::Admin, None).await;
+    let anon = client_with(&[("origin", &app.base)]);
+    assert_eq!(form_fn(&anon, &app, "admin_overview", &[]).await.0, 401);
+    assert_eq!(form_fn(&viewer, &app, "admin_overview", &[]).await.0, 403);
+    let (status, body) = form_fn(&viewer, &app, "admin_create_project", &[("name", "web")]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(app.store.project_by_name("web").await.is_err());
+
+    let (status, body) = form_fn(&admin, &app, "admin_create_project", &[("name", "web")]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = form_fn(&admin, &app, "admin_create_key", &[("project", "web")]).await;
+    assert_eq!(status, 200, "{body}");
+    let key: Option<String> = serde_json::from_str(&body).unwrap();
+    let key = key.expect("the new key is answered once");
+    let res = app
+        .post_events(&key, &events(2, "m", "via-admin-key"))
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let (status, body) = form_fn(
+        &admin,
+        &app,
+        "admin_set_price",
+        &[
+            ("model", "m"),
+            ("input", "abc"),
+            ("output", "1"),
+            ("cached_input", ""),
+            ("cache_write", ""),
+            ("from", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("input"), "{body}");
+    let (status, body) = form_fn(
+        &admin,
+        &app,
+        "admin_create_user",
+        &[
+            ("email", "new@example.com"),
+            ("password", "long-enough-1"),
+            ("role", "viewer"),
+            ("projects", "web"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = form_fn(&admin, &app, "admin_overview", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let overview: Value = serde_json::from_str(&body).unwrap();
+    let users = overview["users"].as_array().unwrap();
+    let new = users
+        .iter()
+        .find(|u| u["email"] == "new@example.com")
+        .unwrap();
+    assert_eq!(new["projects"], json!(["web"]));
+    assert!(
+        !body.contains("password"),
+        "no password hash is sent: {body}"
+    );
+    let audit = app.store.audit_log(20).await.unwrap();
+    for action in ["project.create", "key.create", "user.create"] {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == action && e.actor == "boss@example.com"),
+            "{action} by boss@example.com missing: {audit:?}"
+        );
+    }
+}
+
 on_both_backends!(
+    only_admins_may_administer_and_every_admin_action_is_audited,
     anonymous_requests_are_refused_on_every_surface,
     a_viewer_limited_to_one_project_gets_no_byte_of_another,
     an_ingest_key_writes_only_to_its_own_project,

@@ -366,6 +366,134 @@ pub struct FilterOptions {
     pub projects: Vec<String>,
 }
 
+// ---- administration ---------------------------------------------------------------------
+
+/// A project: the unit ingest keys write to and dashboards filter by.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    pub id: i64,
+    pub name: String,
+    pub created_at_ms: i64,
+}
+
+/// An ingest key as listed (the secret itself is never stored).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyInfo {
+    pub prefix: String,
+    pub project: String,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// One model's prices from a date on, in micro-USD per million tokens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelPrice {
+    pub model: String,
+    /// Unix ms UTC from which this price applies.
+    pub effective_from_ms: i64,
+    pub input: i64,
+    pub cached_input: i64,
+    pub cache_write: i64,
+    pub output: i64,
+}
+
+/// A user as listed (never the password hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    /// `None`: every project.
+    pub projects: Option<Vec<String>>,
+    pub created_at_ms: i64,
+    pub disabled: bool,
+}
+
+/// A read API token as listed (the secret itself is never stored).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    pub prefix: String,
+    pub name: String,
+    /// `None`: every project.
+    pub projects: Option<Vec<String>>,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// One admin action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
+/// Everything the admin page lists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminOverview {
+    pub projects: Vec<Project>,
+    pub keys: Vec<KeyInfo>,
+    pub prices: Vec<ModelPrice>,
+    pub users: Vec<UserInfo>,
+    pub tokens: Vec<TokenInfo>,
+    /// Newest first.
+    pub audit: Vec<AuditEntry>,
+}
+
+/// Parses a non-negative USD amount with at most six decimals into micro-USD, exactly
+/// (`"2.50"` → 2,500,000); `what` names the field in the error.
+pub fn parse_usd_micros(what: &str, s: &str) -> Result<i64, String> {
+    let err = || format!("{what} {s:?}: expected a USD amount such as 2.50 (at most 6 decimals)");
+    let (whole, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+    if whole.is_empty() && frac.is_empty() || frac.len() > 6 {
+        return Err(err());
+    }
+    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+    if !digits(whole) || !digits(frac) {
+        return Err(err());
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| err())?
+    };
+    let frac: i64 = format!("{frac:0<6}").parse().map_err(|_| err())?;
+    whole
+        .checked_mul(1_000_000)
+        .and_then(|w| w.checked_add(frac))
+        .ok_or_else(err)
+}
+
+/// Unix milliseconds as `YYYY-MM-DD HH:MM UTC` (for listings; dashboards use the viewer's zone).
+pub fn format_utc_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
 /// Formats nano-USD as dollars rounded to the cent, e.g. `$1,245.80`.
 pub fn format_usd(nanos: i64) -> String {
     let negative = nanos < 0;
@@ -399,6 +527,25 @@ fn group_thousands(n: i128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_times_format_as_civil_dates() {
+        assert_eq!(format_utc_ms(0), "1970-01-01 00:00 UTC");
+        // 2024-02-29 13:45:59 UTC, a leap day.
+        assert_eq!(format_utc_ms(1_709_214_359_000), "2024-02-29 13:45 UTC");
+        assert_eq!(format_utc_ms(-1), "1969-12-31 23:59 UTC");
+    }
+
+    #[test]
+    fn usd_amounts_parse_exactly_to_micros() {
+        assert_eq!(parse_usd_micros("x", "2.50"), Ok(2_500_000));
+        assert_eq!(parse_usd_micros("x", "0.075"), Ok(75_000));
+        assert_eq!(parse_usd_micros("x", "15"), Ok(15_000_000));
+        assert_eq!(parse_usd_micros("x", ".5"), Ok(500_000));
+        for bad in ["", "-1", "1.0000001", "abc", "1e3", "."] {
+            assert!(parse_usd_micros("x", bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn dollars_are_rounded_to_the_cent_half_away_from_zero() {

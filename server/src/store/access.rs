@@ -1,41 +1,9 @@
 //! Storage of access control: users, sessions, read API tokens, the audit log and failed
 //! log-ins. Everything lives in the database so that replicas share it.
 
-use shared::{Account, Role};
+use shared::{Account, AuditEntry, Role, TokenInfo, UserInfo};
 
 use super::{now_ms, Backend, Store, StoreError};
-
-/// A user as listed (never the password hash).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct UserInfo {
-    pub id: i64,
-    pub email: String,
-    pub role: Role,
-    /// `None`: every project.
-    pub projects: Option<Vec<String>>,
-    pub created_at_ms: i64,
-    pub disabled: bool,
-}
-
-/// A read API token as listed (the secret itself is never stored).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct TokenInfo {
-    pub prefix: String,
-    pub name: String,
-    pub projects: Option<Vec<String>>,
-    pub created_by: String,
-    pub created_at_ms: i64,
-    pub revoked_at_ms: Option<i64>,
-}
-
-/// One admin action.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct AuditEntry {
-    pub at_ms: i64,
-    pub actor: String,
-    pub action: String,
-    pub detail: String,
-}
 
 /// Who a session or token belongs to, with the ids of the projects it may see.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -52,7 +52,8 @@ macro_rules! dispatch {
 }
 
 mod access;
-pub use access::{AuditEntry, LoginRow, Principal, TokenInfo, UserInfo};
+pub use access::{LoginRow, Principal};
+pub use shared::{AuditEntry, KeyInfo, Project, TokenInfo, UserInfo};
 
 /// Handle to the database; cheap to clone and shared by every request.
 #[derive(Clone)]
@@ -63,23 +64,6 @@ pub struct Store {
     models: Arc<RwLock<HashMap<String, i64>>>,
     /// SQLite has one writer: ingest batches queue here rather than spin on SQLITE_BUSY.
     write_lock: Arc<tokio::sync::Mutex<()>>,
-}
-
-/// A project: the unit ingest keys write to and dashboards filter by.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Project {
-    pub id: i64,
-    pub name: String,
-    pub created_at_ms: i64,
-}
-
-/// An ingest key as listed (the secret itself is never stored).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct KeyInfo {
-    pub prefix: String,
-    pub project: String,
-    pub created_at_ms: i64,
-    pub revoked_at_ms: Option<i64>,
 }
 
 /// One stored event as exported, with project and model names.

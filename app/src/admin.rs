@@ -1,0 +1,243 @@
+//! The admin page (`/admin`): projects, ingest keys, prices, users, read tokens and the audit
+//! log. Every form is a server action (it works before hydration too); after any of them
+//! succeeds the lists reload. New keys and tokens are shown once.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use shared::{format_utc_ms, AdminOverview};
+
+use crate::api::{
+    AdminCreateKey, AdminCreateProject, AdminCreateToken, AdminCreateUser, AdminDisableUser,
+    AdminRevokeKey, AdminRevokeToken, AdminSetPrice,
+};
+
+type Outcome = Option<Result<Option<String>, ServerFnError>>;
+
+/// What an action's last run said: the secret to copy now, "Saved", or the error.
+fn outcome(value: Outcome, what: &'static str) -> impl IntoView {
+    match value {
+        None => ().into_any(),
+        Some(Ok(Some(secret))) => view! {
+            <p class="secret" role="status">
+                {format!("New {what} (copy it now; it is not shown again): ")}
+                <code data-testid="new-secret">{secret}</code>
+            </p>
+        }
+        .into_any(),
+        Some(Ok(None)) => view! { <p class="ok" role="status">"Saved."</p> }.into_any(),
+        Some(Err(e)) => {
+            let text = e.to_string();
+            let text = text
+                .strip_prefix("error running server function: ")
+                .unwrap_or(&text)
+                .to_string();
+            view! { <p class="failed" role="alert">{text}</p> }.into_any()
+        }
+    }
+}
+
+fn state(revoked: Option<i64>) -> String {
+    match revoked {
+        Some(at) => format!("revoked {}", format_utc_ms(at)),
+        None => "active".into(),
+    }
+}
+
+fn usd_per_mtok(micros: i64) -> String {
+    format!("${}.{:06}", micros / 1_000_000, micros % 1_000_000)
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
+}
+
+fn scope(projects: &Option<Vec<String>>) -> String {
+    projects
+        .as_ref()
+        .map(|p| p.join(", "))
+        .unwrap_or_else(|| "all projects".into())
+}
+
+/// The admin page.
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    let create_project = ServerAction::<AdminCreateProject>::new();
+    let create_key = ServerAction::<AdminCreateKey>::new();
+    let revoke_key = ServerAction::<AdminRevokeKey>::new();
+    let set_price = ServerAction::<AdminSetPrice>::new();
+    let create_user = ServerAction::<AdminCreateUser>::new();
+    let disable_user = ServerAction::<AdminDisableUser>::new();
+    let create_token = ServerAction::<AdminCreateToken>::new();
+    let revoke_token = ServerAction::<AdminRevokeToken>::new();
+    let overview = Resource::new(
+        move || {
+            (
+                create_project.version().get(),
+                create_key.version().get(),
+                revoke_key.version().get(),
+                set_price.version().get(),
+                create_user.version().get(),
+                disable_user.version().get(),
+                create_token.version().get(),
+                revoke_token.version().get(),
+            )
+        },
+        |_| crate::api::admin_overview(),
+    );
+    let lists = move |render: fn(AdminOverview) -> AnyView| {
+        view! {
+            <Transition fallback=|| view! { <div class="loading" aria-busy="true">"Loading…"</div> }>
+                {move || Suspend::new(async move {
+                    match overview.await {
+                        Ok(o) => render(o),
+                        Err(e) => view! { <p class="failed" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        }
+    };
+
+    view! {
+        <header class="topbar">
+            <h1>"Administration"</h1>
+            <a href="/" class="admin-link">"← Dashboard"</a>
+        </header>
+        <main class="admin">
+            <section class="panel" aria-labelledby="projects-title">
+                <h2 id="projects-title">"Projects"</h2>
+                {lists(|o| view! {
+                    <ul class="plain" data-testid="project-list">
+                        {o.projects.into_iter().map(|p| view! {
+                            <li>{p.name}<small>{format!(" · created {}", format_utc_ms(p.created_at_ms))}</small></li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any())}
+                <ActionForm action=create_project attr:class="inline-form">
+                    <label>"New project" <input name="name" required maxlength="200"/></label>
+                    <button type="submit">"Create project"</button>
+                </ActionForm>
+                {move || outcome(create_project.value().get(), "project")}
+            </section>
+
+            <section class="panel" aria-labelledby="keys-title">
+                <h2 id="keys-title">"Ingest keys"</h2>
+                {lists(|o| view! {
+                    <table class="admin-table">
+                        <thead><tr><th>"Prefix"</th><th>"Project"</th><th>"Created"</th><th>"State"</th></tr></thead>
+                        <tbody>
+                            {o.keys.into_iter().map(|k| view! {
+                                <tr><td><code>{k.prefix}</code></td><td>{k.project}</td>
+                                <td>{format_utc_ms(k.created_at_ms)}</td><td>{state(k.revoked_at_ms)}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any())}
+                <ActionForm action=create_key attr:class="inline-form">
+                    <label>"Project" <input name="project" required/></label>
+                    <button type="submit">"Create ingest key"</button>
+                </ActionForm>
+                {move || outcome(create_key.value().get(), "ingest key")}
+                <ActionForm action=revoke_key attr:class="inline-form">
+                    <label>"Key prefix" <input name="prefix" required placeholder="ua_…"/></label>
+                    <button type="submit" class="danger">"Revoke key"</button>
+                </ActionForm>
+                {move || outcome(revoke_key.value().get(), "key")}
+            </section>
+
+            <section class="panel" aria-labelledby="prices-title">
+                <h2 id="prices-title">"Prices (USD per million tokens)"</h2>
+                {lists(|o| view! {
+                    <table class="admin-table">
+                        <thead><tr><th>"Model"</th><th>"From"</th><th>"Input"</th><th>"Cached input"</th><th>"Cache write"</th><th>"Output"</th></tr></thead>
+                        <tbody>
+                            {o.prices.into_iter().map(|p| view! {
+                                <tr><td>{p.model}</td><td>{format_utc_ms(p.effective_from_ms)}</td>
+                                <td>{usd_per_mtok(p.input)}</td><td>{usd_per_mtok(p.cached_input)}</td>
+                                <td>{usd_per_mtok(p.cache_write)}</td><td>{usd_per_mtok(p.output)}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any())}
+                <ActionForm action=set_price attr:class="inline-form">
+                    <label>"Model" <input name="model" required/></label>
+                    <label>"Input" <input name="input" required inputmode="decimal" placeholder="3.00"/></label>
+                    <label>"Output" <input name="output" required inputmode="decimal" placeholder="15.00"/></label>
+                    <label>"Cached input" <input name="cached_input" inputmode="decimal" placeholder="= input"/></label>
+                    <label>"Cache write" <input name="cache_write" inputmode="decimal" placeholder="= input"/></label>
+                    <label>"From (UTC)" <input name="from" type="date"/></label>
+                    <button type="submit">"Set price"</button>
+                </ActionForm>
+                {move || outcome(set_price.value().get(), "price")}
+            </section>
+
+            <section class="panel" aria-labelledby="users-title">
+                <h2 id="users-title">"Users"</h2>
+                {lists(|o| view! {
+                    <table class="admin-table">
+                        <thead><tr><th>"Email"</th><th>"Role"</th><th>"Sees"</th><th>"State"</th></tr></thead>
+                        <tbody>
+                            {o.users.into_iter().map(|u| view! {
+                                <tr><td>{u.email}</td><td>{u.role.as_str()}</td><td>{scope(&u.projects)}</td>
+                                <td>{if u.disabled { "disabled" } else { "active" }}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any())}
+                <ActionForm action=create_user attr:class="inline-form">
+                    <label>"Email" <input name="email" type="email" required/></label>
+                    <label>"Password" <input name="password" type="password" required minlength="10" autocomplete="new-password"/></label>
+                    <label>"Role"
+                        <select name="role"><option value="viewer">"viewer"</option><option value="admin">"admin"</option></select>
+                    </label>
+                    <label>"Only projects" <input name="projects" placeholder="all (or: A, B)"/></label>
+                    <button type="submit">"Create user"</button>
+                </ActionForm>
+                {move || outcome(create_user.value().get(), "user")}
+                <ActionForm action=disable_user attr:class="inline-form">
+                    <label>"Email" <input name="email" type="email" required/></label>
+                    <button type="submit" class="danger">"Disable user"</button>
+                </ActionForm>
+                {move || outcome(disable_user.value().get(), "user")}
+            </section>
+
+            <section class="panel" aria-labelledby="tokens-title">
+                <h2 id="tokens-title">"Read API tokens"</h2>
+                {lists(|o| view! {
+                    <table class="admin-table">
+                        <thead><tr><th>"Prefix"</th><th>"Name"</th><th>"Sees"</th><th>"Created by"</th><th>"State"</th></tr></thead>
+                        <tbody>
+                            {o.tokens.into_iter().map(|t| view! {
+                                <tr><td><code>{t.prefix}</code></td><td>{t.name}</td><td>{scope(&t.projects)}</td>
+                                <td>{t.created_by}</td><td>{state(t.revoked_at_ms)}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any())}
+                <ActionForm action=create_token attr:class="inline-form">
+                    <label>"Name" <input name="name" required maxlength="200"/></label>
+                    <label>"Only projects" <input name="projects" placeholder="all (or: A, B)"/></label>
+                    <button type="submit">"Create token"</button>
+                </ActionForm>
+                {move || outcome(create_token.value().get(), "token")}
+                <ActionForm action=revoke_token attr:class="inline-form">
+                    <label>"Token prefix" <input name="prefix" required placeholder="uat_…"/></label>
+                    <button type="submit" class="danger">"Revoke token"</button>
+                </ActionForm>
+                {move || outcome(revoke_token.value().get(), "token")}
+            </section>
+
+            <section class="panel wide" aria-labelledby="audit-title">
+                <h2 id="audit-title">"Audit log (newest 100)"</h2>
+                {lists(|o| view! {
+                    <table class="admin-table" data-testid="audit-log">
+                        <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Detail"</th></tr></thead>
+                        <tbody>
+                            {o.audit.into_iter().map(|a| view! {
+                                <tr><td>{format_utc_ms(a.at_ms)}</td><td>{a.actor}</td><td>{a.action}</td><td>{a.detail}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any())}
+            </section>
+        </main>
+    }
+}
