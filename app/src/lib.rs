@@ -26,6 +26,7 @@ use filters::{query_from_params, FilterBar};
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -40,6 +41,26 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Sends a Content-Security-Policy for this page: scripts only from this site or inline with
+/// this response's nonce (Leptos puts it on its hydration and streaming scripts), wasm
+/// allowed to compile, nothing framed, forms and fetches only to this site.
+fn content_security_policy() {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        let policy = format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        );
+        if let Ok(value) = http::HeaderValue::from_str(&policy) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
     }
 }
 

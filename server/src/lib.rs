@@ -236,18 +236,23 @@ fn timeout_layer(config: &Config) -> tower_http::timeout::TimeoutLayer {
     )
 }
 
-/// Headers on every response: no MIME sniffing, never framed by another site (clickjacking),
-/// no full URLs (with their filters) leaked to other sites. A full Content-Security-Policy for
-/// scripts needs nonces for Leptos' inline hydration script; that is the access-control issue's.
+/// Headers on every response: no MIME sniffing, a Content-Security-Policy (never framed by
+/// another site, no foreign or unnonced scripts), no full URLs (with their filters) leaked to
+/// other sites.
 fn with_security_headers(router: Router) -> Router {
     let set = |name: header::HeaderName, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
     };
     router
         .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(set(
+        // Pages set their own policy with a per-response script nonce (app::shell);
+        // everything else (API, log-in page, files) may run no inline script at all.
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            "frame-ancestors 'none'",
+            HeaderValue::from_static(
+                "default-src 'self'; object-src 'none'; base-uri 'none'; \
+                 form-action 'self'; frame-ancestors 'none'",
+            ),
         ))
         .layer(set(header::REFERRER_POLICY, "same-origin"))
 }

@@ -390,13 +390,31 @@ async fn every_response_carries_the_security_headers(db: Db) {
             .send()
             .await
             .unwrap();
-        let h = res.headers();
+        let h = res.headers().clone();
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(
-            h["content-security-policy"], "frame-ancestors 'none'",
-            "{path}"
-        );
         assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap().to_string();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains(" 'unsafe-eval'"), "{path}: {csp}");
+        let body = res.text().await.unwrap();
+        if path == "/" || path == "/nowhere" {
+            // Pages (also the not-found page): inline scripts carry the nonce the policy names.
+            let nonce = csp
+                .split("'nonce-")
+                .nth(1)
+                .and_then(|r| r.split('\'').next())
+                .unwrap_or_else(|| panic!("no nonce in {csp}"));
+            assert!(nonce.len() >= 16, "{nonce}");
+            let scripts = body.matches("<script").count();
+            assert!(scripts > 0);
+            assert_eq!(
+                body.matches(&format!("nonce=\"{nonce}\"")).count(),
+                scripts,
+                "every script carries the nonce"
+            );
+        } else {
+            assert!(!csp.contains("nonce"), "{path}: {csp}");
+        }
     }
 }
 
