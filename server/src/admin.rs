@@ -293,3 +293,53 @@ impl AdminSource for AdminPage {
         })
     }
 }
+
+/// Creates a budget of `amount_usd` per `period` in `tz` for a project (`None`: the whole
+/// organisation), alerting at `thresholds` percent (default 50, 80, 100).
+pub async fn create_budget(
+    store: &Store,
+    actor: &str,
+    project: Option<&str>,
+    amount_usd: &str,
+    period: &str,
+    tz: &str,
+    thresholds: Option<&[i64]>,
+) -> Result<i64, AdminError> {
+    let invalid = |m: String| AdminError::Invalid(m);
+    let micros = parse_usd_micros("amount", amount_usd).map_err(invalid)?;
+    if micros == 0 {
+        return Err(invalid("amount: must be more than 0".into()));
+    }
+    crate::budgets::BudgetPeriod::parse(period)
+        .ok_or_else(|| invalid(format!("period {period:?}: expected day, week or month")))?;
+    tz.parse::<chrono_tz::Tz>()
+        .map_err(|_| invalid(format!("tz {tz:?}: not an IANA time zone")))?;
+    let mut list = thresholds
+        .map(<[i64]>::to_vec)
+        .unwrap_or_else(|| crate::budgets::DEFAULT_THRESHOLDS.to_vec());
+    list.sort_unstable();
+    list.dedup();
+    if list.is_empty() || list.iter().any(|t| !(1..=1000).contains(t)) {
+        return Err(invalid(
+            "thresholds: whole percentages from 1 to 1000".into(),
+        ));
+    }
+    let project_id = match project {
+        Some(name) => Some(store.project_by_name(name).await?.id),
+        None => None,
+    };
+    let id = store
+        .create_budget(project_id, micros * 1000, period, tz, &list)
+        .await?;
+    let scope = project.map_or("the organisation".to_string(), |p| format!("project {p:?}"));
+    store
+        .audit(
+            actor,
+            "budget.create",
+            &format!(
+                "budget {id}: ${amount_usd} per {period} ({tz}) for {scope}, alerts at {list:?} %"
+            ),
+        )
+        .await?;
+    Ok(id)
+}

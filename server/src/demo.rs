@@ -275,5 +275,7 @@ async fn flush(
         ))
     })?;
     batch.clear();
-    Ok(store.ingest(project_id, &events).await?.accepted)
+    let accepted = store.ingest(project_id, &events).await?.accepted;
+    crate::budgets::after_ingest(store, project_id, &events).await?;
+    Ok(accepted)
 }

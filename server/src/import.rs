@@ -120,6 +120,7 @@ pub async fn import_file(
             }
         })?;
         let r = store.ingest(project_id, &events).await?;
+        crate::budgets::after_ingest(store, project_id, &events).await?;
         total.accepted += r.accepted;
         total.duplicates += r.duplicates;
         pending.clear();

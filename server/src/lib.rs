@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod bench;
+pub mod budgets;
 pub mod config;
 pub mod demo;
 pub mod export;

@@ -31,6 +31,9 @@ enum Command {
     /// Manage model prices.
     #[command(subcommand)]
     Prices(PriceCmd),
+    /// Manage budgets (spend limits with alert thresholds).
+    #[command(subcommand)]
+    Budgets(BudgetCmd),
     /// Manage users of the dashboard.
     #[command(subcommand)]
     Users(UserCmd),
@@ -90,6 +93,29 @@ enum KeyCmd {
     List,
     /// Revoke the key with this prefix.
     Revoke { prefix: String },
+}
+
+#[derive(Subcommand)]
+enum BudgetCmd {
+    /// Create a budget for a project, or for the whole organisation without --project.
+    Create {
+        #[arg(long)]
+        project: Option<String>,
+        /// USD per period, e.g. 500 or 99.50.
+        #[arg(long)]
+        usd: String,
+        /// day, week (from Monday) or month.
+        #[arg(long, default_value = "month")]
+        period: String,
+        /// IANA time zone the period's days start in.
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// Alert thresholds in percent (default 50,80,100).
+        #[arg(long, value_delimiter = ',')]
+        thresholds: Option<Vec<i64>>,
+    },
+    /// List budgets with this period's spend.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -283,6 +309,41 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
                 price.model,
                 fmt_ms(price.effective_from_ms)
             );
+        }
+        Command::Budgets(BudgetCmd::Create {
+            project,
+            usd,
+            period,
+            tz,
+            thresholds,
+        }) => {
+            let id = admin::create_budget(
+                &store,
+                CLI,
+                project.as_deref(),
+                &usd,
+                &period,
+                &tz,
+                thresholds.as_deref(),
+            )
+            .await?;
+            println!("created budget {id}");
+        }
+        Command::Budgets(BudgetCmd::List) => {
+            let now = chrono::Utc::now().timestamp_millis();
+            for s in server::budgets::statuses(&store, now, |_| true).await? {
+                println!(
+                    "{}\t{}\t{} per {} ({})\tspent {} ({:.1} %)\tprojected {}",
+                    s.budget.id,
+                    s.budget.project.as_deref().unwrap_or("(organisation)"),
+                    shared::format_usd(s.budget.amount_nanos),
+                    s.budget.period,
+                    s.budget.tz,
+                    shared::format_usd(s.spend_nanos),
+                    s.percent,
+                    shared::format_usd(s.projected_nanos)
+                );
+            }
         }
         Command::Users(UserCmd::Create {
             email,

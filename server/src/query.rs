@@ -44,7 +44,7 @@ pub struct Resolved {
 
 /// Start (unix seconds) of local midnight of `date` in `tz`; when a DST jump skips
 /// midnight, the first existing local instant of that day.
-fn local_midnight(tz: Tz, date: NaiveDate) -> i64 {
+pub fn local_midnight(tz: Tz, date: NaiveDate) -> i64 {
     let mut t = date.and_hms_opt(0, 0, 0).expect("midnight exists");
     for _ in 0..(24 * 4) {
         if let Some(dt) = tz.from_local_datetime(&t).earliest() {

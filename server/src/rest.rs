@@ -27,6 +27,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/usage/{panel}", get(v1_get))
         .route("/api/v1/events/export", get(raw_export))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/budgets", get(budgets))
+        .route("/api/v1/budgets/alerts", get(budget_alerts))
 }
 
 /// Query parameters as sent, in order (repeated names allowed).
@@ -493,4 +495,46 @@ async fn openapi() -> impl IntoResponse {
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         include_str!("openapi.json"),
     )
+}
+
+/// Whether `who` may see a budget: organisation budgets only for those who see everything.
+fn may_see_budget(who: &Principal, b: &crate::store::BudgetRow) -> bool {
+    match b.project_id {
+        None => who.project_ids.is_none(),
+        Some(p) => crate::auth::may_see_project(who, p),
+    }
+}
+
+/// `GET /api/v1/budgets`: every budget the caller may see with this period's spend,
+/// percentage, projected period-end spend and projected date of exceeding it.
+async fn budgets(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Json<Value>, HttpError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let list = crate::budgets::statuses(&state.store, now, |b| may_see_budget(&who, b)).await?;
+    Ok(Json(with_usd(json!(list))))
+}
+
+/// `GET /api/v1/budgets/alerts`: recorded threshold crossings of visible budgets, newest first.
+async fn budget_alerts(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Json<Value>, HttpError> {
+    let visible: Vec<i64> = state
+        .store
+        .list_budgets()
+        .await?
+        .into_iter()
+        .filter(|b| may_see_budget(&who, b))
+        .map(|b| b.id)
+        .collect();
+    let alerts: Vec<_> = state
+        .store
+        .budget_alerts(500)
+        .await?
+        .into_iter()
+        .filter(|a| visible.contains(&a.budget_id))
+        .collect();
+    Ok(Json(with_usd(json!(alerts))))
 }

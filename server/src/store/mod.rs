@@ -52,7 +52,9 @@ macro_rules! dispatch {
 }
 
 mod access;
+mod budgets;
 pub use access::{LoginRow, Principal};
+pub use budgets::{BudgetAlert, BudgetRow};
 pub use shared::{AuditEntry, KeyInfo, Project, TokenInfo, UserInfo};
 
 /// Handle to the database; cheap to clone and shared by every request.

@@ -1,0 +1,234 @@
+//! Budgets: spend limits per project or for the whole organisation, per calendar day, week
+//! or month in an IANA time zone, with thresholds that each alert exactly once per period.
+//!
+//! After every stored batch, the periods its events fall in (by event time, so a late event
+//! counts towards the period it happened in) are re-summed from the roll-ups, and every
+//! threshold reached is recorded with `INSERT … ON CONFLICT DO NOTHING` on
+//! (budget, period, threshold): whichever replica gets there first records it, the others
+//! change nothing.
+
+use chrono::{Datelike, Duration, NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use shared::UsageEvent;
+
+use crate::query::local_midnight;
+use crate::rollup::BUCKET_SECONDS;
+use crate::store::{BudgetRow, RollupFilter, Store, StoreError};
+
+/// Thresholds used when none are given.
+pub const DEFAULT_THRESHOLDS: [i64; 3] = [50, 80, 100];
+
+/// Calendar lengths a budget may have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BudgetPeriod {
+    Day,
+    Week,
+    Month,
+}
+
+impl BudgetPeriod {
+    /// Parses `day`, `week` or `month`.
+    pub fn parse(s: &str) -> Option<BudgetPeriod> {
+        match s {
+            "day" => Some(BudgetPeriod::Day),
+            "week" => Some(BudgetPeriod::Week),
+            "month" => Some(BudgetPeriod::Month),
+            _ => None,
+        }
+    }
+
+    /// The first local date of the period holding `date`, and of the next one.
+    fn bounds(self, date: NaiveDate) -> (NaiveDate, NaiveDate) {
+        match self {
+            BudgetPeriod::Day => (date, date + Duration::days(1)),
+            BudgetPeriod::Week => {
+                let monday = date - Duration::days(date.weekday().num_days_from_monday() as i64);
+                (monday, monday + Duration::days(7))
+            }
+            BudgetPeriod::Month => {
+                let first = date.with_day(1).unwrap_or(date);
+                let next = if first.month() == 12 {
+                    NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+                } else {
+                    NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+                };
+                (first, next.unwrap_or(first + Duration::days(31)))
+            }
+        }
+    }
+}
+
+/// The period `[start, end)` (unix seconds) of `period` in `tz` holding instant `ts_ms`.
+pub fn period_of(period: BudgetPeriod, tz: Tz, ts_ms: i64) -> (i64, i64) {
+    let local = tz
+        .timestamp_millis_opt(ts_ms)
+        .single()
+        .map(|t| t.date_naive())
+        .unwrap_or_default();
+    let (first, next) = period.bounds(local);
+    (local_midnight(tz, first), local_midnight(tz, next))
+}
+
+/// Spend of a budget's scope in `[start, end)` (unix seconds), in nano-USD.
+async fn spend(store: &Store, b: &BudgetRow, start: i64, end: i64) -> Result<i64, StoreError> {
+    let filter = RollupFilter {
+        start_bucket: start,
+        end_bucket: end,
+        project_ids: b.project_id.into_iter().collect(),
+        ..RollupFilter::default()
+    };
+    Ok(store.rollup_totals(&filter).await?.cost_nanos)
+}
+
+/// Whether `spend` reaches `threshold` percent of `amount` (exactly, in integers).
+pub fn reaches(spend_nanos: i64, amount_nanos: i64, threshold: i64) -> bool {
+    (spend_nanos as i128) * 100 >= (amount_nanos as i128) * (threshold as i128)
+}
+
+/// Checks the budgets a stored batch of `project_id` counts towards; answers how many new
+/// alerts were recorded. Called after every ingest path (HTTP, import, demo).
+pub async fn after_ingest(
+    store: &Store,
+    project_id: i64,
+    events: &[UsageEvent],
+) -> Result<usize, StoreError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let budgets = store.budgets_of_project(project_id).await?;
+    let mut fired = 0;
+    for b in &budgets {
+        let (Some(period), Ok(tz)) = (BudgetPeriod::parse(&b.period), b.tz.parse::<Tz>()) else {
+            tracing::warn!(
+                budget = b.id,
+                "budget with an unknown period or zone skipped"
+            );
+            continue;
+        };
+        // The distinct periods the batch's events fall in (usually one).
+        let mut periods: Vec<(i64, i64)> = events
+            .iter()
+            .map(|e| period_of(period, tz, e.timestamp_ms))
+            .collect();
+        periods.sort_unstable();
+        periods.dedup();
+        for (start, end) in periods {
+            let spent = spend(store, b, start, end).await?;
+            for &t in &b.thresholds {
+                if reaches(spent, b.amount_nanos, t)
+                    && store.record_budget_alert(b.id, start, t, spent).await?
+                {
+                    tracing::info!(
+                        budget = b.id,
+                        threshold = t,
+                        period_start = start,
+                        "budget threshold crossed"
+                    );
+                    fired += 1;
+                }
+            }
+        }
+    }
+    Ok(fired)
+}
+
+/// A budget with its current period's numbers, as the budgets panel shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetStatus {
+    #[serde(flatten)]
+    pub budget: BudgetRow,
+    /// Current period, unix seconds.
+    pub period_start: i64,
+    pub period_end: i64,
+    pub spend_nanos: i64,
+    pub percent: f64,
+    /// Spend at this rate until the period ends (linear in elapsed time).
+    pub projected_nanos: i64,
+    /// When the budget is projected to be used up, unix seconds (`None`: not this period).
+    pub projected_exceed_at: Option<i64>,
+}
+
+/// The current period's numbers of every budget (or of those `visible` lets through).
+pub async fn statuses(
+    store: &Store,
+    now_ms: i64,
+    visible: impl Fn(&BudgetRow) -> bool,
+) -> Result<Vec<BudgetStatus>, StoreError> {
+    let mut out = Vec::new();
+    for b in store
+        .list_budgets()
+        .await?
+        .into_iter()
+        .filter(|b| visible(b))
+    {
+        let (Some(period), Ok(tz)) = (BudgetPeriod::parse(&b.period), b.tz.parse::<Tz>()) else {
+            continue;
+        };
+        let (start, end) = period_of(period, tz, now_ms);
+        // Roll-up buckets are whole quarter hours; the current one is included.
+        let now_s = now_ms.div_euclid(1000);
+        let upto = (now_s.div_euclid(BUCKET_SECONDS) + 1) * BUCKET_SECONDS;
+        let spent = spend(store, &b, start, upto.min(end)).await?;
+        let elapsed = (now_s - start).max(1);
+        let length = end - start;
+        let projected = ((spent as i128) * (length as i128) / (elapsed as i128)) as i64;
+        let exceed_at = (spent > 0 && projected >= b.amount_nanos).then(|| {
+            if spent >= b.amount_nanos {
+                now_s
+            } else {
+                start + ((b.amount_nanos as i128) * (elapsed as i128) / (spent as i128)) as i64
+            }
+        });
+        out.push(BudgetStatus {
+            percent: spent as f64 * 100.0 / b.amount_nanos as f64,
+            period_start: start,
+            period_end: end,
+            spend_nanos: spent,
+            projected_nanos: projected,
+            projected_exceed_at: exceed_at,
+            budget: b,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(s: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn a_month_in_new_york_starts_at_local_midnight() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        // 2025-03-01 03:00 UTC is still February 28 in New York.
+        let (start, end) = period_of(BudgetPeriod::Month, ny, ms("2025-03-01T03:00:00Z"));
+        assert_eq!(start * 1000, ms("2025-02-01T05:00:00Z"));
+        assert_eq!(end * 1000, ms("2025-03-01T05:00:00Z"));
+    }
+
+    #[test]
+    fn weeks_start_on_monday_and_december_rolls_into_january() {
+        let utc: Tz = "UTC".parse().unwrap();
+        // 2025-01-01 was a Wednesday.
+        let (start, end) = period_of(BudgetPeriod::Week, utc, ms("2025-01-01T12:00:00Z"));
+        assert_eq!(start * 1000, ms("2024-12-30T00:00:00Z"));
+        assert_eq!(end - start, 7 * 86_400);
+        let (start, end) = period_of(BudgetPeriod::Month, utc, ms("2024-12-31T23:59:59Z"));
+        assert_eq!(start * 1000, ms("2024-12-01T00:00:00Z"));
+        assert_eq!(end * 1000, ms("2025-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn a_threshold_is_reached_exactly_at_its_boundary() {
+        // $10 budget: $8.00 is exactly 80 %; one nano-dollar less is not.
+        assert!(reaches(8_000_000_000, 10_000_000_000, 80));
+        assert!(!reaches(7_999_999_999, 10_000_000_000, 80));
+        assert!(reaches(i64::MAX, i64::MAX, 100), "no overflow");
+    }
+}

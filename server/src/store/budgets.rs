@@ -1,0 +1,131 @@
+//! Storage of budgets and their alerts.
+
+use super::{now_ms, Backend, Store, StoreError};
+
+/// A budget as stored.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetRow {
+    pub id: i64,
+    /// `None`: the whole organisation.
+    pub project_id: Option<i64>,
+    pub project: Option<String>,
+    pub amount_nanos: i64,
+    /// `day`, `week` or `month`.
+    pub period: String,
+    pub tz: String,
+    /// Whole percentages, ascending.
+    pub thresholds: Vec<i64>,
+}
+
+/// One recorded threshold crossing.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetAlert {
+    pub budget_id: i64,
+    /// Unix seconds of the period's start.
+    pub period_start: i64,
+    pub threshold: i64,
+    pub spend_nanos: i64,
+    pub fired_at_ms: i64,
+}
+
+type Row = (
+    i64,
+    Option<i64>,
+    Option<String>,
+    i64,
+    String,
+    String,
+    String,
+);
+
+fn row(r: Row) -> BudgetRow {
+    let (id, project_id, project, amount_nanos, period, tz, thresholds) = r;
+    BudgetRow {
+        id,
+        project_id,
+        project,
+        amount_nanos,
+        period,
+        tz,
+        thresholds: thresholds
+            .split(',')
+            .filter_map(|t| t.trim().parse().ok())
+            .collect(),
+    }
+}
+
+const SELECT: &str = "SELECT b.id, b.project_id, p.name, b.amount_nanos, b.period, b.tz, \
+    b.thresholds FROM budgets b LEFT JOIN projects p ON p.id = b.project_id";
+
+impl Store {
+    /// Stores a budget (already validated by the caller); answers its id.
+    pub async fn create_budget(
+        &self,
+        project_id: Option<i64>,
+        amount_nanos: i64,
+        period: &str,
+        tz: &str,
+        thresholds: &[i64],
+    ) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO budgets (project_id, amount_nanos, period, tz, thresholds, \
+                   created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+        let list: Vec<String> = thresholds.iter().map(|t| t.to_string()).collect();
+        Ok(dispatch!(self, pool => sqlx::query_scalar(sql)
+            .bind(project_id).bind(amount_nanos).bind(period).bind(tz).bind(list.join(","))
+            .bind(now_ms()).fetch_one(pool).await?))
+    }
+
+    /// Every budget, organisation-wide first.
+    pub async fn list_budgets(&self) -> Result<Vec<BudgetRow>, StoreError> {
+        let sql = format!("{SELECT} ORDER BY b.project_id IS NOT NULL, p.name, b.id");
+        let rows: Vec<Row> = dispatch!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(row).collect())
+    }
+
+    /// The budgets a project's spend counts towards: its own and the organisation's.
+    pub async fn budgets_of_project(&self, project_id: i64) -> Result<Vec<BudgetRow>, StoreError> {
+        let sql = format!("{SELECT} WHERE b.project_id = $1 OR b.project_id IS NULL");
+        let rows: Vec<Row> = dispatch!(self, pool => sqlx::query_as(&sql)
+            .bind(project_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(row).collect())
+    }
+
+    /// Records a crossing unless it is already recorded; answers whether this call did it.
+    pub async fn record_budget_alert(
+        &self,
+        budget_id: i64,
+        period_start: i64,
+        threshold: i64,
+        spend_nanos: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = "INSERT INTO budget_alerts (budget_id, period_start, threshold, spend_nanos, \
+                   fired_at) VALUES ($1, $2, $3, $4, $5) \
+                   ON CONFLICT (budget_id, period_start, threshold) DO NOTHING RETURNING id";
+        let id: Option<i64> = dispatch!(self, pool => sqlx::query_scalar(sql)
+            .bind(budget_id).bind(period_start).bind(threshold).bind(spend_nanos).bind(now_ms())
+            .fetch_optional(pool).await?);
+        Ok(id.is_some())
+    }
+
+    /// Recorded crossings, newest first.
+    pub async fn budget_alerts(&self, limit: i64) -> Result<Vec<BudgetAlert>, StoreError> {
+        let sql = "SELECT budget_id, period_start, threshold, spend_nanos, fired_at \
+                   FROM budget_alerts ORDER BY fired_at DESC, id DESC LIMIT $1";
+        let rows: Vec<(i64, i64, i64, i64, i64)> =
+            dispatch!(self, pool => sqlx::query_as(sql).bind(limit).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(budget_id, period_start, threshold, spend_nanos, fired_at_ms)| BudgetAlert {
+                    budget_id,
+                    period_start,
+                    threshold,
+                    spend_nanos,
+                    fired_at_ms,
+                },
+            )
+            .collect())
+    }
+}
