@@ -361,15 +361,18 @@ impl PriceBook {
 /// Cost of an event's tokens at a price, in nano-USD rounded half up.
 ///
 /// `input_tokens` includes cached and cache-write tokens, which are charged at their own
-/// rates; only the remainder is charged at the input rate.
+/// rates; only the remainder is charged at the input rate. A cost beyond `i64` (about
+/// $9.2 billion, only with absurd prices) saturates instead of wrapping to a negative cost.
 pub fn token_cost_nanos(event: &UsageEvent, price: &ModelPrice) -> i64 {
     let uncached = event.input_tokens - event.cached_input_tokens - event.cache_write_tokens;
     // tokens * micro-USD per million tokens = pico-USD; divide by 1000 for nano-USD.
+    // With validated counts (at most 1e9) and i64 prices each product is below 1e28: no
+    // i128 overflow.
     let pico: i128 = uncached as i128 * price.input as i128
         + event.cached_input_tokens as i128 * price.cached_input as i128
         + event.cache_write_tokens as i128 * price.cache_write as i128
         + event.output_tokens as i128 * price.output as i128;
-    ((pico + 500) / 1000) as i64
+    ((pico + 500) / 1000).clamp(i64::MIN.into(), i64::MAX.into()) as i64
 }
 
 #[cfg(test)]
@@ -493,6 +496,26 @@ mod tests {
         e.output_tokens = 0;
         // 1 token at $3/M = 3000 nano-USD exactly.
         assert_eq!(token_cost_nanos(&e, &price), 3_000);
+    }
+
+    #[test]
+    fn a_cost_beyond_i64_saturates_instead_of_turning_negative() {
+        // Found by the ingest_body fuzz target: 2e9 tokens at the largest price `prices set`
+        // accepts wrapped to -2,000,000 nano-USD.
+        let price = ModelPrice {
+            model: "max".into(),
+            effective_from_ms: 0,
+            input: i64::MAX,
+            cached_input: i64::MAX,
+            cache_write: i64::MAX,
+            output: i64::MAX,
+        };
+        let event = json!({"timestamp": "2025-06-01T12:00:00Z", "model": "max",
+            "input_tokens": 1_000_000_000, "output_tokens": 1_000_000_000});
+        let e = validate_event(&event, NOW).unwrap();
+        assert_eq!(token_cost_nanos(&e, &price), i64::MAX);
+        let cost = PriceBook::new(vec![price]).cost_of(&e);
+        assert_eq!(cost.nanos, i64::MAX);
     }
 
     #[test]

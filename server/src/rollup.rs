@@ -136,7 +136,10 @@ impl BatchRollup {
         d.output_tokens += event.output_tokens;
         d.cached_input_tokens += event.cached_input_tokens;
         d.cache_write_tokens += event.cache_write_tokens;
-        d.cost_nanos += cost.nanos;
+        // Money is the one sum a batch can overflow: 9,224 events at the largest client cost
+        // ($1M) exceed i64 nano-USD. Saturate rather than panic or wrap negative. Token and
+        // latency sums cannot: a 16 MiB batch holds too few events at their caps.
+        d.cost_nanos = d.cost_nanos.saturating_add(cost.nanos);
         if cost.source == CostSource::Unpriced {
             d.unpriced_requests += 1;
         }
@@ -201,6 +204,41 @@ mod tests {
                 assert!(err <= HIST_RELATIVE_ERROR, "{ms} ms read back as {v}");
             }
         }
+    }
+
+    #[test]
+    fn a_batch_whose_cost_exceeds_i64_saturates_instead_of_overflowing() {
+        // Found by the ingest_body fuzz target: 1,600 copies of one event priced at
+        // ~1e18 nano-USD overflowed the bucket's cost sum ("attempt to add with overflow").
+        // A client can reach the same with 9,224 events at the largest cost_usd, $1M.
+        let event = UsageEvent {
+            id: None,
+            timestamp_ms: 1_748_779_200_000,
+            model: "m".into(),
+            input_tokens: 100,
+            output_tokens: 10,
+            cached_input_tokens: 0,
+            cache_write_tokens: 0,
+            cost_nanos: Some(1_000_000 * shared::NANOS_PER_USD),
+            latency_ms: None,
+            ttft_ms: None,
+            status: EventStatus::Success,
+            error_type: None,
+            error_message: None,
+            user: None,
+            metadata: None,
+        };
+        let cost = PricedCost {
+            nanos: 1_000_000 * shared::NANOS_PER_USD,
+            source: CostSource::Client,
+        };
+        let mut batch = BatchRollup::default();
+        for _ in 0..10_000 {
+            batch.add(1, 1, &event, cost);
+        }
+        let row = batch.rows.values().next().unwrap();
+        assert_eq!(row.requests, 10_000);
+        assert_eq!(row.cost_nanos, i64::MAX);
     }
 
     #[test]
