@@ -60,8 +60,9 @@ pub fn local_midnight(tz: Tz, date: NaiveDate) -> i64 {
         .timestamp()
 }
 
-/// Resolves the range, time zone and filters of a query at time `now_ms`.
-pub async fn resolve(store: &Store, q: &UsageQuery, now_ms: i64) -> Result<Resolved, QueryError> {
+/// The time zone and bucket bounds of a query at time `now_ms`, without its model and
+/// project filters: the part of [`resolve`] that needs no store (and no I/O).
+pub fn resolve_range(q: &UsageQuery, now_ms: i64) -> Result<Resolved, QueryError> {
     let tz: Tz =
         q.tz.parse()
             .map_err(|_| bad("tz", format!("{:?} is not an IANA time zone", q.tz)))?;
@@ -96,6 +97,22 @@ pub async fn resolve(store: &Store, q: &UsageQuery, now_ms: i64) -> Result<Resol
             )
         }
     };
+    Ok(Resolved {
+        tz,
+        filter: RollupFilter {
+            start_bucket,
+            end_bucket,
+            project_ids: Vec::new(),
+            model_ids: Vec::new(),
+            status: q.status,
+        },
+        label,
+    })
+}
+
+/// Resolves the range, time zone and filters of a query at time `now_ms`.
+pub async fn resolve(store: &Store, q: &UsageQuery, now_ms: i64) -> Result<Resolved, QueryError> {
+    let mut resolved = resolve_range(q, now_ms)?;
     // Names are looked up only when the query filters by them (every panel resolves a query).
     let mut model_ids = Vec::new();
     if !q.models.is_empty() {
@@ -117,17 +134,9 @@ pub async fn resolve(store: &Store, q: &UsageQuery, now_ms: i64) -> Result<Resol
             }
         }
     }
-    Ok(Resolved {
-        tz,
-        filter: RollupFilter {
-            start_bucket,
-            end_bucket,
-            project_ids,
-            model_ids,
-            status: q.status,
-        },
-        label,
-    })
+    resolved.filter.model_ids = model_ids;
+    resolved.filter.project_ids = project_ids;
+    Ok(resolved)
 }
 
 /// Mean of a sum over a count, `None` for no samples.

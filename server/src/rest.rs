@@ -145,29 +145,8 @@ impl FilterBody {
     /// Builds the typed query for `who`; project ids are turned into names, and the query
     /// is limited to the projects `who` may see.
     async fn into_query(self, state: &AppState, who: &Principal) -> Result<UsageQuery, HttpError> {
-        let range = match (self.start_date, self.end_date) {
-            (Some(start), Some(end)) => DateRange::Custom { start, end },
-            (Some(_), None) => return Err(bad_param("endDate", "is required with startDate")),
-            (None, Some(_)) => return Err(bad_param("startDate", "is required with endDate")),
-            (None, None) => match self.period.as_deref() {
-                None => DateRange::Preset(Period::default()),
-                Some(p) => DateRange::Preset(Period::parse(p).ok_or_else(|| {
-                    bad_param("period", format!("{p:?} is not one of 24h, 7d, 30d, 90d"))
-                })?),
-            },
-        };
-        let status = match self.status.as_deref() {
-            None | Some("all") => None,
-            Some("success") => Some(EventStatus::Success),
-            Some("error") => Some(EventStatus::Error),
-            Some(s) => {
-                return Err(bad_param(
-                    "status",
-                    format!("{s:?} is not success, error or all"),
-                ))
-            }
-        };
-        let wanted = json_list(self.project_id, "projectId")?;
+        let mut q = self.into_query_as_sent()?;
+        let wanted = std::mem::take(&mut q.projects);
         let mut projects = Vec::new();
         if !wanted.is_empty() {
             let known = state.store.list_projects().await?;
@@ -191,14 +170,43 @@ impl FilterBody {
                 }
             }
         }
-        let q = UsageQuery {
+        q.projects = projects;
+        Ok(crate::auth::scope_query(who, q)?)
+    }
+
+    /// The typed query with `projects` as sent (ids or names): everything but the store
+    /// lookup and scoping of [`FilterBody::into_query`].
+    fn into_query_as_sent(self) -> Result<UsageQuery, HttpError> {
+        let range = match (self.start_date, self.end_date) {
+            (Some(start), Some(end)) => DateRange::Custom { start, end },
+            (Some(_), None) => return Err(bad_param("endDate", "is required with startDate")),
+            (None, Some(_)) => return Err(bad_param("startDate", "is required with endDate")),
+            (None, None) => match self.period.as_deref() {
+                None => DateRange::Preset(Period::default()),
+                Some(p) => DateRange::Preset(Period::parse(p).ok_or_else(|| {
+                    bad_param("period", format!("{p:?} is not one of 24h, 7d, 30d, 90d"))
+                })?),
+            },
+        };
+        let status = match self.status.as_deref() {
+            None | Some("all") => None,
+            Some("success") => Some(EventStatus::Success),
+            Some("error") => Some(EventStatus::Error),
+            Some(s) => {
+                return Err(bad_param(
+                    "status",
+                    format!("{s:?} is not success, error or all"),
+                ))
+            }
+        };
+        let projects = json_list(self.project_id, "projectId")?;
+        Ok(UsageQuery {
             range,
             tz: self.tz.unwrap_or_else(|| "UTC".into()),
             models: json_list(self.model, "model")?,
             projects,
             status,
-        };
-        Ok(crate::auth::scope_query(who, q)?)
+        })
     }
 }
 
@@ -537,4 +545,11 @@ async fn budget_alerts(
         .filter(|a| visible.contains(&a.budget_id))
         .collect();
     Ok(Json(with_usd(json!(alerts))))
+}
+
+/// The query a GET query string describes, as far as it can be read without the store:
+/// `projects` holds the `projectId` values as sent (ids or names). Time zone and dates are
+/// checked later, by [`query::resolve_range`]. Public for the fuzz target `query_params`.
+pub fn usage_query_from_query_string(raw: &str) -> Result<UsageQuery, HttpError> {
+    FilterBody::from_params(&parse_params(Some(raw.to_string()))?)?.into_query_as_sent()
 }
