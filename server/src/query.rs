@@ -258,7 +258,8 @@ fn add(into: &mut RollupDelta, d: &RollupDelta) {
     into.output_tokens += d.output_tokens;
     into.cached_input_tokens += d.cached_input_tokens;
     into.cache_write_tokens += d.cache_write_tokens;
-    into.cost_nanos += d.cost_nanos;
+    // Money saturates rather than wraps (a hostile client can send $1M events).
+    into.cost_nanos = into.cost_nanos.saturating_add(d.cost_nanos);
     into.unpriced_requests += d.unpriced_requests;
     into.latency_count += d.latency_count;
     into.latency_sum_ms += d.latency_sum_ms;
@@ -277,7 +278,9 @@ async fn breakdown(
 ) -> Result<Vec<(i64, BreakdownStats)>, QueryError> {
     let rows = store.rollup_grouped(&r.filter, group, false).await?;
     let requests: i64 = rows.iter().map(|g| g.sums.requests).sum();
-    let cost: i64 = rows.iter().map(|g| g.sums.cost_nanos).sum();
+    let cost: i64 = rows
+        .iter()
+        .fold(0i64, |acc, g| acc.saturating_add(g.sums.cost_nanos));
     Ok(rows
         .into_iter()
         .filter_map(|g| {
@@ -398,7 +401,7 @@ async fn hourly_of(
             let t = local(r.tz, b);
             let h = t.hour() as usize;
             hours[h].requests += row.sums.requests;
-            hours[h].cost_nanos += row.sums.cost_nanos;
+            hours[h].cost_nanos = hours[h].cost_nanos.saturating_add(row.sums.cost_nanos);
             cells[t.weekday().num_days_from_monday() as usize * 24 + h].requests +=
                 row.sums.requests;
         }
