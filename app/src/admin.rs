@@ -7,8 +7,8 @@ use leptos::prelude::*;
 use shared::{format_utc_ms, AdminOverview};
 
 use crate::api::{
-    AdminCreateKey, AdminCreateProject, AdminCreateToken, AdminCreateUser, AdminDisableUser,
-    AdminRevokeKey, AdminRevokeToken, AdminSetPrice,
+    AdminCreateBudget, AdminCreateKey, AdminCreateProject, AdminCreateToken, AdminCreateUser,
+    AdminDisableUser, AdminRevokeKey, AdminRevokeToken, AdminSetPrice,
 };
 
 type Outcome = Option<Result<Option<String>, ServerFnError>>;
@@ -68,6 +68,7 @@ pub fn AdminPage() -> impl IntoView {
     let disable_user = ServerAction::<AdminDisableUser>::new();
     let create_token = ServerAction::<AdminCreateToken>::new();
     let revoke_token = ServerAction::<AdminRevokeToken>::new();
+    let create_budget = ServerAction::<AdminCreateBudget>::new();
     let overview = Resource::new(
         move || {
             (
@@ -79,6 +80,7 @@ pub fn AdminPage() -> impl IntoView {
                 disable_user.version().get(),
                 create_token.version().get(),
                 revoke_token.version().get(),
+                create_budget.version().get(),
             )
         },
         |_| crate::api::admin_overview(),
@@ -223,6 +225,26 @@ pub fn AdminPage() -> impl IntoView {
                     <button type="submit" class="danger">"Revoke token"</button>
                 </ActionForm>
                 {move || outcome(revoke_token.value().get(), "token")}
+            </section>
+
+            <section class="panel" aria-labelledby="budgets-title">
+                <h2 id="budgets-title">"Budgets"</h2>
+                <p class="muted">"Spend and alerts are on the dashboard's Budgets panel."</p>
+                <ActionForm action=create_budget attr:class="inline-form">
+                    <label>"Project" <input name="project" placeholder="empty: organisation"/></label>
+                    <label>"USD" <input name="usd" required inputmode="decimal" placeholder="500"/></label>
+                    <label>"Per"
+                        <select name="period">
+                            <option value="month">"month"</option>
+                            <option value="week">"week"</option>
+                            <option value="day">"day"</option>
+                        </select>
+                    </label>
+                    <label>"Time zone" <input name="tz" value="UTC"/></label>
+                    <label>"Alert at %" <input name="thresholds" value="50, 80, 100"/></label>
+                    <button type="submit">"Create budget"</button>
+                </ActionForm>
+                {move || outcome(create_budget.value().get(), "budget")}
             </section>
 
             <section class="panel wide" aria-labelledby="audit-title">

@@ -40,6 +40,8 @@ mod ssr {
         fn filter_options(&self) -> Answer<'_, FilterOptions>;
         /// Who is signed in.
         fn account(&self) -> Answer<'_, Account>;
+        /// Budgets the caller may see, with this period's numbers and recent alerts.
+        fn budgets(&self) -> Answer<'_, shared::BudgetsView>;
     }
 
     /// The shared handle put into Leptos context.
@@ -81,6 +83,13 @@ mod ssr {
         },
         RevokeToken {
             prefix: String,
+        },
+        CreateBudget {
+            project: String,
+            usd: String,
+            period: String,
+            tz: String,
+            thresholds: String,
         },
     }
 
@@ -254,4 +263,29 @@ pub async fn admin_create_token(
 #[server(endpoint = "admin_revoke_token")]
 pub async fn admin_revoke_token(prefix: String) -> Result<Option<String>, ServerFnError> {
     admin_run(AdminCommand::RevokeToken { prefix }).await
+}
+
+/// Budgets with this period's spend and projection, and the newest alerts.
+#[server(endpoint = "get_budgets")]
+pub async fn get_budgets() -> Result<shared::BudgetsView, ServerFnError> {
+    source()?.budgets().await.map_err(ServerFnError::new)
+}
+
+/// Creates a budget (empty project: the whole organisation).
+#[server(endpoint = "admin_create_budget")]
+pub async fn admin_create_budget(
+    project: String,
+    usd: String,
+    period: String,
+    tz: String,
+    thresholds: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::CreateBudget {
+        project,
+        usd,
+        period,
+        tz,
+        thresholds,
+    })
+    .await
 }

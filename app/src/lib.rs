@@ -80,6 +80,48 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// Budgets of this period (spend, share, projection) and the newest threshold alerts.
+#[component]
+fn BudgetsPanel(view: shared::BudgetsView) -> impl IntoView {
+    if view.budgets.is_empty() {
+        return view! { <p class="muted">"No budgets yet; admins set them on the admin page."</p> }
+            .into_any();
+    }
+    let scope = |p: &Option<String>| p.clone().unwrap_or_else(|| "Organisation".into());
+    let day = |s: i64| shared::format_utc_ms(s * 1000)[..10].to_string();
+    view! {
+        <table class="admin-table" data-testid="budgets">
+            <thead><tr><th>"Scope"</th><th>"Period"</th><th>"Budget"</th><th>"Spent"</th>
+                <th>"Used"</th><th>"Projected"</th><th>"Exceeds (UTC)"</th></tr></thead>
+            <tbody>
+                {view.budgets.into_iter().map(|b| view! {
+                    <tr class:over={b.percent >= 100.0}>
+                        <td>{scope(&b.project)}</td>
+                        <td>{format!("{} from {} ({})", b.period, day(b.period_start), b.tz)}</td>
+                        <td>{format_usd(b.amount_nanos)}</td>
+                        <td>{format_usd(b.spend_nanos)}</td>
+                        <td>{format!("{:.1} %", b.percent)}</td>
+                        <td>{format_usd(b.projected_nanos)}</td>
+                        <td>{b.projected_exceed_at.map(day).unwrap_or_else(|| "—".into())}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        <h3>"Alerts"</h3>
+        <ul class="plain" data-testid="budget-alerts">
+            {view.alerts.is_empty().then(|| view! { <li class="muted">"No threshold crossed yet."</li> })}
+            {view.alerts.into_iter().map(|a| view! {
+                <li>
+                    {format!("{} % of the {} budget reached", a.threshold, scope(&a.project))}
+                    <small>{format!(" · spent {} · period from {} · {}", format_usd(a.spend_nanos),
+                        day(a.period_start), shared::format_utc_ms(a.fired_at_ms))}</small>
+                </li>
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
 /// Who is signed in, a link to the admin page for admins, and Sign out (a plain form post,
 /// so it works before hydration too).
 #[component]
@@ -129,6 +171,7 @@ fn Dashboard() -> impl IntoView {
     let hourly = Resource::new(key, |(q, _)| api::get_hourly(q));
     let error_types = Resource::new(key, |(q, _)| api::get_error_types(q));
     let errors = Resource::new(key, |(q, _)| api::get_error_page(q, None));
+    let budgets = Resource::new(move || version.get(), |_| api::get_budgets());
     let live = RwSignal::new(true);
     follow_live_updates(live, version);
     let refresh = Action::new_local(move |_: &()| async move {
@@ -189,6 +232,9 @@ fn Dashboard() -> impl IntoView {
             </Transition>
             <Panel title="Summary" id="summary" class="wide">
                 {panel_body(summary, |s| view! { <SummaryCards summary=s/> })}
+            </Panel>
+            <Panel title="Budgets" id="budgets" class="wide">
+                {panel_body(budgets, |b| view! { <BudgetsPanel view=b/> })}
             </Panel>
             <Panel title="Daily history" id="daily" class="wide">
                 {panel_body(daily, |d| view! { <DailyPanel days=d/> })}

@@ -235,6 +235,42 @@ async fn run(store: &Store, actor: &str, cmd: AdminCommand) -> Result<Option<Str
         AdminCommand::RevokeToken { prefix } => {
             revoke_token(store, actor, &prefix).await.map(|_| None)
         }
+        AdminCommand::CreateBudget {
+            project,
+            usd,
+            period,
+            tz,
+            thresholds,
+        } => {
+            let project = Some(project.trim()).filter(|p| !p.is_empty());
+            let thresholds = thresholds
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    t.trim_end_matches('%').trim().parse::<i64>().map_err(|_| {
+                        AdminError::Invalid(format!("thresholds: {t:?} is not a whole percentage"))
+                    })
+                })
+                .collect::<Result<Vec<i64>, _>>()?;
+            let thresholds = (!thresholds.is_empty()).then_some(thresholds);
+            let tz = if tz.trim().is_empty() {
+                "UTC"
+            } else {
+                tz.trim()
+            };
+            create_budget(
+                store,
+                actor,
+                project,
+                &usd,
+                &period,
+                tz,
+                thresholds.as_deref(),
+            )
+            .await
+            .map(|_| None)
+        }
     }
 }
 

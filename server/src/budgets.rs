@@ -9,11 +9,11 @@
 
 use chrono::{Datelike, Duration, NaiveDate, TimeZone};
 use chrono_tz::Tz;
-use shared::UsageEvent;
+use shared::{BudgetAlertInfo, BudgetStatus, BudgetsView, UsageEvent};
 
 use crate::query::local_midnight;
 use crate::rollup::BUCKET_SECONDS;
-use crate::store::{BudgetRow, RollupFilter, Store, StoreError};
+use crate::store::{BudgetRow, Principal, RollupFilter, Store, StoreError};
 
 /// Thresholds used when none are given.
 pub const DEFAULT_THRESHOLDS: [i64; 3] = [50, 80, 100];
@@ -132,23 +132,6 @@ pub async fn after_ingest(
     Ok(fired)
 }
 
-/// A budget with its current period's numbers, as the budgets panel shows it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BudgetStatus {
-    #[serde(flatten)]
-    pub budget: BudgetRow,
-    /// Current period, unix seconds.
-    pub period_start: i64,
-    pub period_end: i64,
-    pub spend_nanos: i64,
-    pub percent: f64,
-    /// Spend at this rate until the period ends (linear in elapsed time).
-    pub projected_nanos: i64,
-    /// When the budget is projected to be used up, unix seconds (`None`: not this period).
-    pub projected_exceed_at: Option<i64>,
-}
-
 /// The current period's numbers of every budget (or of those `visible` lets through).
 pub async fn statuses(
     store: &Store,
@@ -181,16 +164,59 @@ pub async fn statuses(
             }
         });
         out.push(BudgetStatus {
+            id: b.id,
+            project: b.project,
+            amount_nanos: b.amount_nanos,
+            period: b.period,
+            tz: b.tz,
+            thresholds: b.thresholds,
             percent: spent as f64 * 100.0 / b.amount_nanos as f64,
             period_start: start,
             period_end: end,
             spend_nanos: spent,
             projected_nanos: projected,
             projected_exceed_at: exceed_at,
-            budget: b,
         });
     }
     Ok(out)
+}
+
+/// Whether `who` may see a budget: organisation budgets only for those who see everything.
+pub fn may_see(who: &Principal, b: &BudgetRow) -> bool {
+    match b.project_id {
+        None => who.project_ids.is_none(),
+        Some(p) => crate::auth::may_see_project(who, p),
+    }
+}
+
+/// The budgets panel for `who`: visible budgets with this period's numbers, and the newest
+/// `alerts` crossings of those budgets.
+pub async fn view(
+    store: &Store,
+    who: &Principal,
+    now_ms: i64,
+    alerts: i64,
+) -> Result<BudgetsView, StoreError> {
+    let rows = store.list_budgets().await?;
+    let visible: Vec<&BudgetRow> = rows.iter().filter(|b| may_see(who, b)).collect();
+    let budgets = statuses(store, now_ms, |b| may_see(who, b)).await?;
+    let alerts = store
+        .budget_alerts(alerts)
+        .await?
+        .into_iter()
+        .filter_map(|a| {
+            let b = visible.iter().find(|b| b.id == a.budget_id)?;
+            Some(BudgetAlertInfo {
+                budget_id: a.budget_id,
+                project: b.project.clone(),
+                threshold: a.threshold,
+                period_start: a.period_start,
+                spend_nanos: a.spend_nanos,
+                fired_at_ms: a.fired_at_ms,
+            })
+        })
+        .collect();
+    Ok(BudgetsView { budgets, alerts })
 }
 
 #[cfg(test)]

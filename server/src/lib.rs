@@ -167,6 +167,17 @@ impl DashboardSource for Dashboard {
         let who = auth::current_principal();
         Box::pin(async move { Ok(who?.account) })
     }
+    fn budgets(&self) -> Answer<'_, shared::BudgetsView> {
+        let who = auth::current_principal();
+        Box::pin(async move {
+            budgets::view(&self.0, &who?, now_ms(), 20)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "budgets failed");
+                    "the database is unavailable; try again".to_string()
+                })
+        })
+    }
 }
 
 /// Leptos settings from cargo-leptos' environment variables, with defaults that match

@@ -334,11 +334,11 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             for s in server::budgets::statuses(&store, now, |_| true).await? {
                 println!(
                     "{}\t{}\t{} per {} ({})\tspent {} ({:.1} %)\tprojected {}",
-                    s.budget.id,
-                    s.budget.project.as_deref().unwrap_or("(organisation)"),
-                    shared::format_usd(s.budget.amount_nanos),
-                    s.budget.period,
-                    s.budget.tz,
+                    s.id,
+                    s.project.as_deref().unwrap_or("(organisation)"),
+                    shared::format_usd(s.amount_nanos),
+                    s.period,
+                    s.tz,
                     shared::format_usd(s.spend_nanos),
                     s.percent,
                     shared::format_usd(s.projected_nanos)

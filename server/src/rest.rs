@@ -505,14 +505,6 @@ async fn openapi() -> impl IntoResponse {
     )
 }
 
-/// Whether `who` may see a budget: organisation budgets only for those who see everything.
-fn may_see_budget(who: &Principal, b: &crate::store::BudgetRow) -> bool {
-    match b.project_id {
-        None => who.project_ids.is_none(),
-        Some(p) => crate::auth::may_see_project(who, p),
-    }
-}
-
 /// `GET /api/v1/budgets`: every budget the caller may see with this period's spend,
 /// percentage, projected period-end spend and projected date of exceeding it.
 async fn budgets(
@@ -520,8 +512,8 @@ async fn budgets(
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
     let now = chrono::Utc::now().timestamp_millis();
-    let list = crate::budgets::statuses(&state.store, now, |b| may_see_budget(&who, b)).await?;
-    Ok(Json(with_usd(json!(list))))
+    let view = crate::budgets::view(&state.store, &who, now, 0).await?;
+    Ok(Json(with_usd(json!(view.budgets))))
 }
 
 /// `GET /api/v1/budgets/alerts`: recorded threshold crossings of visible budgets, newest first.
@@ -529,22 +521,9 @@ async fn budget_alerts(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
-    let visible: Vec<i64> = state
-        .store
-        .list_budgets()
-        .await?
-        .into_iter()
-        .filter(|b| may_see_budget(&who, b))
-        .map(|b| b.id)
-        .collect();
-    let alerts: Vec<_> = state
-        .store
-        .budget_alerts(500)
-        .await?
-        .into_iter()
-        .filter(|a| visible.contains(&a.budget_id))
-        .collect();
-    Ok(Json(with_usd(json!(alerts))))
+    let now = chrono::Utc::now().timestamp_millis();
+    let view = crate::budgets::view(&state.store, &who, now, 500).await?;
+    Ok(Json(with_usd(json!(view.alerts))))
 }
 
 /// The query a GET query string describes, as far as it can be read without the store:

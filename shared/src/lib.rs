@@ -449,6 +449,52 @@ pub struct AdminOverview {
     pub audit: Vec<AuditEntry>,
 }
 
+/// A budget with its current period's numbers, as the budgets panel shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetStatus {
+    pub id: i64,
+    /// `None`: the whole organisation.
+    pub project: Option<String>,
+    pub amount_nanos: i64,
+    /// `day`, `week` or `month`.
+    pub period: String,
+    pub tz: String,
+    /// Whole percentages, ascending.
+    pub thresholds: Vec<i64>,
+    /// The current period, unix seconds.
+    pub period_start: i64,
+    pub period_end: i64,
+    pub spend_nanos: i64,
+    pub percent: f64,
+    /// Spend at this rate until the period ends (linear in elapsed time).
+    pub projected_nanos: i64,
+    /// When the budget is projected to be used up, unix seconds (`None`: not this period).
+    pub projected_exceed_at: Option<i64>,
+}
+
+/// A recorded threshold crossing, as the alerts list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetAlertInfo {
+    pub budget_id: i64,
+    /// `None`: the organisation's budget.
+    pub project: Option<String>,
+    pub threshold: i64,
+    /// Start of the budget period crossed, unix seconds.
+    pub period_start: i64,
+    pub spend_nanos: i64,
+    pub fired_at_ms: i64,
+}
+
+/// The budgets panel: budgets with this period's numbers and the newest alerts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetsView {
+    pub budgets: Vec<BudgetStatus>,
+    pub alerts: Vec<BudgetAlertInfo>,
+}
+
 /// Parses a non-negative USD amount with at most six decimals into micro-USD, exactly
 /// (`"2.50"` → 2,500,000); `what` names the field in the error.
 pub fn parse_usd_micros(what: &str, s: &str) -> Result<i64, String> {
