@@ -23,7 +23,9 @@ fi
 login_file=data/demo-login.txt
 if [[ ! -f "$login_file" ]]; then
   password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-  UA_PASSWORD="$password" "$bin" users create --email admin@example.com --role admin
+  # (An admin@example.com left from an earlier data/ gets the new password instead.)
+  UA_PASSWORD="$password" "$bin" users create --email admin@example.com --role admin ||
+    UA_PASSWORD="$password" "$bin" users password admin@example.com
   (umask 077; printf 'email: admin@example.com\npassword: %s\n' "$password" > "$login_file")
 fi
 
