@@ -343,9 +343,27 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-fn client_address(req_ext: Option<&ConnectInfo<SocketAddr>>) -> String {
-    req_ext
-        .map(|c| c.0.ip().to_string())
+/// The client's address for the log-in limit: the TCP peer, or behind a trusted reverse
+/// proxy the last `X-Forwarded-For` entry (the one the proxy appended).
+fn client_address(
+    peer: Option<&ConnectInfo<SocketAddr>>,
+    headers: &HeaderMap,
+    trust_forwarded_for: bool,
+) -> String {
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .rfind(|a| !a.is_empty())
+                .map(str::to_string)
+        })
+        .flatten();
+    forwarded
+        .or_else(|| peer.map(|c| c.0.ip().to_string()))
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -361,7 +379,14 @@ pub async fn login(
     let email = form.email.trim().to_lowercase();
     let subjects = [
         format!("email:{email}"),
-        format!("ip:{}", client_address(connect.as_ref().map(|c| &c.0))),
+        format!(
+            "ip:{}",
+            client_address(
+                connect.as_ref().map(|c| &c.0),
+                &headers,
+                state.config.trust_forwarded_for
+            )
+        ),
     ];
     let now = chrono::Utc::now().timestamp_millis();
     for (subject, max) in subjects
@@ -526,6 +551,23 @@ mod tests {
         assert!(same_origin(&h).is_err());
         h.insert(header::ORIGIN, "null".parse().unwrap());
         assert!(same_origin(&h).is_err());
+    }
+
+    #[test]
+    fn the_forwarded_address_counts_only_behind_a_trusted_proxy() {
+        let peer = ConnectInfo(SocketAddr::from(([10, 0, 0, 9], 4000)));
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            "203.0.113.7, 198.51.100.2".parse().unwrap(),
+        );
+        assert_eq!(client_address(Some(&peer), &h, false), "10.0.0.9");
+        // The proxy appends the address it saw last; earlier entries are the client's word.
+        assert_eq!(client_address(Some(&peer), &h, true), "198.51.100.2");
+        assert_eq!(
+            client_address(Some(&peer), &HeaderMap::new(), true),
+            "10.0.0.9"
+        );
     }
 
     #[test]

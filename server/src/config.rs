@@ -18,6 +18,11 @@ pub struct Config {
     /// Mark the session cookie `Secure` even without `X-Forwarded-Proto: https`
     /// (`UA_SECURE_COOKIES=1`).
     pub secure_cookies: bool,
+    /// Take the client's address for the log-in limit from the last `X-Forwarded-For` entry
+    /// (the one our own reverse proxy appended) instead of the TCP peer
+    /// (`UA_TRUST_FORWARDED_FOR=1`). Only behind a proxy that sets it: otherwise clients could
+    /// pick their own address.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Config {
@@ -29,6 +34,7 @@ impl Default for Config {
             ingest_events_per_sec: 200_000,
             request_timeout_secs: 30,
             secure_cookies: false,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -54,6 +60,10 @@ impl Config {
         }
         c.secure_cookies = matches!(
             std::env::var("UA_SECURE_COOKIES").as_deref(),
+            Ok("1" | "true" | "yes")
+        );
+        c.trust_forwarded_for = matches!(
+            std::env::var("UA_TRUST_FORWARDED_FOR").as_deref(),
             Ok("1" | "true" | "yes")
         );
         Ok(c)

@@ -382,6 +382,35 @@ async fn log_in_is_rate_limited_and_does_not_tell_unknown_emails_apart(db: Db) {
         .await;
 }
 
+async fn log_in_from_one_address_is_limited_behind_a_trusted_proxy(db: Db) {
+    let config = Config {
+        trust_forwarded_for: true,
+        ..Config::default()
+    };
+    let app = spawn_app_with(db, config).await;
+    let attempt = |email: String, from: &'static str| {
+        client_with(&[("origin", &app.base), ("x-forwarded-for", from)])
+            .post(format!("{}/login", app.base))
+            .form(&[("email", email), ("password", "guess-123".to_string())])
+            .send()
+    };
+    for i in 0..server::auth::LOGIN_MAX_PER_ADDRESS {
+        let res = attempt(format!("user{i}@example.com"), "198.51.100.7")
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    // A new email from the same address is refused; another address is not.
+    let res = attempt("fresh@example.com".into(), "198.51.100.7")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    let res = attempt("fresh@example.com".into(), "203.0.113.9")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
 async fn cross_site_state_changes_are_refused(db: Db) {
     let app = spawn_app(db).await;
     two_projects(&app).await;
@@ -608,5 +637,6 @@ on_both_backends!(
     revoked_keys_tokens_and_users_stop_working_at_once,
     log_in_is_rate_limited_and_does_not_tell_unknown_emails_apart,
     cross_site_state_changes_are_refused,
+    log_in_from_one_address_is_limited_behind_a_trusted_proxy,
     hostile_ingest_gets_4xx_and_the_server_keeps_serving,
 );
