@@ -76,30 +76,59 @@ pub async fn create_user(
     projects: Option<&[String]>,
 ) -> Result<(), AdminError> {
     let email = crate::auth::normalise_email(email).map_err(AdminError::Invalid)?;
-    crate::auth::check_new_password(password).map_err(AdminError::Invalid)?;
     if role == Role::Admin && projects.is_some() {
         return Err(AdminError::Invalid(
             "admins see every project; limit viewers only".into(),
         ));
     }
-    let password = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
-        .await
-        .map_err(|e| AdminError::Invalid(e.to_string()))?
-        .map_err(AdminError::Invalid)?;
+    let hash = hash_new_password(password).await?;
     store.create_user(&email, &hash, role, projects).await?;
-    let scope = match projects {
-        None => "every project".to_string(),
-        Some(p) => format!("projects {p:?}"),
-    };
     store
         .audit(
             actor,
             "user.create",
-            &format!("user {email} as {} seeing {scope}", role.as_str()),
+            &format!(
+                "user {email} as {} seeing {}",
+                role.as_str(),
+                describe_scope(projects)
+            ),
         )
         .await?;
     Ok(())
+}
+
+/// Checks a new password and hashes it off the async threads (argon2 takes tens of ms).
+async fn hash_new_password(password: &str) -> Result<String, AdminError> {
+    crate::auth::check_new_password(password).map_err(AdminError::Invalid)?;
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+        .await
+        .map_err(|e| AdminError::Invalid(e.to_string()))?
+        .map_err(AdminError::Invalid)
+}
+
+/// Sets a user's password; their sessions end.
+pub async fn set_password(
+    store: &Store,
+    actor: &str,
+    email: &str,
+    password: &str,
+) -> Result<(), AdminError> {
+    let email = email.trim().to_lowercase();
+    let hash = hash_new_password(password).await?;
+    store.set_password(&email, &hash).await?;
+    store
+        .audit(actor, "user.password", &format!("user {email}"))
+        .await?;
+    Ok(())
+}
+
+/// "every project" or the project list, for audit entries.
+fn describe_scope(projects: Option<&[String]>) -> String {
+    match projects {
+        None => "every project".to_string(),
+        Some(p) => format!("projects {p:?}"),
+    }
 }
 
 /// Disables a user and ends their sessions.
@@ -120,15 +149,16 @@ pub async fn create_token(
     projects: Option<&[String]>,
 ) -> Result<(TokenInfo, String), AdminError> {
     let (info, secret) = store.create_token(name, projects, actor).await?;
-    let scope = match projects {
-        None => "every project".to_string(),
-        Some(p) => format!("projects {p:?}"),
-    };
     store
         .audit(
             actor,
             "token.create",
-            &format!("read token {} {:?} seeing {scope}", info.prefix, info.name),
+            &format!(
+                "read token {} {:?} seeing {}",
+                info.prefix,
+                info.name,
+                describe_scope(projects)
+            ),
         )
         .await?;
     Ok((info, secret))

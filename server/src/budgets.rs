@@ -9,7 +9,7 @@
 
 use chrono::{Datelike, Duration, NaiveDate, TimeZone};
 use chrono_tz::Tz;
-use shared::{BudgetAlertInfo, BudgetStatus, BudgetsView, UsageEvent};
+use shared::{BudgetAlertInfo, BudgetStatus, UsageEvent};
 
 use crate::query::local_midnight;
 use crate::rollup::BUCKET_SECONDS;
@@ -132,19 +132,14 @@ pub async fn after_ingest(
     Ok(fired)
 }
 
-/// The current period's numbers of every budget (or of those `visible` lets through).
+/// The current period's numbers of these budgets.
 pub async fn statuses(
     store: &Store,
+    budgets: Vec<BudgetRow>,
     now_ms: i64,
-    visible: impl Fn(&BudgetRow) -> bool,
 ) -> Result<Vec<BudgetStatus>, StoreError> {
     let mut out = Vec::new();
-    for b in store
-        .list_budgets()
-        .await?
-        .into_iter()
-        .filter(|b| visible(b))
-    {
+    for b in budgets {
         let (Some(period), Ok(tz)) = (BudgetPeriod::parse(&b.period), b.tz.parse::<Tz>()) else {
             continue;
         };
@@ -189,23 +184,25 @@ pub fn may_see(who: &Principal, b: &BudgetRow) -> bool {
     }
 }
 
-/// The budgets panel for `who`: visible budgets with this period's numbers, and the newest
-/// `alerts` crossings of those budgets.
-pub async fn view(
+/// The budgets `who` may see.
+pub async fn visible(store: &Store, who: &Principal) -> Result<Vec<BudgetRow>, StoreError> {
+    let mut rows = store.list_budgets().await?;
+    rows.retain(|b| may_see(who, b));
+    Ok(rows)
+}
+
+/// The newest `limit` crossings of these budgets, newest first.
+pub async fn alerts(
     store: &Store,
-    who: &Principal,
-    now_ms: i64,
-    alerts: i64,
-) -> Result<BudgetsView, StoreError> {
-    let rows = store.list_budgets().await?;
-    let visible: Vec<&BudgetRow> = rows.iter().filter(|b| may_see(who, b)).collect();
-    let budgets = statuses(store, now_ms, |b| may_see(who, b)).await?;
-    let alerts = store
-        .budget_alerts(alerts)
+    budgets: &[BudgetRow],
+    limit: i64,
+) -> Result<Vec<BudgetAlertInfo>, StoreError> {
+    Ok(store
+        .budget_alerts(limit)
         .await?
         .into_iter()
         .filter_map(|a| {
-            let b = visible.iter().find(|b| b.id == a.budget_id)?;
+            let b = budgets.iter().find(|b| b.id == a.budget_id)?;
             Some(BudgetAlertInfo {
                 budget_id: a.budget_id,
                 project: b.project.clone(),
@@ -215,8 +212,7 @@ pub async fn view(
                 fired_at_ms: a.fired_at_ms,
             })
         })
-        .collect();
-    Ok(BudgetsView { budgets, alerts })
+        .collect())
 }
 
 #[cfg(test)]

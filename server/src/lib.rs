@@ -170,12 +170,18 @@ impl DashboardSource for Dashboard {
     fn budgets(&self) -> Answer<'_, shared::BudgetsView> {
         let who = auth::current_principal();
         Box::pin(async move {
-            budgets::view(&self.0, &who?, now_ms(), 20)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "budgets failed");
-                    "the database is unavailable; try again".to_string()
+            let who = who?;
+            let load = async {
+                let visible = budgets::visible(&self.0, &who).await?;
+                Ok::<_, store::StoreError>(shared::BudgetsView {
+                    alerts: budgets::alerts(&self.0, &visible, 20).await?,
+                    budgets: budgets::statuses(&self.0, visible, now_ms()).await?,
                 })
+            };
+            load.await.map_err(|e| {
+                tracing::error!(error = %e, "budgets failed");
+                "the database is unavailable; try again".to_string()
+            })
         })
     }
 }

@@ -331,7 +331,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         }
         Command::Budgets(BudgetCmd::List) => {
             let now = chrono::Utc::now().timestamp_millis();
-            for s in server::budgets::statuses(&store, now, |_| true).await? {
+            for s in server::budgets::statuses(&store, store.list_budgets().await?, now).await? {
                 println!(
                     "{}\t{}\t{} per {} ({})\tspent {} ({:.1} %)\tprojected {}",
                     s.id,
@@ -372,14 +372,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         }
         Command::Users(UserCmd::Password { email }) => {
             let password = read_password()?;
-            server::auth::check_new_password(&password)?;
-            let hash = server::auth::hash_password(&password)?;
-            store
-                .set_password(&email.trim().to_lowercase(), &hash)
-                .await?;
-            store
-                .audit(CLI, "user.password", &format!("user {email}"))
-                .await?;
+            admin::set_password(&store, CLI, &email, &password).await?;
             println!("password of {email} set; their sessions ended");
         }
         Command::Tokens(TokenCmd::Create { name, projects }) => {

@@ -512,8 +512,9 @@ async fn budgets(
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
     let now = chrono::Utc::now().timestamp_millis();
-    let view = crate::budgets::view(&state.store, &who, now, 0).await?;
-    Ok(Json(with_usd(json!(view.budgets))))
+    let visible = crate::budgets::visible(&state.store, &who).await?;
+    let list = crate::budgets::statuses(&state.store, visible, now).await?;
+    Ok(Json(with_usd(json!(list))))
 }
 
 /// `GET /api/v1/budgets/alerts`: recorded threshold crossings of visible budgets, newest first.
@@ -521,9 +522,9 @@ async fn budget_alerts(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let view = crate::budgets::view(&state.store, &who, now, 500).await?;
-    Ok(Json(with_usd(json!(view.alerts))))
+    let visible = crate::budgets::visible(&state.store, &who).await?;
+    let alerts = crate::budgets::alerts(&state.store, &visible, 500).await?;
+    Ok(Json(with_usd(json!(alerts))))
 }
 
 /// The query a GET query string describes, as far as it can be read without the store:

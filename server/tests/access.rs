@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client_with, spawn_app, spawn_app_with, Db, TestApp};
+use common::{client_with, next_change, spawn_app, spawn_app_with, Db, TestApp};
 use serde_json::{json, Value};
 use server::Config;
 use shared::{Role, UsageQuery};
@@ -249,22 +249,6 @@ async fn a_viewer_limited_to_one_project_gets_no_byte_of_another(db: Db) {
     let res = app.post_events(&a, &events(1, "m", "alpha-late")).await;
     assert_eq!(res.status(), 200);
     assert!(next_change(&mut live, Duration::from_millis(3000)).await);
-}
-
-async fn next_change(res: &mut reqwest::Response, within: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut seen = String::new();
-    loop {
-        match tokio::time::timeout_at(deadline, res.chunk()).await {
-            Ok(Ok(Some(bytes))) => {
-                seen.push_str(&String::from_utf8_lossy(&bytes));
-                if seen.contains("event: change") {
-                    return true;
-                }
-            }
-            _ => return false,
-        }
-    }
 }
 
 async fn an_ingest_key_writes_only_to_its_own_project(db: Db) {

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{spawn_app, spawn_replica, Db, TestApp};
+use common::{next_change, spawn_app, spawn_replica, Db, TestApp};
 use serde_json::json;
 
 /// Opens the live stream of `app`.
@@ -18,23 +18,6 @@ async fn live(app: &TestApp) -> reqwest::Response {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "text/event-stream");
     res
-}
-
-/// Reads the stream until a `change` event arrives or `within` passes.
-async fn next_change(res: &mut reqwest::Response, within: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut seen = String::new();
-    loop {
-        match tokio::time::timeout_at(deadline, res.chunk()).await {
-            Ok(Ok(Some(bytes))) => {
-                seen.push_str(&String::from_utf8_lossy(&bytes));
-                if seen.contains("event: change") {
-                    return true;
-                }
-            }
-            _ => return false,
-        }
-    }
 }
 
 async fn send(app: &TestApp, key: &str, n: usize) {

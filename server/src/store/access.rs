@@ -1,6 +1,8 @@
 //! Storage of access control: users, sessions, read API tokens, the audit log and failed
 //! log-ins. Everything lives in the database so that replicas share it.
 
+use std::collections::HashMap;
+
 use shared::{Account, AuditEntry, Role, TokenInfo, UserInfo};
 
 use super::{now_ms, Backend, Store, StoreError};
@@ -51,6 +53,26 @@ impl Store {
              WHERE l.{column} = $1 ORDER BY p.name"
         );
         Ok(dispatch!(self, pool => sqlx::query_as(&sql).bind(owner).fetch_all(pool).await?))
+    }
+
+    /// Every owner's linked project names in `table`, for listings (one query, not one per
+    /// user or token).
+    async fn all_links(
+        &self,
+        table: &str,
+        column: &str,
+    ) -> Result<HashMap<i64, Vec<String>>, StoreError> {
+        let sql = format!(
+            "SELECT l.{column}, p.name FROM {table} l JOIN projects p ON p.id = l.project_id \
+             ORDER BY p.name"
+        );
+        let rows: Vec<(i64, String)> =
+            dispatch!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+        let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+        for (owner, name) in rows {
+            out.entry(owner).or_default().push(name);
+        }
+        Ok(out)
     }
 
     async fn scope_of(
@@ -107,21 +129,20 @@ impl Store {
                    ORDER BY email";
         let rows: Vec<(i64, String, String, i64, i64, Option<i64>)> =
             dispatch!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
-        let mut out = Vec::with_capacity(rows.len());
-        for (id, email, role, limited, created_at_ms, disabled_at) in rows {
-            let scope = self
-                .scope_of("user_projects", "user_id", id, limited)
-                .await?;
-            out.push(UserInfo {
-                id,
-                email,
-                role: Role::parse(&role).unwrap_or(Role::Viewer),
-                projects: scope.map(|s| s.into_iter().map(|(_, n)| n).collect()),
-                created_at_ms,
-                disabled: disabled_at.is_some(),
-            });
-        }
-        Ok(out)
+        let mut links = self.all_links("user_projects", "user_id").await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, email, role, limited, created_at_ms, disabled_at)| UserInfo {
+                    id,
+                    email,
+                    role: Role::parse(&role).unwrap_or(Role::Viewer),
+                    projects: (limited != 0).then(|| links.remove(&id).unwrap_or_default()),
+                    created_at_ms,
+                    disabled: disabled_at.is_some(),
+                },
+            )
+            .collect())
     }
 
     /// What a log-in with this email checks, or `None` for an unknown email.
@@ -272,21 +293,20 @@ impl Store {
                    FROM api_tokens ORDER BY created_at DESC, id DESC";
         type Row = (i64, String, String, i64, String, i64, Option<i64>);
         let rows: Vec<Row> = dispatch!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
-        let mut out = Vec::with_capacity(rows.len());
-        for (id, prefix, name, limited, created_by, created_at_ms, revoked_at_ms) in rows {
-            let scope = self
-                .scope_of("token_projects", "token_id", id, limited)
-                .await?;
-            out.push(TokenInfo {
-                prefix,
-                name,
-                projects: scope.map(|s| s.into_iter().map(|(_, n)| n).collect()),
-                created_by,
-                created_at_ms,
-                revoked_at_ms,
-            });
-        }
-        Ok(out)
+        let mut links = self.all_links("token_projects", "token_id").await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, prefix, name, limited, created_by, created_at_ms, revoked_at_ms)| TokenInfo {
+                    prefix,
+                    name,
+                    projects: (limited != 0).then(|| links.remove(&id).unwrap_or_default()),
+                    created_by,
+                    created_at_ms,
+                    revoked_at_ms,
+                },
+            )
+            .collect())
     }
 
     /// Revokes the read token with this prefix; it stops working at once.

@@ -207,6 +207,23 @@ impl TestApp {
     }
 }
 
+/// Reads a live (SSE) stream until a `change` event arrives or `within` passes.
+pub async fn next_change(res: &mut reqwest::Response, within: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut seen = String::new();
+    loop {
+        match tokio::time::timeout_at(deadline, res.chunk()).await {
+            Ok(Ok(Some(bytes))) => {
+                seen.push_str(&String::from_utf8_lossy(&bytes));
+                if seen.contains("event: change") {
+                    return true;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
 /// Declares one test per backend from an `async fn(Db)`.
 #[macro_export]
 macro_rules! on_both_backends {
