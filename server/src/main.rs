@@ -425,9 +425,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         Command::Verify => {
             let stored = store.all_rollups().await?;
             let raw = store.rollups_from_raw_events().await?;
-            if stored == raw {
-                println!("ok: {} roll-up rows equal the raw events", stored.len());
-            } else {
+            if stored != raw {
                 return Err(format!(
                     "roll-ups differ from raw events ({} stored rows, {} recomputed)",
                     stored.len(),
@@ -435,6 +433,13 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
                 )
                 .into());
             }
+            if let Some(what) = store.derived_rollups_mismatch().await? {
+                return Err(format!("roll-up levels differ: {what}").into());
+            }
+            println!(
+                "ok: {} roll-up rows equal the raw events, and every level equals their sums",
+                stored.len()
+            );
         }
     }
     Ok(())

@@ -12,7 +12,7 @@ use shared::{
 };
 
 use crate::rollup::{percentile, RollupDelta, BUCKET_SECONDS};
-use crate::store::{Group, GroupKey, RollupFilter, Store, StoreError};
+use crate::store::{Group, GroupKey, GroupRow, RollupFilter, Store, StoreError};
 
 /// Longest custom range, in days.
 pub const MAX_RANGE_DAYS: i64 = 400;
@@ -224,6 +224,11 @@ async fn daily_of(store: &Store, r: &Resolved) -> Result<Vec<DailyUsage>, QueryE
     let rows = store
         .rollup_grouped(&r.filter, Group::Bucket, false)
         .await?;
+    Ok(daily_from(r, &rows))
+}
+
+/// Local days from quarter-hour rows.
+fn daily_from(r: &Resolved, rows: &[GroupRow]) -> Vec<DailyUsage> {
     let first = local(r.tz, r.filter.start_bucket).date();
     let last = local(r.tz, r.filter.end_bucket - BUCKET_SECONDS).date();
     let mut days: BTreeMap<NaiveDate, RollupDelta> = BTreeMap::new();
@@ -235,11 +240,10 @@ async fn daily_of(store: &Store, r: &Resolved) -> Result<Vec<DailyUsage>, QueryE
     for row in rows {
         if let GroupKey::Bucket(b) = row.key {
             let sums = days.entry(local(r.tz, b).date()).or_default();
-            add(sums, &row.sums);
+            sums.add(&row.sums);
         }
     }
-    Ok(days
-        .into_iter()
+    days.into_iter()
         .map(|(date, s)| DailyUsage {
             date: date.format("%Y-%m-%d").to_string(),
             requests: s.requests,
@@ -249,25 +253,7 @@ async fn daily_of(store: &Store, r: &Resolved) -> Result<Vec<DailyUsage>, QueryE
             cached_input_tokens: s.cached_input_tokens,
             average_response_time_ms: mean(s.latency_sum_ms, s.latency_count),
         })
-        .collect())
-}
-
-fn add(into: &mut RollupDelta, d: &RollupDelta) {
-    into.requests += d.requests;
-    into.input_tokens += d.input_tokens;
-    into.output_tokens += d.output_tokens;
-    into.cached_input_tokens += d.cached_input_tokens;
-    into.cache_write_tokens += d.cache_write_tokens;
-    // Money saturates rather than wraps (a hostile client can send $1M events).
-    into.cost_nanos = into.cost_nanos.saturating_add(d.cost_nanos);
-    into.unpriced_requests += d.unpriced_requests;
-    into.latency_count += d.latency_count;
-    into.latency_sum_ms += d.latency_sum_ms;
-    into.ttft_count += d.ttft_count;
-    into.ttft_sum_ms += d.ttft_sum_ms;
-    for (a, b) in into.hist.iter_mut().zip(d.hist.iter()) {
-        *a += b;
-    }
+        .collect()
 }
 
 /// Breakdown rows by model or project id, with shares of the query's totals.
@@ -379,10 +365,15 @@ async fn hourly_of(
     store: &Store,
     r: &Resolved,
 ) -> Result<(Vec<HourlyUsage>, Vec<HeatmapCell>), QueryError> {
-    use chrono::{Datelike, Timelike};
     let rows = store
         .rollup_grouped(&r.filter, Group::Bucket, false)
         .await?;
+    Ok(hourly_from(r, &rows))
+}
+
+/// Local hours of day and the weekday x hour heat map from quarter-hour rows.
+fn hourly_from(r: &Resolved, rows: &[GroupRow]) -> (Vec<HourlyUsage>, Vec<HeatmapCell>) {
+    use chrono::{Datelike, Timelike};
     let mut hours: Vec<HourlyUsage> = (0..24)
         .map(|hour| HourlyUsage {
             hour,
@@ -406,7 +397,7 @@ async fn hourly_of(
                 row.sums.requests;
         }
     }
-    Ok((hours, cells))
+    (hours, cells)
 }
 
 /// Failed requests by error type: count, share of failures and the cost they were billed.
@@ -419,6 +410,10 @@ pub async fn error_types(
 }
 
 async fn error_types_of(store: &Store, r: &Resolved) -> Result<Vec<ErrorTypeUsage>, QueryError> {
+    if r.filter.status == Some(EventStatus::Success) {
+        // Only successful requests are asked for: none of them failed.
+        return Ok(Vec::new());
+    }
     let f = RollupFilter {
         status: Some(EventStatus::Error),
         ..r.filter.clone()
@@ -555,10 +550,14 @@ pub async fn dashboard_of(
     r: &Resolved,
     errors: i64,
 ) -> Result<DashboardData, QueryError> {
-    let (hourly, heatmap) = hourly_of(store, r).await?;
+    // The day chart, hour chart and heat map share one read of quarter-hours.
+    let quarters = store
+        .rollup_grouped(&r.filter, Group::Bucket, false)
+        .await?;
+    let (hourly, heatmap) = hourly_from(r, &quarters);
     Ok(DashboardData {
         summary: summary_of(store, r).await?,
-        daily: daily_of(store, r).await?,
+        daily: daily_from(r, &quarters),
         models: models_of(store, r).await?,
         projects: projects_of(store, r).await?,
         hourly,

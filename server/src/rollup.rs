@@ -1,7 +1,13 @@
-//! Roll-up arithmetic: 15-minute buckets, the latency histogram, and per-batch deltas.
+//! Roll-up arithmetic: buckets and levels, the latency histogram, and per-batch deltas.
 //!
-//! Kept free of SQL so the same code answers "which bucket, which bin" for ingest, queries
-//! and tests.
+//! Kept free of SQL so the same code answers "which bucket, which bin, which rows" for ingest,
+//! queries and tests.
+//!
+//! Every stored event adds to twelve roll-up rows: at each of three [`Level`]s (15 minutes,
+//! UTC hour, UTC day), the row of its project x model and the rows where the project, the
+//! model or both are [`ANY`]. A query then reads one series (e.g. "any project, any model")
+//! over whole days plus its ragged ends ([`cover`]), so its cost grows with the range and the
+//! number of series it needs, not with the number of events.
 
 use std::collections::BTreeMap;
 
@@ -61,6 +67,78 @@ pub fn percentile(hist: &[i64], p: f64) -> Option<f64> {
     None
 }
 
+/// Stands for "every project" or "every model" in a roll-up key (ids start at 1).
+pub const ANY: i64 = 0;
+
+/// A roll-up level: one table of rows summed over buckets of one width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    Quarter,
+    Hour,
+    Day,
+}
+
+impl Level {
+    /// Finest first: writers take row locks in this order, so concurrent batches cannot deadlock.
+    pub const ALL: [Level; 3] = [Level::Quarter, Level::Hour, Level::Day];
+
+    /// Bucket width in seconds.
+    pub fn seconds(self) -> i64 {
+        match self {
+            Level::Quarter => BUCKET_SECONDS,
+            Level::Hour => 3_600,
+            Level::Day => 86_400,
+        }
+    }
+
+    pub fn table(self) -> &'static str {
+        match self {
+            Level::Quarter => "rollup_15m",
+            Level::Hour => "rollup_1h",
+            Level::Day => "rollup_1d",
+        }
+    }
+
+    /// Start of this level's bucket holding unix second `t`.
+    pub fn floor(self, t: i64) -> i64 {
+        t.div_euclid(self.seconds()) * self.seconds()
+    }
+
+    fn finer(self) -> Option<Level> {
+        match self {
+            Level::Quarter => None,
+            Level::Hour => Some(Level::Quarter),
+            Level::Day => Some(Level::Hour),
+        }
+    }
+}
+
+/// Splits `[start, end)` (unix seconds, multiples of 15 minutes) into the fewest pieces of whole
+/// buckets: whole UTC days in the middle, whole hours beside them, quarter-hours at the ends.
+/// The pieces are disjoint, in time order, and cover the range exactly.
+pub fn cover(start: i64, end: i64) -> Vec<(Level, i64, i64)> {
+    fn split(level: Level, start: i64, end: i64, out: &mut Vec<(Level, i64, i64)>) {
+        if start >= end {
+            return;
+        }
+        let Some(finer) = level.finer() else {
+            out.push((level, start, end));
+            return;
+        };
+        let w = level.seconds();
+        let (first, last) = ((start + w - 1).div_euclid(w) * w, level.floor(end));
+        if first >= last {
+            return split(finer, start, end, out);
+        }
+        split(finer, start, first, out);
+        out.push((level, first, last));
+        split(finer, last, end, out);
+    }
+    let mut out = Vec::new();
+    split(Level::Day, start, end, &mut out);
+    out
+}
+
 /// The key of one roll-up row.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RollupKey {
@@ -105,6 +183,58 @@ impl Default for RollupDelta {
             hist: [0; HIST_BINS],
         }
     }
+}
+
+impl RollupDelta {
+    /// Adds another row's sums into this one.
+    pub fn add(&mut self, d: &RollupDelta) {
+        self.requests += d.requests;
+        self.input_tokens += d.input_tokens;
+        self.output_tokens += d.output_tokens;
+        self.cached_input_tokens += d.cached_input_tokens;
+        self.cache_write_tokens += d.cache_write_tokens;
+        // Money saturates rather than wraps (a hostile client can send $1M events).
+        self.cost_nanos = self.cost_nanos.saturating_add(d.cost_nanos);
+        self.unpriced_requests += d.unpriced_requests;
+        self.latency_count += d.latency_count;
+        self.latency_sum_ms += d.latency_sum_ms;
+        self.ttft_count += d.ttft_count;
+        self.ttft_sum_ms += d.ttft_sum_ms;
+        for (a, b) in self.hist.iter_mut().zip(d.hist.iter()) {
+            *a += b;
+        }
+    }
+}
+
+/// Every level's rows that base rows (15 minutes, one project x model) add to, each level's
+/// rows in key order. Ingest writes these; `verify` compares them with the stored levels.
+pub fn expand(
+    base: &BTreeMap<RollupKey, RollupDelta>,
+) -> Vec<(Level, BTreeMap<RollupKey, RollupDelta>)> {
+    Level::ALL
+        .iter()
+        .map(|&level| {
+            let mut rows: BTreeMap<RollupKey, RollupDelta> = BTreeMap::new();
+            for (k, d) in base {
+                let bucket = level.floor(k.bucket);
+                for (project_id, model_id) in [
+                    (k.project_id, k.model_id),
+                    (ANY, k.model_id),
+                    (k.project_id, ANY),
+                    (ANY, ANY),
+                ] {
+                    let key = RollupKey {
+                        bucket,
+                        project_id,
+                        model_id,
+                        error_type: k.error_type.clone(),
+                    };
+                    rows.entry(key).or_default().add(d);
+                }
+            }
+            (level, rows)
+        })
+        .collect()
 }
 
 /// The error type a roll-up row is keyed by: `""` for successes, `unknown` when not given.
@@ -239,6 +369,92 @@ mod tests {
         let row = batch.rows.values().next().unwrap();
         assert_eq!(row.requests, 10_000);
         assert_eq!(row.cost_nanos, i64::MAX);
+    }
+
+    #[test]
+    fn cover_splits_a_range_into_whole_days_hours_and_quarters_exactly() {
+        let day = 86_400;
+        // Kolkata's 30 days: local midnight is 18:30 UTC.
+        let start = 20_000 * day + 18 * 3_600 + 1_800;
+        let end = start + 30 * day;
+        let pieces = cover(start, end);
+        assert_eq!(
+            pieces,
+            vec![
+                (Level::Quarter, start, start + 1_800),
+                (Level::Hour, start + 1_800, 20_001 * day),
+                (Level::Day, 20_001 * day, 20_030 * day),
+                (Level::Hour, 20_030 * day, 20_030 * day + 18 * 3_600),
+                (Level::Quarter, 20_030 * day + 18 * 3_600, end),
+            ]
+        );
+        // Any quarter-hour range: contiguous, aligned pieces whose union is the range.
+        for (s, e) in [
+            (0, 900),
+            (-900, 900),
+            (-day - 900, 3 * day + 2_700),
+            (3_600, 7_200),
+            (5, 5),
+        ] {
+            let pieces = cover(s, e);
+            let mut at = s;
+            for (level, lo, hi) in &pieces {
+                assert_eq!(*lo, at, "{s}..{e}: {pieces:?}");
+                assert!(lo < hi && level.floor(*lo) == *lo && level.floor(*hi) == *hi);
+                at = *hi;
+            }
+            assert_eq!(at, s.max(e), "{s}..{e}: {pieces:?}");
+        }
+    }
+
+    #[test]
+    fn each_base_row_adds_to_four_rows_per_level() {
+        let mut base = BTreeMap::new();
+        let mut d = RollupDelta {
+            requests: 2,
+            cost_nanos: 7,
+            ..Default::default()
+        };
+        d.hist[3] = 2;
+        for (bucket, project_id, model_id) in [(3_600, 1, 1), (4_500, 2, 1), (90_000, 1, 2)] {
+            let key = RollupKey {
+                bucket,
+                project_id,
+                model_id,
+                error_type: String::new(),
+            };
+            base.insert(key, d.clone());
+        }
+        let levels = expand(&base);
+        let rows = |level: Level| &levels.iter().find(|(l, _)| *l == level).unwrap().1;
+        let get = |level: Level, bucket, project_id, model_id| {
+            let key = RollupKey {
+                bucket,
+                project_id,
+                model_id,
+                error_type: String::new(),
+            };
+            rows(level).get(&key).map(|d| d.requests)
+        };
+        // Three base rows, each with its three "any" rows; the quarter level keeps them apart.
+        assert_eq!(get(Level::Quarter, 3_600, 1, 1), Some(2));
+        assert_eq!(get(Level::Quarter, 3_600, ANY, ANY), Some(2));
+        assert_eq!(rows(Level::Quarter).len(), 12);
+        // The hour level merges the two rows of hour 3,600 into one "any project" row.
+        assert_eq!(get(Level::Hour, 3_600, ANY, 1), Some(4));
+        assert_eq!(get(Level::Hour, 3_600, ANY, ANY), Some(4));
+        assert_eq!(get(Level::Hour, 3_600, 2, ANY), Some(2));
+        // The day level puts all three in day 0 and day 1 apart.
+        assert_eq!(get(Level::Day, 0, ANY, ANY), Some(4));
+        assert_eq!(get(Level::Day, 86_400, ANY, ANY), Some(2));
+        assert_eq!(get(Level::Day, 86_400, 1, 2), Some(2));
+        // Every level holds every request four times (own row and three "any" rows).
+        for (level, rows) in &levels {
+            let total: i64 = rows.values().map(|d| d.requests).sum();
+            assert_eq!(total, 4 * 6, "{level:?}");
+            let hist: i64 = rows.values().map(|d| d.hist[3]).sum();
+            assert_eq!(hist, 4 * 6, "{level:?}");
+        }
     }
 
     #[test]

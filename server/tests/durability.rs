@@ -232,6 +232,14 @@ async fn assert_rollups_match_raw_events(store: &Store, events: usize) {
     let rollups = store.all_rollups().await.expect("read roll-ups");
     let raw = store.rollups_from_raw_events().await.expect("recompute");
     assert!(rollups == raw, "roll-ups differ from the raw events");
+    let derived = store
+        .derived_rollups_mismatch()
+        .await
+        .expect("check levels");
+    assert_eq!(
+        derived, None,
+        "hour and day levels and \"any\" rows are exact sums"
+    );
     let requests: i64 = rollups.iter().map(|(_, d)| d.requests).sum();
     assert_eq!(requests, events as i64, "roll-ups count every event once");
 }

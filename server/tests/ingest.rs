@@ -99,6 +99,7 @@ async fn retrying_a_batch_adds_nothing_even_concurrently(db: Db) {
         app.store.all_rollups().await.unwrap(),
         app.store.rollups_from_raw_events().await.unwrap()
     );
+    assert_eq!(app.store.derived_rollups_mismatch().await.unwrap(), None);
 
     // The same id in another project is not a duplicate.
     let other = app.project_with_key("Other").await;

@@ -11,7 +11,7 @@ use common::{spawn_app, Db};
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use server::rollup::HIST_RELATIVE_ERROR;
-use shared::{DateRange, UsageQuery};
+use shared::{DateRange, EventStatus, UsageQuery};
 
 /// One event as the test sent it.
 #[derive(Clone, Debug)]
@@ -99,9 +99,15 @@ async fn every_panel_equals_a_recomputation_from_raw_events(db: Db) {
             NaiveDate::from_ymd_opt(2025, 3, 2).unwrap(),
             NaiveDate::from_ymd_opt(2025, 3, 18).unwrap(),
         );
-        for (models, projects) in [
-            (vec![], vec![]),
-            (vec!["Scalix Coder"], vec!["Beta", "Gamma"]),
+        // Each filter reads other roll-up series: "any project, any model", one or more
+        // projects with any model, models with any project, project x model pairs.
+        for (models, projects, status) in [
+            (vec![], vec![], None),
+            (vec!["Scalix Coder"], vec!["Beta", "Gamma"], None),
+            (vec![], vec!["Beta"], None),
+            (vec!["Scalix Coder", "Scalix Standard"], vec![], None),
+            (vec![], vec![], Some(EventStatus::Error)),
+            (vec!["Scalix Advanced"], vec![], Some(EventStatus::Success)),
         ] {
             let q = UsageQuery {
                 range: DateRange::Custom {
@@ -111,15 +117,20 @@ async fn every_panel_equals_a_recomputation_from_raw_events(db: Db) {
                 tz: tz_name.into(),
                 models: models.iter().map(|m| m.to_string()).collect(),
                 projects: projects.iter().map(|p| p.to_string()).collect(),
-                status: None,
+                status,
             };
             let inside: Vec<&Sent> = sent
                 .iter()
                 .filter(|e| (first..=last).contains(&local_date(tz, e.ts_ms)))
+                .filter(|e| match status {
+                    None => true,
+                    Some(EventStatus::Error) => e.error.is_some(),
+                    Some(EventStatus::Success) => e.error.is_none(),
+                })
                 .filter(|e| models.is_empty() || models.contains(&e.model))
                 .filter(|e| projects.is_empty() || projects.contains(&e.project))
                 .collect();
-            let ctx = format!("{tz_name} models={models:?} projects={projects:?}");
+            let ctx = format!("{tz_name} models={models:?} projects={projects:?} {status:?}");
             let d = server::query::dashboard(&app.store, &q, now).await.unwrap();
 
             // Summary.

@@ -15,7 +15,7 @@ use shared::{EventStatus, IngestResponse, UsageEvent};
 use sqlx::{PgPool, Row, SqlitePool};
 
 use crate::ingest::{ModelPrice, PriceBook};
-use crate::rollup::{latency_bin, BatchRollup, RollupDelta, RollupKey, HIST_BINS};
+use crate::rollup::{expand, BatchRollup, RollupDelta, HIST_BINS};
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,7 @@ macro_rules! dispatch {
 
 mod access;
 mod budgets;
+mod rollups;
 pub use access::{LoginRow, Principal};
 pub use budgets::{BudgetAlert, BudgetRow};
 pub use shared::{AuditEntry, KeyInfo, Project, TokenInfo, UserInfo};
@@ -186,25 +187,6 @@ fn value_groups(rows: usize, cols: usize, numbered: bool) -> String {
         out.push(')');
     }
     out
-}
-
-fn rollup_upsert_sql(rows: usize, numbered: bool) -> String {
-    let sums: Vec<String> = ROLLUP_SUMS
-        .iter()
-        .map(|c| c.to_string())
-        .chain(hist_columns())
-        .collect();
-    let updates: Vec<String> = sums
-        .iter()
-        .map(|c| format!("{c} = rollup_15m.{c} + excluded.{c}"))
-        .collect();
-    format!(
-        "INSERT INTO rollup_15m (bucket, project_id, model_id, error_type, {}) VALUES {} \
-         ON CONFLICT (bucket, project_id, model_id, error_type) DO UPDATE SET {}",
-        sums.join(", "),
-        value_groups(rows, 4 + sums.len(), numbered),
-        updates.join(", ")
-    )
 }
 
 /// Appends `AND <prefix>project_id IN (…)` / `model_id IN (…)` for the filter's non-empty id
@@ -568,34 +550,37 @@ impl Store {
                     rollup.add(project_id, model_ids[&e.model], e, *cost);
                 }
             }
-            let rows: Vec<_> = rollup.rows.into_iter().collect();
-            for chunk in rows.chunks(ROLLUP_CHUNK) {
-                let sql = rollup_upsert_sql(chunk.len(), numbered);
-                let mut q = sqlx::query(&sql);
-                for (k, d) in chunk {
-                    q = q
-                        .bind(k.bucket)
-                        .bind(k.project_id)
-                        .bind(k.model_id)
-                        .bind(k.error_type.clone())
-                        .bind(d.requests)
-                        .bind(d.input_tokens)
-                        .bind(d.output_tokens)
-                        .bind(d.cached_input_tokens)
-                        .bind(d.cache_write_tokens)
-                        .bind(d.cost_nanos)
-                        .bind(d.unpriced_requests)
-                        .bind(d.latency_count)
-                        .bind(d.latency_sum_ms)
-                        .bind(d.ttft_count)
-                        .bind(d.ttft_sum_ms);
-                    for h in d.hist {
-                        q = q.bind(h);
+            // Every level, finest first and each in key order: one lock order for all writers.
+            for (level, rows) in expand(&rollup.rows) {
+                let rows: Vec<_> = rows.into_iter().collect();
+                for chunk in rows.chunks(ROLLUP_CHUNK) {
+                    let sql = rollups::upsert_sql(level, chunk.len(), numbered);
+                    let mut q = sqlx::query(&sql);
+                    for (k, d) in chunk {
+                        q = q
+                            .bind(k.bucket)
+                            .bind(k.project_id)
+                            .bind(k.model_id)
+                            .bind(k.error_type.clone())
+                            .bind(d.requests)
+                            .bind(d.input_tokens)
+                            .bind(d.output_tokens)
+                            .bind(d.cached_input_tokens)
+                            .bind(d.cache_write_tokens)
+                            .bind(d.cost_nanos)
+                            .bind(d.unpriced_requests)
+                            .bind(d.latency_count)
+                            .bind(d.latency_sum_ms)
+                            .bind(d.ttft_count)
+                            .bind(d.ttft_sum_ms);
+                        for h in d.hist {
+                            q = q.bind(h);
+                        }
                     }
+                    q.execute(&mut *tx).await?;
                 }
-                q.execute(&mut *tx).await?;
             }
-            let pairs: HashSet<i64> = rows.iter().map(|(k, _)| k.model_id).collect();
+            let pairs: HashSet<i64> = rollup.rows.keys().map(|k| k.model_id).collect();
             if !pairs.is_empty() {
                 let sql = format!(
                     "INSERT INTO project_models (project_id, model_id) VALUES {} \
@@ -719,84 +704,6 @@ impl Store {
         }
     }
 
-    // ---- roll-up reads --------------------------------------------------------------
-
-    fn rollup_where(f: &RollupFilter) -> (String, Vec<i64>) {
-        let mut sql = String::from("bucket >= $1 AND bucket < $2");
-        let mut args = vec![f.start_bucket, f.end_bucket];
-        push_id_filters(&mut sql, &mut args, f, "");
-        match f.status {
-            Some(EventStatus::Success) => sql.push_str(" AND error_type = ''"),
-            Some(EventStatus::Error) => sql.push_str(" AND error_type <> ''"),
-            None => {}
-        }
-        (sql, args)
-    }
-
-    /// Sums every roll-up row the filter selects.
-    pub async fn rollup_totals(&self, f: &RollupFilter) -> Result<RollupTotals, StoreError> {
-        let rows = self.rollup_grouped(f, Group::Total, true).await?;
-        Ok(rows.into_iter().next().map(|r| r.sums).unwrap_or_default())
-    }
-
-    /// Sums the roll-up rows the filter selects, per group. The histogram is read only when
-    /// `with_hist` (it is most of a row's width).
-    pub async fn rollup_grouped(
-        &self,
-        f: &RollupFilter,
-        group: Group,
-        with_hist: bool,
-    ) -> Result<Vec<GroupRow>, StoreError> {
-        let hist = with_hist.then(hist_columns).into_iter().flatten();
-        let sums: Vec<String> = ROLLUP_SUMS
-            .iter()
-            .map(|c| c.to_string())
-            .chain(hist)
-            .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)"))
-            .collect();
-        let (cond, args) = Self::rollup_where(f);
-        let column = match group {
-            Group::Total => "0",
-            Group::Bucket => "bucket",
-            Group::Model => "model_id",
-            Group::Project => "project_id",
-            Group::ErrorType => "error_type",
-        };
-        let group_by = match group {
-            Group::Total => String::new(),
-            _ => format!(" GROUP BY {column}"),
-        };
-        let sql = format!(
-            "SELECT {column}, \
-             CAST(COALESCE(SUM(CASE WHEN error_type <> '' THEN requests ELSE 0 END), 0) AS BIGINT), \
-             {} FROM rollup_15m WHERE {cond}{group_by}",
-            sums.join(", ")
-        );
-        let rows = dispatch!(self, pool => {
-            let mut q = sqlx::query(&sql);
-            for a in &args {
-                q = q.bind(*a);
-            }
-            let mut out = Vec::new();
-            for row in q.fetch_all(pool).await? {
-                let key = match group {
-                    Group::Total => GroupKey::Total,
-                    Group::Bucket => GroupKey::Bucket(row.try_get(0)?),
-                    Group::Model => GroupKey::Model(row.try_get(0)?),
-                    Group::Project => GroupKey::Project(row.try_get(0)?),
-                    Group::ErrorType => GroupKey::ErrorType(row.try_get(0)?),
-                };
-                out.push(GroupRow {
-                    key,
-                    errors: row.try_get(1)?,
-                    sums: delta_from_row(&row, 2, with_hist)?,
-                });
-            }
-            out
-        });
-        Ok(rows)
-    }
-
     /// Failed requests in `[start_ms, end_ms)` matching the filter's projects and models,
     /// newest first, strictly older than `before` (`(ts, id)` of the last row seen).
     pub async fn error_log(
@@ -911,77 +818,5 @@ impl Store {
             }
         });
         Ok(())
-    }
-
-    /// Every stored roll-up row (for integrity checks; not for dashboards).
-    pub async fn all_rollups(&self) -> Result<Vec<(RollupKey, RollupDelta)>, StoreError> {
-        let cols: Vec<String> = ROLLUP_SUMS
-            .iter()
-            .map(|c| c.to_string())
-            .chain(hist_columns())
-            .collect();
-        let sql = format!(
-            "SELECT bucket, project_id, model_id, error_type, {} FROM rollup_15m \
-             ORDER BY bucket, project_id, model_id, error_type",
-            cols.join(", ")
-        );
-        let rows = dispatch!(self, pool => {
-            let mut out = Vec::new();
-            for row in sqlx::query(&sql).fetch_all(pool).await? {
-                let key = RollupKey {
-                    bucket: row.try_get(0)?,
-                    project_id: row.try_get(1)?,
-                    model_id: row.try_get(2)?,
-                    error_type: row.try_get(3)?,
-                };
-                out.push((key, delta_from_row(&row, 4, true)?));
-            }
-            out
-        });
-        Ok(rows)
-    }
-
-    /// Recomputes the roll-ups straight from raw events (SQL aggregation plus histogram
-    /// binning), to check that the maintained roll-ups are exact.
-    pub async fn rollups_from_raw_events(
-        &self,
-    ) -> Result<Vec<(RollupKey, RollupDelta)>, StoreError> {
-        let sql = "SELECT (ts / 900000) * 900 AS b, project_id, model_id, \
-            CASE WHEN is_error = 1 THEN COALESCE(error_type, 'unknown') ELSE '' END AS et, \
-            CAST(COUNT(*) AS BIGINT), CAST(SUM(input_tokens) AS BIGINT), \
-            CAST(SUM(output_tokens) AS BIGINT), CAST(SUM(cached_input_tokens) AS BIGINT), \
-            CAST(SUM(cache_write_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), \
-            CAST(SUM(CASE WHEN cost_source = 0 THEN 1 ELSE 0 END) AS BIGINT), \
-            CAST(COUNT(latency_ms) AS BIGINT), CAST(COALESCE(SUM(latency_ms), 0) AS BIGINT), \
-            CAST(COUNT(ttft_ms) AS BIGINT), CAST(COALESCE(SUM(ttft_ms), 0) AS BIGINT) \
-            FROM events GROUP BY 1, 2, 3, 4";
-        let latencies = "SELECT (ts / 900000) * 900, project_id, model_id, \
-            CASE WHEN is_error = 1 THEN COALESCE(error_type, 'unknown') ELSE '' END, latency_ms \
-            FROM events WHERE latency_ms IS NOT NULL";
-        let mut out: std::collections::BTreeMap<RollupKey, RollupDelta> = Default::default();
-        dispatch!(self, pool => {
-            for r in sqlx::query(sql).fetch_all(pool).await? {
-                let key = RollupKey {
-                    bucket: r.try_get(0)?,
-                    project_id: r.try_get(1)?,
-                    model_id: r.try_get(2)?,
-                    error_type: r.try_get(3)?,
-                };
-                out.insert(key, delta_from_row(&r, 4, false)?);
-            }
-            for r in sqlx::query(latencies).fetch_all(pool).await? {
-                let key = RollupKey {
-                    bucket: r.try_get(0)?,
-                    project_id: r.try_get(1)?,
-                    model_id: r.try_get(2)?,
-                    error_type: r.try_get(3)?,
-                };
-                let ms: i64 = r.try_get(4)?;
-                if let Some(d) = out.get_mut(&key) {
-                    d.hist[latency_bin(ms)] += 1;
-                }
-            }
-        });
-        Ok(out.into_iter().collect())
     }
 }

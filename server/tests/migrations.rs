@@ -1,0 +1,107 @@
+//! Migration 0004 builds the hour and day levels and the "any" rows from the quarter-hour
+//! rows an older database holds; `derived_rollups_mismatch` (what `verify` runs) notices a
+//! level that is not their exact sum.
+
+mod common;
+
+use common::{fresh_url, Db};
+use rand::{Rng, SeedableRng};
+use server::Store;
+use shared::{EventStatus, UsageEvent};
+use sqlx::Connection;
+
+fn events(seed: u64, n: usize) -> Vec<UsageEvent> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let start = 1_740_700_800_000i64; // 2025-02-28
+    (0..n)
+        .map(|i| {
+            let failed = rng.gen_bool(0.1);
+            UsageEvent {
+                id: Some(format!("e{i}")),
+                timestamp_ms: start + rng.gen_range(0..4 * 86_400_000i64),
+                model: ["m1", "m2", "m3"][rng.gen_range(0..3)].into(),
+                input_tokens: rng.gen_range(1..5_000),
+                output_tokens: rng.gen_range(0..2_000),
+                cached_input_tokens: 0,
+                cache_write_tokens: 0,
+                cost_nanos: Some(rng.gen_range(0..50_000_000)),
+                latency_ms: rng.gen_bool(0.9).then(|| rng.gen_range(20..60_000)),
+                ttft_ms: None,
+                status: if failed {
+                    EventStatus::Error
+                } else {
+                    EventStatus::Success
+                },
+                error_type: failed.then(|| "timeout".into()),
+                error_message: None,
+                user: None,
+                metadata: None,
+            }
+        })
+        .collect()
+}
+
+/// Runs SQL text on its own connection (not through the store).
+async fn exec(db: Db, url: &str, sql: &str) {
+    match db {
+        Db::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+        }
+        Db::Postgres => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+        }
+    }
+}
+
+async fn the_level_migration_sums_old_quarter_hours_exactly(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_url(db, &dir).await;
+    let store = Store::connect(Some(&url)).await.unwrap();
+    for (name, seed) in [("A", 1), ("B", 2)] {
+        let p = store.create_project(name).await.unwrap();
+        store.ingest(p.id, &events(seed, 700)).await.unwrap();
+    }
+    assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
+
+    // Back to the shape before 0004: quarter-hours of each project x model only.
+    exec(
+        db,
+        &url,
+        "DELETE FROM rollup_15m WHERE project_id = 0 OR model_id = 0; \
+         DROP TABLE rollup_1h; DROP TABLE rollup_1d;",
+    )
+    .await;
+    assert!(
+        !matches!(store.derived_rollups_mismatch().await, Ok(None)),
+        "the \"any\" rows and levels are gone"
+    );
+    let migration = match db {
+        Db::Sqlite => include_str!("../../migrations/sqlite/0004_rollup_levels.sql"),
+        Db::Postgres => include_str!("../../migrations/postgres/0004_rollup_levels.sql"),
+    };
+    exec(db, &url, migration).await;
+    let store = Store::connect(Some(&url)).await.unwrap();
+    assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
+    assert_eq!(
+        store.all_rollups().await.unwrap(),
+        store.rollups_from_raw_events().await.unwrap()
+    );
+
+    // One request too many in one day row is noticed and named.
+    exec(
+        db,
+        &url,
+        "UPDATE rollup_1d SET requests = requests + 1 \
+         WHERE project_id = 0 AND model_id = 0 AND error_type = 'timeout'",
+    )
+    .await;
+    let what = store.derived_rollups_mismatch().await.unwrap();
+    assert!(
+        what.as_deref().is_some_and(|w| w.starts_with("rollup_1d")),
+        "{what:?}"
+    );
+}
+
+on_both_backends!(the_level_migration_sums_old_quarter_hours_exactly);
