@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::json;
 use shared::{DateRange, Period, UsageQuery};
 
 use crate::{query, AppState, Config, Store};
@@ -26,9 +25,13 @@ const DAYS: i64 = 90;
 const BATCH: usize = 1_000;
 const CLIENTS: usize = 2;
 
-/// Project weights: a few large projects, a long tail (Zipf, s = 1.1).
-fn project_weights() -> Vec<f64> {
-    (1..=PROJECTS).map(|k| 1.0 / (k as f64).powf(1.1)).collect()
+/// Zipf weights (s = 1.1), cumulated: a few large projects (or models), a long tail.
+fn zipf_cumulative(n: usize) -> Vec<f64> {
+    let mut c: Vec<f64> = (1..=n).map(|k| 1.0 / (k as f64).powf(1.1)).collect();
+    for i in 1..c.len() {
+        c[i] += c[i - 1];
+    }
+    c
 }
 
 fn pick(rng: &mut StdRng, cumulative: &[f64]) -> usize {
@@ -38,47 +41,116 @@ fn pick(rng: &mut StdRng, cumulative: &[f64]) -> usize {
         .min(cumulative.len() - 1)
 }
 
-/// Pre-serialized JSON batches per project, so the clients spend no time building them.
-fn generate(n: usize, now_ms: i64) -> Vec<(usize, Vec<u8>)> {
-    let mut rng = StdRng::seed_from_u64(2026);
-    let mut cumulative = project_weights();
-    for i in 1..cumulative.len() {
-        cumulative[i] += cumulative[i - 1];
+/// One generated request as a client sends it.
+#[derive(serde::Serialize)]
+struct Generated {
+    id: String,
+    timestamp: String,
+    model: String,
+    input_tokens: i64,
+    cached_input_tokens: i64,
+    output_tokens: i64,
+    latency_ms: i64,
+    ttft_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_type: Option<&'static str>,
+}
+
+/// Bench model names and prices (micro-USD per million tokens: input, cached input, output).
+fn bench_models() -> Vec<(String, [i64; 3])> {
+    (0..MODELS)
+        .map(|m| {
+            let input = [150, 250, 400, 1_000, 2_500, 3_000, 5_000, 10_000, 15_000][m % 9];
+            (
+                format!("bench-model-{m:02}"),
+                [input, input / 10, input * 4],
+            )
+        })
+        .collect()
+}
+
+/// Events over the last 90 days in time order, as clients would send them: each project
+/// batches its own requests and sends a batch when it holds [`BATCH`] of them.
+struct Workload {
+    rng: StdRng,
+    projects: Vec<f64>,
+    models: Vec<f64>,
+    model_names: Vec<String>,
+    prefix: &'static str,
+    start: i64,
+    step: f64,
+    next: usize,
+    total: usize,
+    pending: Vec<Vec<Generated>>,
+}
+
+impl Workload {
+    fn new(seed: u64, total: usize, now_ms: i64, prefix: &'static str) -> Workload {
+        let start = now_ms - DAYS * 86_400_000;
+        Workload {
+            rng: StdRng::seed_from_u64(seed),
+            projects: zipf_cumulative(PROJECTS),
+            models: zipf_cumulative(MODELS),
+            model_names: bench_models().into_iter().map(|(n, _)| n).collect(),
+            prefix,
+            start,
+            step: (DAYS * 86_400_000) as f64 / total.max(1) as f64,
+            next: 0,
+            total,
+            pending: (0..PROJECTS).map(|_| Vec::new()).collect(),
+        }
     }
-    let start = now_ms - DAYS * 86_400_000;
-    let mut pending: Vec<Vec<serde_json::Value>> = vec![Vec::new(); PROJECTS];
-    let mut batches = Vec::new();
-    for i in 0..n {
-        let p = pick(&mut rng, &cumulative);
+
+    fn event(&mut self) -> (usize, Generated) {
+        let rng = &mut self.rng;
+        let i = self.next;
+        self.next += 1;
+        let ts = self.start + ((i as f64 + rng.gen::<f64>()) * self.step) as i64;
+        let project = pick(rng, &self.projects);
+        let model = pick(rng, &self.models);
         let input: i64 = rng.gen_range(50..6_000);
-        let mut e = json!({
-            "id": format!("b{i}"),
-            "timestamp": chrono::DateTime::from_timestamp_millis(rng.gen_range(start..now_ms))
+        // Log-normal latency: median about 900 ms, a long tail.
+        let normal = (-2.0 * rng.gen::<f64>().max(1e-12).ln()).sqrt()
+            * (2.0 * std::f64::consts::PI * rng.gen::<f64>()).cos();
+        let latency = (900.0 * (0.8 * normal).exp()).clamp(40.0, 120_000.0) as i64;
+        let failed = rng.gen_bool(0.02);
+        let event = Generated {
+            id: format!("{}{i}", self.prefix),
+            timestamp: chrono::DateTime::from_timestamp_millis(ts)
                 .unwrap_or_default()
-                .to_rfc3339(),
-            "model": format!("bench-model-{}", rng.gen_range(0..MODELS)),
-            "input_tokens": input,
-            "cached_input_tokens": if rng.gen_bool(0.3) { input / 2 } else { 0 },
-            "output_tokens": rng.gen_range(1..1_500),
-            "latency_ms": rng.gen_range(80..30_000),
-        });
-        if rng.gen_bool(0.01) {
-            e["status"] = json!("error");
-            e["error_type"] =
-                json!(["rate_limit_exceeded", "timeout", "server_error"][rng.gen_range(0..3)]);
-        }
-        pending[p].push(e);
-        if pending[p].len() == BATCH {
-            batches.push((p, serde_json::to_vec(&pending[p]).unwrap_or_default()));
-            pending[p].clear();
-        }
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            model: self.model_names[model].clone(),
+            input_tokens: input,
+            cached_input_tokens: if rng.gen_bool(0.3) { input / 2 } else { 0 },
+            output_tokens: if failed { 0 } else { rng.gen_range(1..1_500) },
+            latency_ms: latency,
+            ttft_ms: latency / 4,
+            status: failed.then_some("error"),
+            error_type: failed
+                .then(|| ["rate_limit_exceeded", "timeout", "server_error"][rng.gen_range(0..3)]),
+        };
+        (project, event)
     }
-    for (p, rest) in pending.into_iter().enumerate() {
-        if !rest.is_empty() {
-            batches.push((p, serde_json::to_vec(&rest).unwrap_or_default()));
+
+    /// The next batch `(project index, JSON array)`: full batches in time order, then what
+    /// each project still holds; `None` when every event has been sent.
+    fn next_batch(&mut self) -> Option<(usize, Vec<u8>)> {
+        while self.next < self.total {
+            let (p, e) = self.event();
+            self.pending[p].push(e);
+            if self.pending[p].len() == BATCH {
+                let body = serde_json::to_vec(&self.pending[p]).unwrap_or_default();
+                self.pending[p].clear();
+                return Some((p, body));
+            }
         }
+        let p = self.pending.iter().position(|b| !b.is_empty())?;
+        let body = serde_json::to_vec(&self.pending[p]).unwrap_or_default();
+        self.pending[p].clear();
+        Some((p, body))
     }
-    batches
 }
 
 fn median_p95(mut samples: Vec<Duration>) -> (f64, f64) {
@@ -103,40 +175,29 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
         store.create_project(&name).await?;
         keys.push(store.create_key(&name).await?.1);
     }
+    for (model, [input, cached, output]) in bench_models() {
+        store
+            .set_price(&shared::ModelPrice {
+                model,
+                effective_from_ms: 0,
+                input,
+                cached_input: cached,
+                cache_write: input,
+                output,
+            })
+            .await?;
+    }
+    let (_, token) = store.create_token("bench", None, "bench").await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let state = AppState::new(store.clone(), Config::default(), crate::leptos_options());
     tokio::spawn(crate::serve(listener, state));
 
-    eprintln!("generating {} events…", opts.events);
-    let batches = Arc::new(generate(opts.events, now));
-    let keys = Arc::new(keys);
-    eprintln!("ingesting over HTTP ({CLIENTS} clients, batches of {BATCH})…");
-    let started = Instant::now();
-    let mut clients = Vec::new();
-    for c in 0..CLIENTS {
-        let (batches, keys, base) = (batches.clone(), keys.clone(), base.clone());
-        clients.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            for (p, body) in batches.iter().skip(c).step_by(CLIENTS) {
-                let res = http
-                    .post(format!("{base}/api/v1/events"))
-                    .bearer_auth(&keys[*p])
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await?;
-                if !res.status().is_success() {
-                    return Err(format!("ingest answered {}", res.status()).into());
-                }
-            }
-            Ok::<(), AnyError>(())
-        }));
-    }
-    for c in clients {
-        c.await??;
-    }
-    let ingest = started.elapsed();
+    eprintln!(
+        "ingesting {} events over HTTP ({CLIENTS} clients, batches of {BATCH})…",
+        opts.events
+    );
+    let ingest = ingest_over_http(opts.events, now, &base, keys).await?;
     let mut rows = vec![(
         format!("ingest over HTTP, {} events", opts.events),
         format!(
@@ -146,6 +207,7 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
         ),
     )];
 
+    eprintln!("timing the six panels…");
     // The largest project, for the filtered scenario.
     let scenarios: Vec<(&str, DateRange, Vec<String>)> = vec![
         ("last 30 days", DateRange::Preset(Period::Last30d), vec![]),
@@ -175,32 +237,83 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
             let naive = naive_six_panels(&store, &q, now).await?;
             rows.push((
                 format!("six panels, {label}, {tz}"),
-                format!("median {median:.1} ms, p95 {p95:.1} ms; raw events {naive:.0} ms ({:.0}× slower)", naive / median),
+                format!(
+                    "median {median:.1} ms, p95 {p95:.1} ms; raw events {naive:.0} ms ({:.0}× slower)",
+                    naive / median
+                ),
             ));
         }
     }
 
+    // About a million events: the last N days holding them.
+    let days = ((DAYS * 1_000_000) as f64 / opts.events.max(1) as f64).ceil() as i64;
+    let days = days.clamp(1, DAYS);
+    let today = chrono::DateTime::from_timestamp_millis(now)
+        .unwrap_or_default()
+        .date_naive();
+    let first = today - chrono::Duration::days(days - 1);
+    eprintln!("exporting the last {days} days as CSV…");
+    let rss_before = proc_status_mb("VmRSS");
+    // Resets VmHWM to the current size, so the peak below is the export's.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let t = Instant::now();
-    let csv = reqwest::get(format!("{base}/api/v1/events/export?period=90d&format=csv"))
-        .await?
-        .bytes()
+    let mut res = reqwest::Client::new()
+        .get(format!(
+            "{base}/api/v1/events/export?startDate={first}&endDate={today}&tz=UTC&format=csv"
+        ))
+        .bearer_auth(&token)
+        .send()
         .await?;
+    if !res.status().is_success() {
+        return Err(format!("export answered {}", res.status()).into());
+    }
+    let (mut lines, mut bytes) = (0usize, 0usize);
+    while let Some(chunk) = res.chunk().await? {
+        bytes += chunk.len();
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+    }
     let export = t.elapsed();
-    let lines = csv
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        .saturating_sub(1);
+    let exported = lines.saturating_sub(1);
     rows.push((
-        "raw CSV export over HTTP".into(),
+        format!("raw CSV export over HTTP, last {days} days"),
         format!(
-            "{lines} events, {:.1} MB in {:.2} s, {:.0} events/s",
-            csv.len() as f64 / 1e6,
+            "{exported} events, {:.1} MB in {:.2} s, {:.0} events/s; process memory {} before, peak {} during",
+            bytes as f64 / 1e6,
             export.as_secs_f64(),
-            lines as f64 / export.as_secs_f64()
+            exported as f64 / export.as_secs_f64(),
+            rss_before,
+            proc_status_mb("VmHWM"),
         ),
     ));
-    rows.push(("peak memory of this process (VmHWM)".into(), peak_memory()));
+
+    let imported = (opts.events / 10).max(1_000);
+    eprintln!("importing {imported} events from an NDJSON file…");
+    let file = std::env::temp_dir().join(format!("usage-bench-{}.ndjson", std::process::id()));
+    {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+        let mut w = Workload::new(7, imported, now, "i");
+        while w.next < w.total {
+            let (_, e) = w.event();
+            serde_json::to_writer(&mut out, &e)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    store.create_project("bench-import").await?;
+    let t = Instant::now();
+    let report = crate::import::import_file(&store, &file, "bench-import", BATCH).await?;
+    let import = t.elapsed();
+    let _ = std::fs::remove_file(&file);
+    rows.push((
+        format!("import of an NDJSON file, {imported} events"),
+        format!(
+            "{} stored in {:.1} s, {:.0} events/s",
+            report.accepted,
+            import.as_secs_f64(),
+            report.accepted as f64 / import.as_secs_f64()
+        ),
+    ));
     rows.push((
         "machine".into(),
         format!(
@@ -219,12 +332,63 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
     Ok(())
 }
 
-fn peak_memory() -> String {
+/// Sends `events` generated requests to the ingest API from [`CLIENTS`] concurrent clients;
+/// answers the time from the first request to the last answer. One thread generates and
+/// serialises the batches (on this machine, as a real client would), a little ahead.
+async fn ingest_over_http(
+    events: usize,
+    now: i64,
+    base: &str,
+    keys: Vec<String>,
+) -> Result<Duration, AnyError> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<(usize, Vec<u8>)>(4 * CLIENTS);
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut w = Workload::new(2026, events, now, "b");
+        while let Some(batch) = w.next_batch() {
+            if tx.blocking_send(batch).is_err() {
+                break;
+            }
+        }
+    });
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let keys = Arc::new(keys);
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let (rx, keys, base) = (rx.clone(), keys.clone(), base.to_string());
+        clients.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            loop {
+                let next = rx.lock().await.recv().await;
+                let Some((p, body)) = next else { break };
+                let res = http
+                    .post(format!("{base}/api/v1/events"))
+                    .bearer_auth(&keys[p])
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                if !res.status().is_success() {
+                    return Err(format!("ingest answered {}", res.status()).into());
+                }
+            }
+            Ok::<(), AnyError>(())
+        }));
+    }
+    for c in clients {
+        c.await??;
+    }
+    producer.await?;
+    Ok(started.elapsed())
+}
+
+/// A `/proc/self/status` size line (`VmRSS`, `VmHWM`) in MB.
+fn proc_status_mb(field: &str) -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM"))
+                .find(|l| l.starts_with(field))
                 .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
         })
         .and_then(|kb| kb.parse::<f64>().ok())

@@ -12,7 +12,7 @@ use shared::{
 };
 
 use crate::rollup::{percentile, RollupDelta, BUCKET_SECONDS};
-use crate::store::{Group, GroupKey, GroupRow, RollupFilter, Store, StoreError};
+use crate::store::{Group, GroupKey, RollupFilter, Store, StoreError};
 
 /// Longest custom range, in days.
 pub const MAX_RANGE_DAYS: i64 = 400;
@@ -60,6 +60,46 @@ pub fn local_midnight(tz: Tz, date: NaiveDate) -> i64 {
         .timestamp()
 }
 
+/// Seconds east of UTC of `tz` at unix second `t`.
+fn offset_at(tz: Tz, t: i64) -> i64 {
+    use chrono::Offset;
+    let utc = chrono::DateTime::from_timestamp(t, 0)
+        .unwrap_or_default()
+        .naive_utc();
+    tz.offset_from_utc_datetime(&utc).fix().local_minus_utc() as i64
+}
+
+/// The offsets of `tz` over `[start, end)` (quarter-hours) as `(from, offset)` pairs: the first
+/// from `start`, then one per change. Zones change offset on quarter-hours, at most a few times
+/// a year: each day is checked at its last quarter-hour, and a change found by bisection.
+pub fn zone_offsets(tz: Tz, start: i64, end: i64) -> Vec<(i64, i64)> {
+    let mut current = offset_at(tz, start);
+    let mut out = vec![(start, current)];
+    let mut t = start;
+    while t < end {
+        let next = (t + 86_400).min(end);
+        let last = next - BUCKET_SECONDS;
+        if last <= t || offset_at(tz, last) == current {
+            t = next;
+            continue;
+        }
+        // offset_at(lo) == current, offset_at(hi) != current.
+        let (mut lo, mut hi) = (t, last);
+        while hi - lo > BUCKET_SECONDS {
+            let mid = lo + (hi - lo) / BUCKET_SECONDS / 2 * BUCKET_SECONDS;
+            if offset_at(tz, mid) == current {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        current = offset_at(tz, hi);
+        out.push((hi, current));
+        t = hi;
+    }
+    out
+}
+
 /// The time zone and bucket bounds of a query at time `now_ms`, without its model and
 /// project filters: the part of [`resolve`] that needs no store (and no I/O).
 pub fn resolve_range(q: &UsageQuery, now_ms: i64) -> Result<Resolved, QueryError> {
@@ -105,6 +145,7 @@ pub fn resolve_range(q: &UsageQuery, now_ms: i64) -> Result<Resolved, QueryError
             project_ids: Vec::new(),
             model_ids: Vec::new(),
             status: q.status,
+            offsets: zone_offsets(tz, start_bucket, end_bucket),
         },
         label,
     })
@@ -222,13 +263,9 @@ pub async fn daily(
 
 async fn daily_of(store: &Store, r: &Resolved) -> Result<Vec<DailyUsage>, QueryError> {
     let rows = store
-        .rollup_grouped(&r.filter, Group::Bucket, false)
+        .rollup_grouped(&r.filter, Group::LocalDay, false)
         .await?;
-    Ok(daily_from(r, &rows))
-}
-
-/// Local days from quarter-hour rows.
-fn daily_from(r: &Resolved, rows: &[GroupRow]) -> Vec<DailyUsage> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
     let first = local(r.tz, r.filter.start_bucket).date();
     let last = local(r.tz, r.filter.end_bucket - BUCKET_SECONDS).date();
     let mut days: BTreeMap<NaiveDate, RollupDelta> = BTreeMap::new();
@@ -238,12 +275,14 @@ fn daily_from(r: &Resolved, rows: &[GroupRow]) -> Vec<DailyUsage> {
         d += Duration::days(1);
     }
     for row in rows {
-        if let GroupKey::Bucket(b) = row.key {
-            let sums = days.entry(local(r.tz, b).date()).or_default();
-            sums.add(&row.sums);
+        if let GroupKey::LocalDay(n) = row.key {
+            days.entry(epoch + Duration::days(n))
+                .or_default()
+                .add(&row.sums);
         }
     }
-    days.into_iter()
+    Ok(days
+        .into_iter()
         .map(|(date, s)| DailyUsage {
             date: date.format("%Y-%m-%d").to_string(),
             requests: s.requests,
@@ -253,7 +292,7 @@ fn daily_from(r: &Resolved, rows: &[GroupRow]) -> Vec<DailyUsage> {
             cached_input_tokens: s.cached_input_tokens,
             average_response_time_ms: mean(s.latency_sum_ms, s.latency_count),
         })
-        .collect()
+        .collect())
 }
 
 /// Breakdown rows by model or project id, with shares of the query's totals.
@@ -366,14 +405,8 @@ async fn hourly_of(
     r: &Resolved,
 ) -> Result<(Vec<HourlyUsage>, Vec<HeatmapCell>), QueryError> {
     let rows = store
-        .rollup_grouped(&r.filter, Group::Bucket, false)
+        .rollup_grouped(&r.filter, Group::LocalHourOfWeek, false)
         .await?;
-    Ok(hourly_from(r, &rows))
-}
-
-/// Local hours of day and the weekday x hour heat map from quarter-hour rows.
-fn hourly_from(r: &Resolved, rows: &[GroupRow]) -> (Vec<HourlyUsage>, Vec<HeatmapCell>) {
-    use chrono::{Datelike, Timelike};
     let mut hours: Vec<HourlyUsage> = (0..24)
         .map(|hour| HourlyUsage {
             hour,
@@ -388,16 +421,15 @@ fn hourly_from(r: &Resolved, rows: &[GroupRow]) -> (Vec<HourlyUsage>, Vec<Heatma
         })
         .collect();
     for row in rows {
-        if let GroupKey::Bucket(b) = row.key {
-            let t = local(r.tz, b);
-            let h = t.hour() as usize;
+        if let GroupKey::LocalHourOfWeek(how) = row.key {
+            let how = how.rem_euclid(7 * 24) as usize;
+            let h = how % 24;
             hours[h].requests += row.sums.requests;
             hours[h].cost_nanos = hours[h].cost_nanos.saturating_add(row.sums.cost_nanos);
-            cells[t.weekday().num_days_from_monday() as usize * 24 + h].requests +=
-                row.sums.requests;
+            cells[how].requests += row.sums.requests;
         }
     }
-    (hours, cells)
+    Ok((hours, cells))
 }
 
 /// Failed requests by error type: count, share of failures and the cost they were billed.
@@ -550,26 +582,60 @@ pub async fn dashboard_of(
     r: &Resolved,
     errors: i64,
 ) -> Result<DashboardData, QueryError> {
-    // The day chart, hour chart and heat map share one read of quarter-hours.
-    let quarters = store
-        .rollup_grouped(&r.filter, Group::Bucket, false)
-        .await?;
-    let (hourly, heatmap) = hourly_from(r, &quarters);
+    // The panels' queries are independent: both databases answer them side by side.
+    let (summary, daily, models, projects, (hourly, heatmap), error_types, errors) = tokio::try_join!(
+        summary_of(store, r),
+        daily_of(store, r),
+        models_of(store, r),
+        projects_of(store, r),
+        hourly_of(store, r),
+        error_types_of(store, r),
+        error_page_of(store, r, None, errors),
+    )?;
     Ok(DashboardData {
-        summary: summary_of(store, r).await?,
-        daily: daily_from(r, &quarters),
-        models: models_of(store, r).await?,
-        projects: projects_of(store, r).await?,
+        summary,
+        daily,
+        models,
+        projects,
         hourly,
         heatmap,
-        error_types: error_types_of(store, r).await?,
-        errors: error_page_of(store, r, None, errors).await?,
+        error_types,
+        errors,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zone_offsets_name_every_change_at_its_quarter_hour() {
+        let utc = |y, m, d, h, min| {
+            chrono::Utc
+                .with_ymd_and_hms(y, m, d, h, min, 0)
+                .unwrap()
+                .timestamp()
+        };
+        let (start, end) = (utc(2025, 3, 1, 0, 0), utc(2025, 11, 30, 0, 0));
+        // New York: EDT from 2025-03-09 07:00 UTC, EST again from 2025-11-02 06:00 UTC.
+        let ny: Tz = "America/New_York".parse().unwrap();
+        assert_eq!(
+            zone_offsets(ny, start, end),
+            vec![
+                (start, -5 * 3600),
+                (utc(2025, 3, 9, 7, 0), -4 * 3600),
+                (utc(2025, 11, 2, 6, 0), -5 * 3600)
+            ]
+        );
+        let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
+        assert_eq!(zone_offsets(kolkata, start, end), vec![(start, 19_800)]);
+        // Lord Howe moves by half an hour at 02:00 local on 2025-04-06 (15:00 UTC the day before).
+        let lord_howe: Tz = "Australia/Lord_Howe".parse().unwrap();
+        assert_eq!(
+            zone_offsets(lord_howe, start, utc(2025, 5, 1, 0, 0)),
+            vec![(start, 11 * 3600), (utc(2025, 4, 5, 15, 0), 37_800)]
+        );
+    }
 
     #[test]
     fn local_midnight_honours_odd_offsets_and_dst() {

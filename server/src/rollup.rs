@@ -114,9 +114,9 @@ impl Level {
 }
 
 /// Splits `[start, end)` (unix seconds, multiples of 15 minutes) into the fewest pieces of whole
-/// buckets: whole UTC days in the middle, whole hours beside them, quarter-hours at the ends.
-/// The pieces are disjoint, in time order, and cover the range exactly.
-pub fn cover(start: i64, end: i64) -> Vec<(Level, i64, i64)> {
+/// buckets no coarser than `coarsest`: whole UTC days in the middle, whole hours beside them,
+/// quarter-hours at the ends. The pieces are disjoint, in time order, and cover the range.
+pub fn cover(start: i64, end: i64, coarsest: Level) -> Vec<(Level, i64, i64)> {
     fn split(level: Level, start: i64, end: i64, out: &mut Vec<(Level, i64, i64)>) {
         if start >= end {
             return;
@@ -135,7 +135,7 @@ pub fn cover(start: i64, end: i64) -> Vec<(Level, i64, i64)> {
         split(finer, last, end, out);
     }
     let mut out = Vec::new();
-    split(Level::Day, start, end, &mut out);
+    split(coarsest, start, end, &mut out);
     out
 }
 
@@ -377,7 +377,7 @@ mod tests {
         // Kolkata's 30 days: local midnight is 18:30 UTC.
         let start = 20_000 * day + 18 * 3_600 + 1_800;
         let end = start + 30 * day;
-        let pieces = cover(start, end);
+        let pieces = cover(start, end, Level::Day);
         assert_eq!(
             pieces,
             vec![
@@ -396,7 +396,7 @@ mod tests {
             (3_600, 7_200),
             (5, 5),
         ] {
-            let pieces = cover(s, e);
+            let pieces = cover(s, e, Level::Day);
             let mut at = s;
             for (level, lo, hi) in &pieces {
                 assert_eq!(*lo, at, "{s}..{e}: {pieces:?}");
@@ -405,6 +405,10 @@ mod tests {
             }
             assert_eq!(at, s.max(e), "{s}..{e}: {pieces:?}");
         }
+        // No coarser than asked: New York's local days are unions of UTC hours, not days.
+        assert!(cover(start, end, Level::Hour)
+            .iter()
+            .all(|(level, _, _)| *level != Level::Day));
     }
 
     #[test]

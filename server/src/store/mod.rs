@@ -102,13 +102,20 @@ pub struct RollupFilter {
     /// Empty means every model.
     pub model_ids: Vec<i64>,
     pub status: Option<EventStatus>,
+    /// The query's time zone as UTC offsets over the range: `(from, seconds east of UTC)`, in
+    /// order, each in force from its unix second `from` (a quarter-hour) until the next.
+    /// Empty means UTC. Used by [`Group::LocalDay`] and [`Group::LocalHourOfWeek`].
+    pub offsets: Vec<(i64, i64)>,
 }
 
 /// What roll-up rows are summed by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Group {
     Total,
-    Bucket,
+    /// Local calendar day in the filter's zone.
+    LocalDay,
+    /// Local hour of the week in the filter's zone (Monday 00:00 is 0).
+    LocalHourOfWeek,
     Model,
     Project,
     ErrorType,
@@ -118,8 +125,10 @@ pub enum Group {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum GroupKey {
     Total,
-    /// Bucket start, unix seconds.
-    Bucket(i64),
+    /// Days since 1970-01-01 of the local date.
+    LocalDay(i64),
+    /// 0..168: local weekday (Monday 0) x 24 + local hour.
+    LocalHourOfWeek(i64),
     Model(i64),
     Project(i64),
     /// `""` for successful requests.

@@ -2,7 +2,6 @@
 //! [`ANY`]) over the fewest whole buckets of the three levels; and the integrity checks that
 //! `verify` and the tests run.
 
-use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use shared::EventStatus;
@@ -64,6 +63,40 @@ fn series_condition(f: &RollupFilter, group: Group, args: &mut Vec<i64>) -> Stri
     parts.join(" AND ")
 }
 
+/// The SQL expression of a bucket's local time (seconds, as if the zone were UTC).
+fn local_seconds(offsets: &[(i64, i64)]) -> String {
+    match offsets {
+        [] => "bucket".into(),
+        [(_, only)] => format!("(bucket + {only})"),
+        [(_, first), rest @ ..] => {
+            // Offsets are integers the server computed, never user text.
+            let mut case = String::from("(bucket + CASE");
+            let mut current = *first;
+            for (from, offset) in rest {
+                case.push_str(&format!(" WHEN bucket < {from} THEN {current}"));
+                current = *offset;
+            }
+            case.push_str(&format!(" ELSE {current} END)"));
+            case
+        }
+    }
+}
+
+/// The coarsest level whose buckets never straddle a local day (or hour) of the zone: its
+/// offsets and the instants they change are whole multiples of the level's width.
+fn coarsest_for(offsets: &[(i64, i64)], unit: Level) -> Level {
+    let fits = |level: Level| {
+        let w = level.seconds();
+        offsets.iter().all(|(_, off)| off % w == 0)
+            && offsets.iter().skip(1).all(|(from, _)| from % w == 0)
+    };
+    [Level::Day, Level::Hour, Level::Quarter]
+        .into_iter()
+        .filter(|l| *l <= unit)
+        .find(|l| fits(*l))
+        .unwrap_or(Level::Quarter)
+}
+
 impl Store {
     /// Sums every roll-up row the filter selects.
     pub async fn rollup_totals(&self, f: &RollupFilter) -> Result<RollupTotals, StoreError> {
@@ -71,88 +104,77 @@ impl Store {
         Ok(rows.into_iter().next().map(|r| r.sums).unwrap_or_default())
     }
 
-    /// Sums the roll-up rows the filter selects, per group. [`Group::Bucket`] answers per
-    /// quarter-hour (local hours and days in any zone are unions of them); the other groups
-    /// read whole UTC days where the range has them. The histogram is read only when
-    /// `with_hist` (it is most of a row's width).
+    /// Sums the roll-up rows the filter selects, per group. Each group reads the coarsest
+    /// buckets that fit: whole UTC days where the range has them, unless local days or hours
+    /// of a zone cut through them (Kolkata's days are unions of quarter-hours, New York's of
+    /// hours). The histogram is read only when `with_hist` (it is most of a row's width).
     pub async fn rollup_grouped(
         &self,
         f: &RollupFilter,
         group: Group,
         with_hist: bool,
     ) -> Result<Vec<GroupRow>, StoreError> {
-        let pieces = match group {
-            Group::Bucket => vec![(Level::Quarter, f.start_bucket, f.end_bucket)],
-            _ => cover(f.start_bucket, f.end_bucket),
+        let coarsest = match group {
+            Group::LocalDay => coarsest_for(&f.offsets, Level::Day),
+            Group::LocalHourOfWeek => coarsest_for(&f.offsets, Level::Hour),
+            _ => Level::Day,
         };
-        let mut merged: BTreeMap<GroupKey, GroupRow> = BTreeMap::new();
-        for (level, start, end) in pieces {
-            for row in self
-                .rollup_piece(f, group, with_hist, level, start, end)
-                .await?
-            {
-                match merged.entry(row.key.clone()) {
-                    Entry::Vacant(v) => {
-                        v.insert(row);
-                    }
-                    Entry::Occupied(mut o) => {
-                        let g = o.get_mut();
-                        g.errors += row.errors;
-                        g.sums.add(&row.sums);
-                    }
-                }
-            }
-        }
-        Ok(merged.into_values().collect())
-    }
-
-    /// [`Self::rollup_grouped`] over `[start, end)` of one level.
-    async fn rollup_piece(
-        &self,
-        f: &RollupFilter,
-        group: Group,
-        with_hist: bool,
-        level: Level,
-        start: i64,
-        end: i64,
-    ) -> Result<Vec<GroupRow>, StoreError> {
         let hist = with_hist.then(hist_columns).into_iter().flatten();
-        let sums: Vec<String> = ROLLUP_SUMS
+        let columns: Vec<String> = ROLLUP_SUMS
             .iter()
             .map(|c| c.to_string())
             .chain(hist)
+            .collect();
+        // Local days and hours of the week count from 1970-01-01 (a Thursday); ingest keeps
+        // timestamps after 2000, so the divisions never see negative numbers.
+        let local = local_seconds(&f.offsets);
+        let key = match group {
+            Group::Total => "0".to_string(),
+            Group::LocalDay => format!("{local} / 86400"),
+            Group::LocalHourOfWeek => format!("({local} / 3600 + 72) % 168"),
+            Group::Model => "model_id".into(),
+            Group::Project => "project_id".into(),
+            Group::ErrorType => "error_type".into(),
+        };
+        // One statement: the pieces' rows (whole days, hours, quarter-hours) summed together.
+        let mut args = Vec::new();
+        let mut pieces = Vec::new();
+        for (level, start, end) in cover(f.start_bucket, f.end_bucket, coarsest) {
+            let mut cond = series_condition(f, group, &mut args);
+            cond.push_str(&format!(
+                " AND bucket >= ${} AND bucket < ${}",
+                args.len() + 1,
+                args.len() + 2
+            ));
+            args.extend([start, end]);
+            match f.status {
+                Some(EventStatus::Success) => cond.push_str(" AND error_type = ''"),
+                Some(EventStatus::Error) => cond.push_str(" AND error_type <> ''"),
+                None => {}
+            }
+            pieces.push(format!(
+                "SELECT {key} AS k, CASE WHEN error_type <> '' THEN requests ELSE 0 END AS failed, \
+                 {} FROM {} WHERE {cond}",
+                columns.join(", "),
+                level.table()
+            ));
+        }
+        if pieces.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sums: Vec<String> = std::iter::once("failed".to_string())
+            .chain(columns)
             .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)"))
             .collect();
-        let mut args = Vec::new();
-        let mut cond = series_condition(f, group, &mut args);
-        cond.push_str(&format!(
-            " AND bucket >= ${} AND bucket < ${}",
-            args.len() + 1,
-            args.len() + 2
-        ));
-        args.extend([start, end]);
-        match f.status {
-            Some(EventStatus::Success) => cond.push_str(" AND error_type = ''"),
-            Some(EventStatus::Error) => cond.push_str(" AND error_type <> ''"),
-            None => {}
-        }
-        let column = match group {
-            Group::Total => "0",
-            Group::Bucket => "bucket",
-            Group::Model => "model_id",
-            Group::Project => "project_id",
-            Group::ErrorType => "error_type",
-        };
         let group_by = match group {
-            Group::Total => String::new(),
-            _ => format!(" GROUP BY {column}"),
+            Group::Total => "",
+            _ => " GROUP BY k",
         };
         let sql = format!(
-            "SELECT {column}, \
-             CAST(COALESCE(SUM(CASE WHEN error_type <> '' THEN requests ELSE 0 END), 0) AS BIGINT), \
-             {} FROM {} WHERE {cond}{group_by}",
+            "SELECT {}, {} FROM ({}) AS pieces{group_by}",
+            if group == Group::Total { "0" } else { "k" },
             sums.join(", "),
-            level.table()
+            pieces.join(" UNION ALL ")
         );
         let rows = dispatch!(self, pool => {
             let mut q = sqlx::query(&sql);
@@ -163,7 +185,8 @@ impl Store {
             for row in q.fetch_all(pool).await? {
                 let key = match group {
                     Group::Total => GroupKey::Total,
-                    Group::Bucket => GroupKey::Bucket(row.try_get(0)?),
+                    Group::LocalDay => GroupKey::LocalDay(row.try_get(0)?),
+                    Group::LocalHourOfWeek => GroupKey::LocalHourOfWeek(row.try_get(0)?),
                     Group::Model => GroupKey::Model(row.try_get(0)?),
                     Group::Project => GroupKey::Project(row.try_get(0)?),
                     Group::ErrorType => GroupKey::ErrorType(row.try_get(0)?),
