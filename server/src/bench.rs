@@ -71,8 +71,9 @@ fn bench_models() -> Vec<(String, [i64; 3])> {
         .collect()
 }
 
-/// Events over the last 90 days in time order, as clients would send them: each project
-/// batches its own requests and sends a batch when it holds [`BATCH`] of them.
+/// Events over the last 90 days in time order, as clients send them: a batch is [`BATCH`]
+/// consecutive requests of one project (drawn Zipf-skewed per batch), so each batch covers a
+/// short stretch of time, the way an SDK flushes its buffer.
 struct Workload {
     rng: StdRng,
     projects: Vec<f64>,
@@ -83,7 +84,6 @@ struct Workload {
     step: f64,
     next: usize,
     total: usize,
-    pending: Vec<Vec<Generated>>,
 }
 
 impl Workload {
@@ -99,16 +99,14 @@ impl Workload {
             step: (DAYS * 86_400_000) as f64 / total.max(1) as f64,
             next: 0,
             total,
-            pending: (0..PROJECTS).map(|_| Vec::new()).collect(),
         }
     }
 
-    fn event(&mut self) -> (usize, Generated) {
+    fn event(&mut self) -> Generated {
         let rng = &mut self.rng;
         let i = self.next;
         self.next += 1;
         let ts = self.start + ((i as f64 + rng.gen::<f64>()) * self.step) as i64;
-        let project = pick(rng, &self.projects);
         let model = pick(rng, &self.models);
         let input: i64 = rng.gen_range(50..6_000);
         // Log-normal latency: median about 900 ms, a long tail.
@@ -131,25 +129,18 @@ impl Workload {
             error_type: failed
                 .then(|| ["rate_limit_exceeded", "timeout", "server_error"][rng.gen_range(0..3)]),
         };
-        (project, event)
+        event
     }
 
-    /// The next batch `(project index, JSON array)`: full batches in time order, then what
-    /// each project still holds; `None` when every event has been sent.
+    /// The next batch `(project index, JSON array)`; `None` when every event has been sent.
     fn next_batch(&mut self) -> Option<(usize, Vec<u8>)> {
-        while self.next < self.total {
-            let (p, e) = self.event();
-            self.pending[p].push(e);
-            if self.pending[p].len() == BATCH {
-                let body = serde_json::to_vec(&self.pending[p]).unwrap_or_default();
-                self.pending[p].clear();
-                return Some((p, body));
-            }
+        if self.next >= self.total {
+            return None;
         }
-        let p = self.pending.iter().position(|b| !b.is_empty())?;
-        let body = serde_json::to_vec(&self.pending[p]).unwrap_or_default();
-        self.pending[p].clear();
-        Some((p, body))
+        let project = pick(&mut self.rng, &self.projects);
+        let n = BATCH.min(self.total - self.next);
+        let batch: Vec<Generated> = (0..n).map(|_| self.event()).collect();
+        Some((project, serde_json::to_vec(&batch).unwrap_or_default()))
     }
 }
 
@@ -294,7 +285,7 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
         let mut w = Workload::new(7, imported, now, "i");
         while w.next < w.total {
-            let (_, e) = w.event();
+            let e = w.event();
             serde_json::to_writer(&mut out, &e)?;
             out.write_all(b"\n")?;
         }

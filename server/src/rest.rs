@@ -378,7 +378,8 @@ async fn raw_export(
         .await?;
     let now = chrono::Utc::now().timestamp_millis();
     let r = query::resolve(&state.store, &q, now).await?;
-    let (tx, rx) = tokio::sync::mpsc::channel(4096);
+    // Chunks of events: a few in flight keep memory flat.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let store = state.store.clone();
     let filter = r.filter.clone();
@@ -403,7 +404,7 @@ async fn raw_export(
             if let Some(h) = header {
                 return Some((Ok(bytes::Bytes::from(h)), (rx, None, done)));
             }
-            let Some(first) = rx.recv().await else {
+            let Some(batch) = rx.recv().await else {
                 // The producer finished: end cleanly only if it succeeded.
                 let ok = match done {
                     Some(d) => d.await.unwrap_or(false),
@@ -416,13 +417,6 @@ async fn raw_export(
                     )
                 });
             };
-            let mut batch = vec![first];
-            while batch.len() < 2_000 {
-                match rx.try_recv() {
-                    Ok(e) => batch.push(e),
-                    Err(_) => break,
-                }
-            }
             let mut out = Vec::with_capacity(batch.len() * 160);
             export::write_raw(&mut out, &batch, format);
             Some((Ok(bytes::Bytes::from(out)), (rx, None, done)))

@@ -201,10 +201,12 @@ async fn stored_ids(store: &Store) -> HashMap<String, usize> {
             .await
     });
     let mut counts = HashMap::new();
-    while let Some(e) = rx.recv().await {
-        *counts
-            .entry(e.id.expect("every test event has an id"))
-            .or_default() += 1;
+    while let Some(chunk) = rx.recv().await {
+        for e in chunk {
+            *counts
+                .entry(e.id.expect("every test event has an id"))
+                .or_default() += 1;
+        }
     }
     producer.await.expect("join").expect("read the events");
     counts

@@ -267,7 +267,53 @@ async fn the_raw_export_streams_every_event_in_csv_and_ndjson(db: Db) {
     assert_eq!(lines[0]["cost_nanos"], 2_500_000_000i64);
 }
 
+/// More events than one chunk of the streaming reader: every one once, oldest first, and the
+/// model and status filters applied by the database.
+async fn a_raw_export_of_many_chunks_keeps_order_and_filters(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("Bulk").await;
+    let start = chrono::Utc::now() - chrono::Duration::days(3);
+    let n = 2_600i64;
+    // Sent newest first, in three batches: the export must still come out oldest first.
+    let events: Vec<Value> = (0..n)
+        .rev()
+        .map(|i| {
+            let mut e = json!({"id": format!("bulk-{i}"),
+                "timestamp": (start + chrono::Duration::seconds(i * 60)).to_rfc3339(),
+                "model": if i % 2 == 0 { "m-even" } else { "m-odd" },
+                "input_tokens": i, "output_tokens": 1});
+            if i % 5 == 0 {
+                e["status"] = json!("error");
+                e["error_type"] = json!("timeout");
+            }
+            e
+        })
+        .collect();
+    for batch in events.chunks(1_000) {
+        assert_eq!(app.post_events(&key, &json!(batch)).await.status(), 200);
+    }
+    let ids = |bytes: &[u8]| -> Vec<String> {
+        parse_csv(bytes).iter().map(|r| r[0].to_string()).collect()
+    };
+    let (status, _, bytes) = get_bytes(&app, "/api/v1/events/export?period=7d&format=csv").await;
+    assert_eq!(status, 200);
+    let want: Vec<String> = (0..n).map(|i| format!("bulk-{i}")).collect();
+    assert_eq!(ids(&bytes), want);
+
+    let (_, _, bytes) = get_bytes(
+        &app,
+        "/api/v1/events/export?period=7d&format=csv&model=m-even&status=error",
+    )
+    .await;
+    let want: Vec<String> = (0..n)
+        .filter(|i| i % 10 == 0)
+        .map(|i| format!("bulk-{i}"))
+        .collect();
+    assert_eq!(ids(&bytes), want);
+}
+
 on_both_backends!(
+    a_raw_export_of_many_chunks_keeps_order_and_filters,
     the_workbook_holds_the_api_numbers_in_typed_cells,
     csv_tables_hold_the_api_numbers_and_neutralise_user_text,
     the_raw_export_streams_every_event_in_csv_and_ndjson,

