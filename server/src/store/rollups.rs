@@ -35,30 +35,28 @@ pub(super) fn upsert_sql(level: Level, rows: usize, numbered: bool) -> String {
 }
 
 /// The condition choosing one series' rows: a dimension the query filters or groups by reads
-/// the rows of real ids (the filter's, or every id when grouping), any other reads `ANY`.
-fn series_condition(f: &RollupFilter, group: Group, args: &mut Vec<i64>) -> String {
+/// the rows of real ids (the filter's, or `every` id of the grouped dimension), any other
+/// reads `ANY`. Listing the ids (not `<> 0` or a subquery) lets both databases seek each
+/// series in the key; PostgreSQL otherwise scanned the whole history of `ANY` project.
+fn series_condition(f: &RollupFilter, group: Group, every: &[i64], args: &mut Vec<i64>) -> String {
     let mut parts = Vec::new();
-    for (column, ids, grouped, table) in [
-        (
-            "project_id",
-            &f.project_ids,
-            group == Group::Project,
-            "projects",
-        ),
-        ("model_id", &f.model_ids, group == Group::Model, "models"),
+    for (column, ids, grouped) in [
+        ("project_id", &f.project_ids, group == Group::Project),
+        ("model_id", &f.model_ids, group == Group::Model),
     ] {
-        if !ids.is_empty() {
-            let marks: Vec<String> = (0..ids.len())
-                .map(|i| format!("${}", args.len() + i + 1))
-                .collect();
-            parts.push(format!("{column} IN ({})", marks.join(",")));
-            args.extend(ids.iter().copied());
+        let ids: &[i64] = if !ids.is_empty() {
+            ids
         } else if grouped {
-            // A list of ids (not `<> 0`) lets both databases seek each series in the key.
-            parts.push(format!("{column} IN (SELECT id FROM {table})"));
+            every
         } else {
             parts.push(format!("{column} = {ANY}"));
-        }
+            continue;
+        };
+        let marks: Vec<String> = (0..ids.len())
+            .map(|i| format!("${}", args.len() + i + 1))
+            .collect();
+        parts.push(format!("{column} IN ({})", marks.join(",")));
+        args.extend(ids.iter().copied());
     }
     parts.join(" AND ")
 }
@@ -136,11 +134,36 @@ impl Store {
             Group::Project => "project_id".into(),
             Group::ErrorType => "error_type".into(),
         };
+        // Grouping by a dimension the filter leaves open reads each of its ids' series.
+        let every: Vec<i64> = match group {
+            Group::Model if f.model_ids.is_empty() => self
+                .list_models()
+                .await?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect(),
+            Group::Project if f.project_ids.is_empty() => self
+                .list_projects()
+                .await?
+                .into_iter()
+                .map(|p| p.id)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let unfiltered = match group {
+            Group::Model => f.model_ids.is_empty(),
+            Group::Project => f.project_ids.is_empty(),
+            _ => false,
+        };
+        if unfiltered && every.is_empty() {
+            // No models (or projects) exist yet, so no rows do.
+            return Ok(Vec::new());
+        }
         // One statement: the pieces' rows (whole days, hours, quarter-hours) summed together.
         let mut args = Vec::new();
         let mut pieces = Vec::new();
         for (level, start, end) in cover(f.start_bucket, f.end_bucket, coarsest) {
-            let mut cond = series_condition(f, group, &mut args);
+            let mut cond = series_condition(f, group, &every, &mut args);
             cond.push_str(&format!(
                 " AND bucket >= ${} AND bucket < ${}",
                 args.len() + 1,
