@@ -15,6 +15,7 @@ start=$(date +%s.%N)
 "$bin" demo --events "$events" --days 90 --seed 7 >/dev/null 2>&1
 demo_s=$(echo "$(date +%s.%N) - $start" | bc)
 
+token=$("$bin" tokens create --name bench-export | tail -1)
 "$bin" serve >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:3077/healthz >/dev/null && break; sleep 0.1; done
@@ -22,7 +23,7 @@ rss_before=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 start=$(date +%s.%N)
 # Whole local days in UTC from 91 days ago to today cover every generated event.
 range="startDate=$(date -u -d '91 days ago' +%F)&endDate=$(date -u +%F)&tz=UTC"
-bytes=$(curl -sf "http://127.0.0.1:3077/api/v1/events/export?$range&format=csv" | tee >(wc -l > "$dir/lines") | wc -c)
+bytes=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:3077/api/v1/events/export?$range&format=csv" | tee >(wc -l > "$dir/lines") | wc -c)
 export_s=$(echo "$(date +%s.%N) - $start" | bc)
 rows=$(( $(cat "$dir/lines") - 1 ))
 rss_after=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)

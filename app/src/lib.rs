@@ -658,6 +658,13 @@ fn ErrorTypes(types: Vec<ErrorTypeUsage>) -> impl IntoView {
 fn ErrorLogList(first: shared::ErrorPage, query: Memo<UsageQuery>) -> impl IntoView {
     let items = RwSignal::new(first.items);
     let cursor = RwSignal::new(first.next_cursor);
+    let retention = first.raw_events_from_ms.map(|ms| {
+        format!(
+            "Raw events before {} are no longer kept (retention); the totals above still \
+             include them, this log lists failures since then.",
+            shared::format_utc_ms(ms)
+        )
+    });
     let failure = RwSignal::new(None::<String>);
     let load = Action::new(move |before: &String| {
         let before = before.clone();
@@ -688,6 +695,7 @@ fn ErrorLogList(first: shared::ErrorPage, query: Memo<UsageQuery>) -> impl IntoV
     };
     view! {
         <h3>"Recent errors"</h3>
+        {retention.map(|note| view! { <p class="note" data-testid="retention-note">{note}</p> })}
         <div class="table-wrap">
             <table data-testid="error-log">
                 <thead><tr>

@@ -23,6 +23,9 @@ pub struct Config {
     /// (`UA_TRUST_FORWARDED_FOR=1`). Only behind a proxy that sets it: otherwise clients could
     /// pick their own address.
     pub trust_forwarded_for: bool,
+    /// Days after which raw events are deleted (`UA_RETENTION_DAYS`, default 400; 0 keeps
+    /// them forever). Roll-ups are always kept.
+    pub retention_days: u32,
 }
 
 impl Default for Config {
@@ -35,6 +38,7 @@ impl Default for Config {
             request_timeout_secs: 30,
             secure_cookies: false,
             trust_forwarded_for: false,
+            retention_days: crate::retention::DEFAULT_DAYS,
         }
     }
 }
@@ -57,6 +61,10 @@ impl Config {
         }
         if let Some(n) = env_usize("UA_REQUEST_TIMEOUT_SECS")? {
             c.request_timeout_secs = n.max(1) as u64;
+        }
+        if let Some(n) = env_usize("UA_RETENTION_DAYS")? {
+            c.retention_days =
+                u32::try_from(n).map_err(|_| format!("UA_RETENTION_DAYS={n} is too large"))?;
         }
         c.secure_cookies = matches!(
             std::env::var("UA_SECURE_COOKIES").as_deref(),

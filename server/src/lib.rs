@@ -16,6 +16,7 @@ pub mod live;
 pub mod metrics;
 pub mod query;
 pub mod rest;
+pub mod retention;
 pub mod rollup;
 pub mod store;
 

@@ -525,7 +525,12 @@ async fn error_page_of(
         })
         .flatten();
     let tz = r.tz;
+    let raw_events_from_ms = store
+        .raw_deleted_before()
+        .await?
+        .filter(|from| r.filter.start_bucket * 1000 < *from);
     Ok(ErrorPage {
+        raw_events_from_ms,
         items: items
             .into_iter()
             .map(|(_, mut e)| {

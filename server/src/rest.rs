@@ -378,6 +378,12 @@ async fn raw_export(
         .await?;
     let now = chrono::Utc::now().timestamp_millis();
     let r = query::resolve(&state.store, &q, now).await?;
+    let raw_from = state
+        .store
+        .raw_deleted_before()
+        .await
+        .map_err(query::QueryError::from)?
+        .filter(|from| r.filter.start_bucket * 1000 < *from);
     // Chunks of events: a few in flight keep memory flat.
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
@@ -427,7 +433,17 @@ async fn raw_export(
         RawFormat::Ndjson => ("ndjson", "application/x-ndjson"),
     };
     let file = format!("{}_events.{ext}", export::file_stem(&r));
-    Ok(attachment(content_type, &file, Body::from_stream(stream)))
+    let mut res = attachment(content_type, &file, Body::from_stream(stream));
+    if let Some(from) = raw_from {
+        // The range reaches back before the raw events kept: say so (the file cannot).
+        let at = chrono::DateTime::from_timestamp_millis(from)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&at) {
+            res.headers_mut().insert("x-raw-events-from", v);
+        }
+    }
+    Ok(res)
 }
 
 fn envelope(data: Value, message: Option<&str>) -> Response {

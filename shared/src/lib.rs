@@ -289,6 +289,10 @@ pub struct ErrorPage {
     pub items: Vec<ErrorLog>,
     /// Pass as `before` to get the next (older) page; `None` on the last page.
     pub next_cursor: Option<String>,
+    /// Set when the range starts before the raw events kept (retention deleted older ones,
+    /// roll-ups remain): the log can only list failures from this instant (unix ms) on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_events_from_ms: Option<i64>,
 }
 
 /// Everything the dashboard shows for one query, computed in one call.

@@ -55,6 +55,7 @@ macro_rules! dispatch {
 
 mod access;
 mod budgets;
+mod retention;
 mod rollups;
 pub use access::{LoginRow, Principal};
 pub use budgets::{BudgetAlert, BudgetRow};
