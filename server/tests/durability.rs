@@ -144,11 +144,18 @@ async fn project_key(url: &str) -> String {
 
 // ---- the events ---------------------------------------------------------------------
 
+/// Start of the three days the events are spread over: a UTC midnight five days ago, fixed
+/// for the test run (recent, so that the server's retention keeps them).
+fn first_day() -> i64 {
+    static FIRST: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *FIRST.get_or_init(|| (chrono::Utc::now().timestamp() / 86_400 - 5) * 86_400)
+}
+
 /// Event `i` of batch `batch`: unique id, spread over three days, several models, errors,
 /// latencies and client costs, so that many roll-up rows and every column get exercised.
 fn event(batch: usize, i: usize) -> Value {
     let n = (batch * 7_919 + i * 104_729) as i64;
-    let ts = chrono::DateTime::from_timestamp(1_740_787_200 + n % (3 * 86_400), 0)
+    let ts = chrono::DateTime::from_timestamp(first_day() + n % (3 * 86_400), 0)
         .expect("a valid time")
         .to_rfc3339();
     let model = ["alpha", "beta", "gamma"][i % 3];
