@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use shared::{
-    Account, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell, HourlyUsage,
-    ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
+    Account, CostInsights, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell,
+    HourlyUsage, ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
 };
 
 #[cfg(feature = "ssr")]
@@ -18,8 +18,8 @@ mod ssr {
     use std::sync::Arc;
 
     use shared::{
-        Account, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell, HourlyUsage,
-        ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
+        Account, CostInsights, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell,
+        HourlyUsage, ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
     };
 
     /// A boxed future, as the object-safe trait below needs.
@@ -37,6 +37,7 @@ mod ssr {
         fn hourly(&self, q: UsageQuery) -> Answer<'_, (Vec<HourlyUsage>, Vec<HeatmapCell>)>;
         fn error_types(&self, q: UsageQuery) -> Answer<'_, Vec<ErrorTypeUsage>>;
         fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage>;
+        fn insights(&self, q: UsageQuery) -> Answer<'_, CostInsights>;
         fn filter_options(&self) -> Answer<'_, FilterOptions>;
         /// Who is signed in.
         fn account(&self) -> Answer<'_, Account>;
@@ -151,6 +152,12 @@ pub async fn get_hourly(
 #[server(input = Json, endpoint = "get_error_types")]
 pub async fn get_error_types(q: UsageQuery) -> Result<Vec<ErrorTypeUsage>, ServerFnError> {
     source()?.error_types(q).await.map_err(ServerFnError::new)
+}
+
+/// Failed spend, cache savings and the top cost drivers.
+#[server(input = Json, endpoint = "get_insights")]
+pub async fn get_insights(q: UsageQuery) -> Result<CostInsights, ServerFnError> {
+    source()?.insights(q).await.map_err(ServerFnError::new)
 }
 
 /// A page of the error log.

@@ -38,6 +38,9 @@ test('the dashboard hydrates, shows ingested usage and reacts to the range butto
   await expect(page.getByTestId('total-requests')).toContainText('321');
   await expect(page.getByTestId('total-tokens')).toContainText('35,310');
   await expect(page.getByTestId('success-rate')).toContainText('99.1 %');
+  // Cost insights: the three failures, and the project among the cost drivers.
+  await expect(page.getByTestId('insights')).toContainText('3 failed requests');
+  await expect(page.getByTestId('cost-drivers')).toContainText(project);
 
   // Only a hydrated page reacts to clicks: the range label and the summary follow the button.
   await page.getByRole('button', { name: '24h' }).click();

@@ -10,6 +10,7 @@ pub mod export;
 pub mod http;
 pub mod import;
 pub mod ingest;
+pub mod insights;
 pub mod keys;
 pub mod limit;
 pub mod live;
@@ -153,6 +154,11 @@ impl DashboardSource for Dashboard {
     fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage> {
         self.answer(q, |s, q| async move {
             query::error_page(s, &q, now_ms(), before.as_deref(), 20).await
+        })
+    }
+    fn insights(&self, q: UsageQuery) -> Answer<'_, shared::CostInsights> {
+        self.answer(q, |s, q| async move {
+            insights::insights(s, &q, now_ms()).await
         })
     }
     fn filter_options(&self) -> Answer<'_, FilterOptions> {

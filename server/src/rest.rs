@@ -259,6 +259,7 @@ async fn panel(
             json!({"types": types, "log": page})
         }
         "dashboard" => json!(query::dashboard(store, q, now).await?),
+        "insights" => json!(crate::insights::insights(store, q, now).await?),
         other => {
             return Err(bad_param(
                 "action",

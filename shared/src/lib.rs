@@ -629,3 +629,38 @@ mod tests {
         assert_eq!(Period::parse("1y"), None);
     }
 }
+
+/// Where money went that a team can act on, for one query and its previous period.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CostInsights {
+    /// Cost billed for failed requests, and how many there were.
+    pub failed_cost_nanos: i64,
+    pub failed_requests: i64,
+    /// Cached input tokens as a percentage of all input tokens (`None` without input).
+    pub cache_hit_rate: Option<f64>,
+    pub cached_input_tokens: i64,
+    pub input_tokens: i64,
+    /// What the cached tokens would have cost at the full input price minus what they cost at
+    /// the cached price, from the price table in force at each day (hour or quarter-hour at
+    /// the range's ends).
+    pub cache_savings_nanos: i64,
+    /// Cached tokens of models without a price, left out of the savings.
+    pub unpriced_cached_tokens: i64,
+    /// The project x model pairs that cost most in the range, most first (up to 10).
+    pub drivers: Vec<CostDriver>,
+}
+
+/// One project x model pair's cost now and in the previous period of the same length.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CostDriver {
+    pub project: String,
+    pub model: String,
+    pub cost_nanos: i64,
+    pub previous_cost_nanos: i64,
+    /// `cost - previous`, in nano-USD.
+    pub change_nanos: i64,
+    /// The change in percent of the previous cost (`None` when it was 0).
+    pub change_percent: Option<f64>,
+}

@@ -122,6 +122,10 @@ pub enum Group {
     Model,
     Project,
     ErrorType,
+    /// Project x model pairs.
+    ProjectModel,
+    /// Model x the bucket of each level read (a UTC day, hour or quarter-hour start).
+    ModelBucket,
 }
 
 /// The group a row of [`Store::rollup_grouped`] sums.
@@ -136,6 +140,10 @@ pub enum GroupKey {
     Project(i64),
     /// `""` for successful requests.
     ErrorType(String),
+    /// Project id, model id.
+    ProjectModel(i64, i64),
+    /// Model id, bucket start (unix seconds).
+    ModelBucket(i64, i64),
 }
 
 /// One group's sums.

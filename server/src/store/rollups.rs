@@ -38,16 +38,21 @@ pub(super) fn upsert_sql(level: Level, rows: usize, numbered: bool) -> String {
 /// the rows of real ids (the filter's, or `every` id of the grouped dimension), any other
 /// reads `ANY`. Listing the ids (not `<> 0` or a subquery) lets both databases seek each
 /// series in the key; PostgreSQL otherwise scanned the whole history of `ANY` project.
-fn series_condition(f: &RollupFilter, group: Group, every: &[i64], args: &mut Vec<i64>) -> String {
+fn series_condition(f: &RollupFilter, group: Group, every: &Every, args: &mut Vec<i64>) -> String {
     let mut parts = Vec::new();
-    for (column, ids, grouped) in [
-        ("project_id", &f.project_ids, group == Group::Project),
-        ("model_id", &f.model_ids, group == Group::Model),
+    for (column, ids, grouped, all) in [
+        (
+            "project_id",
+            &f.project_ids,
+            group.by_project(),
+            &every.projects,
+        ),
+        ("model_id", &f.model_ids, group.by_model(), &every.models),
     ] {
         let ids: &[i64] = if !ids.is_empty() {
             ids
         } else if grouped {
-            every
+            all
         } else {
             parts.push(format!("{column} = {ANY}"));
             continue;
@@ -59,6 +64,26 @@ fn series_condition(f: &RollupFilter, group: Group, every: &[i64], args: &mut Ve
         args.extend(ids.iter().copied());
     }
     parts.join(" AND ")
+}
+
+/// Every project and model id, for grouping by a dimension the filter leaves open.
+#[derive(Default)]
+struct Every {
+    projects: Vec<i64>,
+    models: Vec<i64>,
+}
+
+impl Group {
+    fn by_project(self) -> bool {
+        matches!(self, Group::Project | Group::ProjectModel)
+    }
+
+    fn by_model(self) -> bool {
+        matches!(
+            self,
+            Group::Model | Group::ProjectModel | Group::ModelBucket
+        )
+    }
 }
 
 /// The SQL expression of a bucket's local time (seconds, as if the zone were UTC).
@@ -126,38 +151,40 @@ impl Store {
         // Local days and hours of the week count from 1970-01-01 (a Thursday); ingest keeps
         // timestamps after 2000, so the divisions never see negative numbers.
         let local = local_seconds(&f.offsets);
-        let key = match group {
-            Group::Total => "0".to_string(),
-            Group::LocalDay => format!("{local} / 86400"),
-            Group::LocalHourOfWeek => format!("({local} / 3600 + 72) % 168"),
-            Group::Model => "model_id".into(),
-            Group::Project => "project_id".into(),
-            Group::ErrorType => "error_type".into(),
+        // Two key columns: most groups use only the first.
+        let (key, key2) = match group {
+            Group::Total => ("0".to_string(), "0"),
+            Group::LocalDay => (format!("{local} / 86400"), "0"),
+            Group::LocalHourOfWeek => (format!("({local} / 3600 + 72) % 168"), "0"),
+            Group::Model => ("model_id".into(), "0"),
+            Group::Project => ("project_id".into(), "0"),
+            Group::ErrorType => ("error_type".into(), "0"),
+            Group::ProjectModel => ("project_id".into(), "model_id"),
+            Group::ModelBucket => ("model_id".into(), "bucket"),
         };
         // Grouping by a dimension the filter leaves open reads each of its ids' series.
-        let every: Vec<i64> = match group {
-            Group::Model if f.model_ids.is_empty() => self
-                .list_models()
-                .await?
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect(),
-            Group::Project if f.project_ids.is_empty() => self
+        let mut every = Every::default();
+        if group.by_project() && f.project_ids.is_empty() {
+            every.projects = self
                 .list_projects()
                 .await?
                 .into_iter()
                 .map(|p| p.id)
-                .collect(),
-            _ => Vec::new(),
-        };
-        let unfiltered = match group {
-            Group::Model => f.model_ids.is_empty(),
-            Group::Project => f.project_ids.is_empty(),
-            _ => false,
-        };
-        if unfiltered && every.is_empty() {
-            // No models (or projects) exist yet, so no rows do.
-            return Ok(Vec::new());
+                .collect();
+            if every.projects.is_empty() {
+                return Ok(Vec::new());
+            }
+        }
+        if group.by_model() && f.model_ids.is_empty() {
+            every.models = self
+                .list_models()
+                .await?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            if every.models.is_empty() {
+                return Ok(Vec::new());
+            }
         }
         // One statement: the pieces' rows (whole days, hours, quarter-hours) summed together.
         let mut args = Vec::new();
@@ -176,7 +203,8 @@ impl Store {
                 None => {}
             }
             pieces.push(format!(
-                "SELECT {key} AS k, CASE WHEN error_type <> '' THEN requests ELSE 0 END AS failed, \
+                "SELECT {key} AS k, {key2} AS k2, \
+                 CASE WHEN error_type <> '' THEN requests ELSE 0 END AS failed, \
                  {} FROM {} WHERE {cond}",
                 columns.join(", "),
                 level.table()
@@ -191,11 +219,15 @@ impl Store {
             .collect();
         let group_by = match group {
             Group::Total => "",
-            _ => " GROUP BY k",
+            _ => " GROUP BY k, k2",
         };
         let sql = format!(
             "SELECT {}, {} FROM ({}) AS pieces{group_by}",
-            if group == Group::Total { "0" } else { "k" },
+            if group == Group::Total {
+                "0, 0"
+            } else {
+                "k, k2"
+            },
             sums.join(", "),
             pieces.join(" UNION ALL ")
         );
@@ -213,11 +245,13 @@ impl Store {
                     Group::Model => GroupKey::Model(row.try_get(0)?),
                     Group::Project => GroupKey::Project(row.try_get(0)?),
                     Group::ErrorType => GroupKey::ErrorType(row.try_get(0)?),
+                    Group::ProjectModel => GroupKey::ProjectModel(row.try_get(0)?, row.try_get(1)?),
+                    Group::ModelBucket => GroupKey::ModelBucket(row.try_get(0)?, row.try_get(1)?),
                 };
                 out.push(GroupRow {
                     key,
-                    errors: row.try_get(1)?,
-                    sums: delta_from_row(&row, 2, with_hist)?,
+                    errors: row.try_get(2)?,
+                    sums: delta_from_row(&row, 3, with_hist)?,
                 });
             }
             out
