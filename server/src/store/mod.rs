@@ -846,12 +846,20 @@ impl Store {
                     .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
             }
         }
+        // PostgreSQL plans this one statement with its values: with the connection's generic
+        // plans it sorted the whole range before sending the first row.
+        let custom_plan = match self.backend {
+            Backend::Postgres(_) => "SET LOCAL plan_cache_mode = force_custom_plan",
+            Backend::Sqlite(_) => "SELECT 1",
+        };
         dispatch!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(custom_plan).execute(&mut *tx).await?;
             let mut q = sqlx::query(&sql);
             for a in &args {
                 q = q.bind(*a);
             }
-            let mut rows = q.fetch(pool);
+            let mut rows = q.fetch(&mut *tx);
             let mut chunk = Vec::with_capacity(EXPORT_CHUNK);
             while let Some(r) = rows.try_next().await? {
                 chunk.push(RawEvent {
@@ -883,6 +891,8 @@ impl Store {
             if !chunk.is_empty() {
                 let _ = sink.send(chunk).await;
             }
+            drop(rows);
+            tx.commit().await?;
         });
         Ok(())
     }
