@@ -132,10 +132,22 @@ async fn the_openapi_document_describes_the_api(db: Db) {
     let (status, doc) = app.get_json("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.0.3");
+    // Every endpoint a client can call is described.
     for path in [
         "/api/v1/events",
         "/api/v1/usage/summary",
+        "/api/v1/usage/daily",
+        "/api/v1/usage/models",
+        "/api/v1/usage/projects",
+        "/api/v1/usage/hourly",
         "/api/v1/usage/errors",
+        "/api/v1/usage/dashboard",
+        "/api/v1/usage/insights",
+        "/api/v1/usage/export",
+        "/api/v1/events/export",
+        "/api/v1/budgets",
+        "/api/v1/budgets/alerts",
+        "/api/v1/live",
         "/api/usage",
     ] {
         assert!(doc["paths"][path].is_object(), "{path}");
