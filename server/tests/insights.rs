@@ -40,11 +40,12 @@ fn workload() -> Vec<Sent> {
     out
 }
 
-/// Input and cached-input prices, micro-USD per million tokens; `m-free` has none.
+/// Input and cached-input prices, micro-USD per million tokens (odd, so that savings need
+/// rounding); `m-free` has none.
 fn price(model: &str) -> Option<(i64, i64)> {
     match model {
-        "m-a" => Some((3_000_000, 300_000)),
-        "m-b" => Some((1_000_000, 100_000)),
+        "m-a" => Some((3_000_130, 300_011)),
+        "m-b" => Some((1_000_457, 100_003)),
         _ => None,
     }
 }
