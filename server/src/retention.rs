@@ -40,10 +40,10 @@ pub async fn sweep(store: &Store, cutoff_ms: i64, batch: i64) -> Result<u64, Sto
 /// Sweeps now and then every hour until the server stops (each replica does; the deletes are
 /// idempotent).
 pub fn spawn(state: AppState) {
-    let Some(days) = (state.config.retention_days > 0).then_some(state.config.retention_days)
-    else {
+    let days = state.config.retention_days;
+    if days == 0 {
         return;
-    };
+    }
     let mut stopping = state.stopping.subscribe();
     tokio::spawn(async move {
         loop {

@@ -5,6 +5,35 @@
 //! type-checked against its own driver. Connection set-up and migrations live in
 //! `sqlite.rs` and `postgres.rs`.
 
+/// A [`RawEvent`] from a row of the raw export's query (columns in `stream_events`' order);
+/// `$get` is the row type's getter: `try_get` for sqlx, `get` for rusqlite.
+macro_rules! raw_event_from_row {
+    ($r:expr, $get:ident) => {
+        RawEvent {
+            id: $r.$get(0)?,
+            timestamp_ms: $r.$get(1)?,
+            project: $r.$get(2)?,
+            model: $r.$get(3)?,
+            input_tokens: $r.$get(4)?,
+            output_tokens: $r.$get(5)?,
+            cached_input_tokens: $r.$get(6)?,
+            cache_write_tokens: $r.$get(7)?,
+            cost_nanos: $r.$get(8)?,
+            cost_source: $r.$get(9)?,
+            latency_ms: $r.$get(10)?,
+            ttft_ms: $r.$get(11)?,
+            is_error: {
+                let flag: i64 = $r.$get(12)?;
+                flag == 1
+            },
+            error_type: $r.$get(13)?,
+            error_message: $r.$get(14)?,
+            user: $r.$get(15)?,
+            metadata: $r.$get(16)?,
+        }
+    };
+}
+
 mod postgres;
 mod sqlite;
 
@@ -862,25 +891,7 @@ impl Store {
             let mut rows = q.fetch(&mut *tx);
             let mut chunk = Vec::with_capacity(EXPORT_CHUNK);
             while let Some(r) = rows.try_next().await? {
-                chunk.push(RawEvent {
-                    id: r.try_get(0)?,
-                    timestamp_ms: r.try_get(1)?,
-                    project: r.try_get(2)?,
-                    model: r.try_get(3)?,
-                    input_tokens: r.try_get(4)?,
-                    output_tokens: r.try_get(5)?,
-                    cached_input_tokens: r.try_get(6)?,
-                    cache_write_tokens: r.try_get(7)?,
-                    cost_nanos: r.try_get(8)?,
-                    cost_source: r.try_get(9)?,
-                    latency_ms: r.try_get(10)?,
-                    ttft_ms: r.try_get(11)?,
-                    is_error: r.try_get::<i64, _>(12)? == 1,
-                    error_type: r.try_get(13)?,
-                    error_message: r.try_get(14)?,
-                    user: r.try_get(15)?,
-                    metadata: r.try_get(16)?,
-                });
+                chunk.push(raw_event_from_row!(r, try_get));
                 if chunk.len() == EXPORT_CHUNK {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK));
                     if sink.send(full).await.is_err() {

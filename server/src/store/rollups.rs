@@ -121,9 +121,10 @@ fn coarsest_for(offsets: &[(i64, i64)], unit: Level) -> Level {
 }
 
 impl Store {
-    /// Sums every roll-up row the filter selects.
+    /// Sums every roll-up row the filter selects: the additive columns only (the histogram,
+    /// most of a row's width, stays empty; budgets check this after every batch).
     pub async fn rollup_totals(&self, f: &RollupFilter) -> Result<RollupTotals, StoreError> {
-        let rows = self.rollup_grouped(f, Group::Total, true).await?;
+        let rows = self.rollup_grouped(f, Group::Total, false).await?;
         Ok(rows.into_iter().next().map(|r| r.sums).unwrap_or_default())
     }
 
@@ -329,6 +330,7 @@ impl Store {
         }
         Ok(None)
     }
+
     /// Recomputes the 15-minute project x model rows straight from raw events (SQL
     /// aggregation plus histogram binning), to check that the maintained roll-ups are exact.
     pub async fn rollups_from_raw_events(

@@ -49,25 +49,7 @@ pub fn read_events(
     let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
     let mut chunk = Vec::with_capacity(EXPORT_CHUNK);
     while let Some(r) = rows.next()? {
-        chunk.push(RawEvent {
-            id: r.get(0)?,
-            timestamp_ms: r.get(1)?,
-            project: r.get(2)?,
-            model: r.get(3)?,
-            input_tokens: r.get(4)?,
-            output_tokens: r.get(5)?,
-            cached_input_tokens: r.get(6)?,
-            cache_write_tokens: r.get(7)?,
-            cost_nanos: r.get(8)?,
-            cost_source: r.get(9)?,
-            latency_ms: r.get(10)?,
-            ttft_ms: r.get(11)?,
-            is_error: r.get::<_, i64>(12)? == 1,
-            error_type: r.get(13)?,
-            error_message: r.get(14)?,
-            user: r.get(15)?,
-            metadata: r.get(16)?,
-        });
+        chunk.push(raw_event_from_row!(r, get));
         if chunk.len() == EXPORT_CHUNK {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK));
             if sink.blocking_send(full).is_err() {
