@@ -7,8 +7,9 @@ use leptos::prelude::*;
 use shared::{format_utc_ms, AdminOverview};
 
 use crate::api::{
-    AdminCreateBudget, AdminCreateKey, AdminCreateProject, AdminCreateToken, AdminCreateUser,
-    AdminDisableUser, AdminRevokeKey, AdminRevokeToken, AdminSetPrice,
+    AdminCreateAlertRule, AdminCreateBudget, AdminCreateKey, AdminCreateProject, AdminCreateToken,
+    AdminCreateUser, AdminCreateWebhook, AdminDeleteAlertRule, AdminDisableUser,
+    AdminDisableWebhook, AdminRevokeKey, AdminRevokeToken, AdminSetPrice, AdminTestWebhook,
 };
 
 type Outcome = Option<Result<Option<String>, ServerFnError>>;
@@ -57,6 +58,26 @@ fn scope(projects: &Option<Vec<String>>) -> String {
         .unwrap_or_else(|| "all projects".into())
 }
 
+/// The overview's lists as `render` draws them, once loaded.
+fn lists_with(
+    overview: Resource<Result<AdminOverview, ServerFnError>>,
+    render: impl Fn(AdminOverview) -> AnyView + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <Transition fallback=|| view! { <div class="loading" aria-busy="true">"Loading…"</div> }>
+            {move || {
+                let render = render.clone();
+                Suspend::new(async move {
+                    match overview.await {
+                        Ok(o) => render(o),
+                        Err(e) => view! { <p class="failed" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
 /// The admin page.
 #[component]
 pub fn AdminPage() -> impl IntoView {
@@ -69,6 +90,11 @@ pub fn AdminPage() -> impl IntoView {
     let create_token = ServerAction::<AdminCreateToken>::new();
     let revoke_token = ServerAction::<AdminRevokeToken>::new();
     let create_budget = ServerAction::<AdminCreateBudget>::new();
+    let create_rule = ServerAction::<AdminCreateAlertRule>::new();
+    let delete_rule = ServerAction::<AdminDeleteAlertRule>::new();
+    let create_webhook = ServerAction::<AdminCreateWebhook>::new();
+    let disable_webhook = ServerAction::<AdminDisableWebhook>::new();
+    let test_webhook = ServerAction::<AdminTestWebhook>::new();
     let overview = Resource::new(
         move || {
             (
@@ -81,22 +107,18 @@ pub fn AdminPage() -> impl IntoView {
                 create_token.version().get(),
                 revoke_token.version().get(),
                 create_budget.version().get(),
+                (
+                    create_rule.version().get(),
+                    delete_rule.version().get(),
+                    create_webhook.version().get(),
+                    disable_webhook.version().get(),
+                    test_webhook.version().get(),
+                ),
             )
         },
         |_| crate::api::admin_overview(),
     );
-    let lists = move |render: fn(AdminOverview) -> AnyView| {
-        view! {
-            <Transition fallback=|| view! { <div class="loading" aria-busy="true">"Loading…"</div> }>
-                {move || Suspend::new(async move {
-                    match overview.await {
-                        Ok(o) => render(o),
-                        Err(e) => view! { <p class="failed" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
-        }
-    };
+    let lists = move |render: fn(AdminOverview) -> AnyView| lists_with(overview, render);
 
     view! {
         <header class="topbar">
@@ -245,6 +267,107 @@ pub fn AdminPage() -> impl IntoView {
                     <button type="submit">"Create budget"</button>
                 </ActionForm>
                 {move || outcome(create_budget.value().get(), "budget")}
+            </section>
+
+            <section class="panel wide" aria-labelledby="rules-title">
+                <h2 id="rules-title">"Metric alerts"</h2>
+                <p class="muted">"Checked every minute over the last window of events; each change (firing, resolved) is notified once to every webhook."</p>
+                {lists(|o| view! {
+                    <table class="admin-table" data-testid="rule-list">
+                        <thead><tr><th>"#"</th><th>"Name"</th><th>"Condition"</th><th>"State"</th></tr></thead>
+                        <tbody>
+                            {o.alert_rules.into_iter().map(|r| view! {
+                                <tr><td>{r.id}</td><td>{r.name.clone()}</td><td>{r.describe()}</td>
+                                <td>{format!("{} since {}", r.state, format_utc_ms(r.state_since_ms))}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any())}
+                <ActionForm action=create_rule attr:class="inline-form">
+                    <label>"Name" <input name="name" required maxlength="200" placeholder="Errors"/></label>
+                    <label>"Metric"
+                        <select name="metric">
+                            <option value="error_rate">"error rate (%)"</option>
+                            <option value="p95_latency">"p95 latency (ms)"</option>
+                            <option value="requests">"requests"</option>
+                        </select>
+                    </label>
+                    <label>"Is"
+                        <select name="op"><option value="above">"above"</option><option value="below">"below"</option></select>
+                    </label>
+                    <label>"Threshold" <input name="threshold" required inputmode="decimal" placeholder="5"/></label>
+                    <label>"Over minutes" <input name="window_minutes" required inputmode="numeric" value="10"/></label>
+                    <label>"Project" <input name="project" placeholder="empty: all"/></label>
+                    <label>"Model" <input name="model" placeholder="empty: all"/></label>
+                    <label>"Min. requests" <input name="min_requests" inputmode="numeric" value="20"/></label>
+                    <button type="submit">"Create rule"</button>
+                </ActionForm>
+                {move || outcome(create_rule.value().get(), "rule")}
+                <ActionForm action=delete_rule attr:class="inline-form">
+                    <label>"Rule #" <input name="id" required inputmode="numeric"/></label>
+                    <button type="submit" class="danger">"Delete rule"</button>
+                </ActionForm>
+                {move || outcome(delete_rule.value().get(), "rule")}
+            </section>
+
+            <section class="panel wide" aria-labelledby="webhooks-title">
+                <h2 id="webhooks-title">"Webhooks"</h2>
+                <p class="muted">"Alerts are POSTed as JSON with X-UA-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\" under the secret>, retried with backoff for about an hour."</p>
+                {lists_with(overview, move |o| view! {
+                        <table class="admin-table" data-testid="webhook-list">
+                            <thead><tr><th>"#"</th><th>"URL"</th><th>"Created"</th><th>"State"</th><th></th></tr></thead>
+                            <tbody>
+                                {o.webhooks.into_iter().map(|w| {
+                                    let (id, id2) = (w.id.to_string(), w.id.to_string());
+                                    let enabled = w.disabled_at_ms.is_none();
+                                    view! {
+                                        <tr><td>{w.id}</td><td><code>{w.url}</code></td><td>{format_utc_ms(w.created_at_ms)}</td>
+                                        <td>{if enabled { "active".to_string() } else { state(w.disabled_at_ms).replace("revoked", "disabled") }}</td>
+                                        <td>{enabled.then(|| view! {
+                                            <ActionForm action=test_webhook attr:class="row-form">
+                                                <input type="hidden" name="id" value=id/>
+                                                <button type="submit">"Send test"</button>
+                                            </ActionForm>
+                                            <ActionForm action=disable_webhook attr:class="row-form">
+                                                <input type="hidden" name="id" value=id2/>
+                                                <button type="submit" class="danger">"Disable"</button>
+                                            </ActionForm>
+                                        })}</td></tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any())}
+                {move || outcome(test_webhook.value().get(), "delivery")}
+                {move || outcome(disable_webhook.value().get(), "webhook")}
+                <ActionForm action=create_webhook attr:class="inline-form">
+                    <label>"URL" <input name="url" type="url" required placeholder="https://hooks.example.com/ua"/></label>
+                    <button type="submit">"Add webhook"</button>
+                </ActionForm>
+                {move || outcome(create_webhook.value().get(), "webhook secret")}
+                <h3>"Deliveries (newest 50)"</h3>
+                {lists(|o| view! {
+                    <table class="admin-table" data-testid="delivery-log">
+                        <thead><tr><th>"Created"</th><th>"Webhook"</th><th>"Event"</th><th>"State"</th><th>"Attempts"</th><th>"Last answer"</th></tr></thead>
+                        <tbody>
+                            {o.deliveries.into_iter().map(|d| {
+                                let answer = match (d.last_status, d.last_error) {
+                                    (_, Some(e)) => e,
+                                    (Some(s), None) => format!("HTTP {s}"),
+                                    (None, None) => "—".into(),
+                                };
+                                let state = match d.state.as_str() {
+                                    "pending" if d.attempts > 0 => format!("retry at {}", format_utc_ms(d.next_attempt_at_ms)),
+                                    _ => d.state.clone(),
+                                };
+                                view! {
+                                    <tr><td>{format_utc_ms(d.created_at_ms)}</td><td>{format!("#{} {}", d.webhook_id, d.url)}</td>
+                                    <td>{d.kind}</td><td>{state}</td><td>{d.attempts}</td><td>{answer}</td></tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any())}
             </section>
 
             <section class="panel wide" aria-labelledby="audit-title">

@@ -38,11 +38,14 @@ mod ssr {
         fn error_types(&self, q: UsageQuery) -> Answer<'_, Vec<ErrorTypeUsage>>;
         fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage>;
         fn insights(&self, q: UsageQuery) -> Answer<'_, CostInsights>;
+        fn forecast(&self, q: UsageQuery) -> Answer<'_, shared::ForecastView>;
         fn filter_options(&self) -> Answer<'_, FilterOptions>;
         /// Who is signed in.
         fn account(&self) -> Answer<'_, Account>;
         /// Budgets the caller may see, with this period's numbers and recent alerts.
         fn budgets(&self) -> Answer<'_, shared::BudgetsView>;
+        /// Metric alert rules the caller may see and the alert history.
+        fn alerts(&self) -> Answer<'_, shared::AlertsView>;
     }
 
     /// The shared handle put into Leptos context.
@@ -91,6 +94,28 @@ mod ssr {
             period: String,
             tz: String,
             thresholds: String,
+        },
+        CreateAlertRule {
+            name: String,
+            metric: String,
+            project: String,
+            model: String,
+            op: String,
+            threshold: String,
+            window_minutes: String,
+            min_requests: String,
+        },
+        DeleteAlertRule {
+            id: String,
+        },
+        CreateWebhook {
+            url: String,
+        },
+        DisableWebhook {
+            id: String,
+        },
+        TestWebhook {
+            id: String,
         },
     }
 
@@ -161,6 +186,12 @@ pub async fn get_insights(q: UsageQuery) -> Result<CostInsights, ServerFnError> 
 }
 
 /// A page of the error log.
+/// Month-end spend forecast (overall and per project) in the query's zone.
+#[server(input = Json, endpoint = "get_forecast")]
+pub async fn get_forecast(q: UsageQuery) -> Result<shared::ForecastView, ServerFnError> {
+    source()?.forecast(q).await.map_err(ServerFnError::new)
+}
+
 #[server(input = Json, endpoint = "get_error_page")]
 pub async fn get_error_page(
     q: UsageQuery,
@@ -295,4 +326,60 @@ pub async fn admin_create_budget(
         thresholds,
     })
     .await
+}
+
+/// Metric alert rules with their state, and the history of alerts (metric and budget).
+#[server(endpoint = "get_alerts")]
+pub async fn get_alerts() -> Result<shared::AlertsView, ServerFnError> {
+    source()?.alerts().await.map_err(ServerFnError::new)
+}
+
+/// Creates a metric alert rule (empty project or model: all of them).
+#[server(endpoint = "admin_create_alert_rule")]
+#[allow(clippy::too_many_arguments)]
+pub async fn admin_create_alert_rule(
+    name: String,
+    metric: String,
+    project: String,
+    model: String,
+    op: String,
+    threshold: String,
+    window_minutes: String,
+    min_requests: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::CreateAlertRule {
+        name,
+        metric,
+        project,
+        model,
+        op,
+        threshold,
+        window_minutes,
+        min_requests,
+    })
+    .await
+}
+
+/// Deletes a metric alert rule and its history.
+#[server(endpoint = "admin_delete_alert_rule")]
+pub async fn admin_delete_alert_rule(id: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::DeleteAlertRule { id }).await
+}
+
+/// Adds a webhook; answers its signing secret (shown once).
+#[server(endpoint = "admin_create_webhook")]
+pub async fn admin_create_webhook(url: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::CreateWebhook { url }).await
+}
+
+/// Stops sending to a webhook.
+#[server(endpoint = "admin_disable_webhook")]
+pub async fn admin_disable_webhook(id: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::DisableWebhook { id }).await
+}
+
+/// Queues a test notification to a webhook.
+#[server(endpoint = "admin_test_webhook")]
+pub async fn admin_test_webhook(id: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::TestWebhook { id }).await
 }

@@ -122,6 +122,66 @@ fn BudgetsPanel(view: shared::BudgetsView) -> impl IntoView {
     .into_any()
 }
 
+/// This month's spend so far, the expected month total and its 80 % range, overall and for
+/// the largest projects.
+#[component]
+fn ForecastPanel(view: shared::ForecastView) -> impl IntoView {
+    let rows = std::iter::once(view.overall).chain(view.projects);
+    view! {
+        <p class="muted">{format!("{} ({}): trend x weekday pattern of the last 8 weeks; the range holds the month's total 8 times in 10.", view.month, view.tz)}</p>
+        <table class="admin-table" data-testid="forecast">
+            <thead><tr><th>"Scope"</th><th>"Spent so far"</th><th>"Expected month"</th><th>"80 % range"</th><th>"History"</th></tr></thead>
+            <tbody>
+                {rows.map(|f| view! {
+                    <tr>
+                        <td>{f.project.clone().unwrap_or_else(|| "All".into())}</td>
+                        <td>{format_usd(f.spent_nanos)}</td>
+                        <td><strong>{format_usd(f.expected_nanos)}</strong></td>
+                        <td>{format!("{} – {}", format_usd(f.low_nanos), format_usd(f.high_nanos))}</td>
+                        <td>{if f.history_days < 7 { format!("{} days (too few for a weekday pattern)", f.history_days) } else { format!("{} days", f.history_days) }}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Metric alert rules with their state, and the alert history (metric and budget alerts).
+#[component]
+fn AlertsPanel(view: shared::AlertsView) -> impl IntoView {
+    let since = |ms: i64| shared::format_utc_ms(ms);
+    view! {
+        <div data-testid="alerts">
+            {view.rules.is_empty().then(|| view! {
+                <p class="muted">"No metric alert rules; admins add them on the admin page."</p>
+            })}
+            <ul class="plain" data-testid="alert-rules">
+                {view.rules.into_iter().map(|r| {
+                    let firing = r.state == "firing";
+                    view! {
+                        <li>
+                            <span class="badge" class:firing=firing>{if firing { "firing" } else { "ok" }}</span>
+                            " " <strong>{r.name.clone()}</strong>
+                            <small>{format!(" · {} · since {}", r.describe(), since(r.state_since_ms))}</small>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <h3>"History"</h3>
+            <ul class="plain" data-testid="alert-history">
+                {view.history.is_empty().then(|| view! { <li class="muted">"No alerts yet."</li> })}
+                {view.history.into_iter().map(|h| view! {
+                    <li>
+                        <span class="badge" class:firing={h.kind != "resolved"}>{h.kind.clone()}</span>
+                        " " {h.message}
+                        <small>{format!(" · {}", since(h.at_ms))}</small>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </div>
+    }
+}
+
 /// Who is signed in, a link to the admin page for admins, and Sign out (a plain form post,
 /// so it works before hydration too).
 #[component]
@@ -172,7 +232,9 @@ fn Dashboard() -> impl IntoView {
     let error_types = Resource::new(key, |(q, _)| api::get_error_types(q));
     let errors = Resource::new(key, |(q, _)| api::get_error_page(q, None));
     let insights = Resource::new(key, |(q, _)| api::get_insights(q));
+    let forecast = Resource::new(key, |(q, _)| api::get_forecast(q));
     let budgets = Resource::new(move || version.get(), |_| api::get_budgets());
+    let alerts = Resource::new(move || version.get(), |_| api::get_alerts());
     let live = RwSignal::new(true);
     follow_live_updates(live, version);
     let refresh = Action::new_local(move |_: &()| async move {
@@ -237,6 +299,9 @@ fn Dashboard() -> impl IntoView {
             <Panel title="Budgets" id="budgets" class="wide">
                 {panel_body(budgets, |b| view! { <BudgetsPanel view=b/> })}
             </Panel>
+            <Panel title="Alerts" id="alerts" class="wide">
+                {panel_body(alerts, |a| view! { <AlertsPanel view=a/> })}
+            </Panel>
             <Panel title="Daily history" id="daily" class="wide">
                 {panel_body(daily, |d| view! { <DailyPanel days=d/> })}
             </Panel>
@@ -264,6 +329,9 @@ fn Dashboard() -> impl IntoView {
             </Panel>
             <Panel title="Cost insights" id="insights" class="wide">
                 {panel_body(insights, |i| view! { <InsightsPanel insights=i/> })}
+            </Panel>
+            <Panel title="Month-end forecast" id="forecast" class="wide">
+                {panel_body(forecast, |f| view! { <ForecastPanel view=f/> })}
             </Panel>
             <Panel title="Errors" id="errors" class="wide">
                 {panel_body(error_types, |t| view! { <ErrorTypes types=t/> })}

@@ -1,9 +1,9 @@
 // Budgets end to end: an admin sets a budget on the admin page, spend passes 80 %, and the
-// dashboard's Budgets panel shows the spend and the alerts.
+// dashboard's Budgets panel shows the spend and the Alerts panel the threshold alerts.
 import { test, expect } from '@playwright/test';
 import { projectWithKey, sendEvents } from './helpers.mjs';
 
-test('a budget set in the admin page alerts on the dashboard once spend passes 80 %', async ({ page, request }) => {
+test('a budget set in the admin page alerts in the alerts panel once spend passes 80 %', async ({ page, request }) => {
   const project = `Budget E2E ${Date.now()}`;
   const key = projectWithKey(project);
 
@@ -30,8 +30,11 @@ test('a budget set in the admin page alerts on the dashboard once spend passes 8
   const row = page.getByTestId('budgets').getByRole('row', { name: new RegExp(project) });
   await expect(row).toContainText('$8.50');
   await expect(row).toContainText('85.0 %');
-  const alerts = page.getByTestId('budget-alerts');
-  await expect(alerts).toContainText(`80 % of the ${project} budget reached`);
-  await expect(alerts).toContainText(`50 % of the ${project} budget reached`);
-  await expect(alerts).not.toContainText(`100 % of the ${project} budget`);
+  for (const list of [page.getByTestId('budget-alerts'), page.getByTestId('alert-history')]) {
+    await expect(list).toContainText(`80 % of the ${project} budget reached`);
+    await expect(list).toContainText(`50 % of the ${project} budget reached`);
+    await expect(list).not.toContainText(`100 % of the ${project} budget`);
+  }
+  const history = page.getByTestId('alert-history').getByRole('listitem');
+  await expect(history.filter({ hasText: `80 % of the ${project} budget reached` })).toHaveCount(1);
 });

@@ -178,6 +178,8 @@ pub struct AdminPage(pub Store);
 
 /// Newest audit entries the admin page shows.
 const AUDIT_SHOWN: i64 = 100;
+/// Webhook deliveries the admin page lists.
+const DELIVERIES_SHOWN: i64 = 50;
 
 /// A comma-separated project list from a form: empty means every project.
 fn project_list(s: &str) -> Option<Vec<String>> {
@@ -301,7 +303,199 @@ async fn run(store: &Store, actor: &str, cmd: AdminCommand) -> Result<Option<Str
             .await
             .map(|_| None)
         }
+        AdminCommand::CreateAlertRule {
+            name,
+            metric,
+            project,
+            model,
+            op,
+            threshold,
+            window_minutes,
+            min_requests,
+        } => {
+            let form = AlertRuleForm {
+                name: &name,
+                metric: &metric,
+                project: &project,
+                model: &model,
+                op: &op,
+                threshold: &threshold,
+                window_minutes: &window_minutes,
+                min_requests: &min_requests,
+            };
+            create_alert_rule(store, actor, &form).await.map(|_| None)
+        }
+        AdminCommand::DeleteAlertRule { id } => {
+            let id = parse_id("rule", &id)?;
+            store.delete_alert_rule(id).await?;
+            store
+                .audit(actor, "alert.delete", &format!("alert rule {id}"))
+                .await?;
+            Ok(None)
+        }
+        AdminCommand::CreateWebhook { url } => create_webhook(store, actor, &url)
+            .await
+            .map(|(_, secret)| Some(secret)),
+        AdminCommand::DisableWebhook { id } => {
+            let id = parse_id("webhook", &id)?;
+            store.disable_webhook(id, now_ms()).await?;
+            store
+                .audit(actor, "webhook.disable", &format!("webhook {id}"))
+                .await?;
+            Ok(None)
+        }
+        AdminCommand::TestWebhook { id } => {
+            let id = parse_id("webhook", &id)?;
+            let now = now_ms();
+            let body = crate::webhooks::test_body(id, now);
+            store.enqueue_delivery(Some(id), "test", &body, now).await?;
+            Ok(None)
+        }
     }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn parse_id(what: &str, s: &str) -> Result<i64, AdminError> {
+    s.trim()
+        .parse()
+        .map_err(|_| AdminError::Invalid(format!("{what} {s:?}: expected its number")))
+}
+
+/// A metric alert rule as typed in the admin form or on the command line (empty: not given).
+pub struct AlertRuleForm<'a> {
+    pub name: &'a str,
+    /// `error_rate`, `p95_latency` or `requests`.
+    pub metric: &'a str,
+    pub project: &'a str,
+    pub model: &'a str,
+    /// `above` or `below`.
+    pub op: &'a str,
+    /// A percentage for error_rate (up to two decimals), milliseconds or a count.
+    pub threshold: &'a str,
+    pub window_minutes: &'a str,
+    /// Default 20.
+    pub min_requests: &'a str,
+}
+
+/// Parses `s` as a whole number in `range`.
+fn whole(what: &str, s: &str, range: std::ops::RangeInclusive<i64>) -> Result<i64, AdminError> {
+    s.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            AdminError::Invalid(format!(
+                "{what} {s:?}: expected a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ))
+        })
+}
+
+/// Parses a percentage with at most two decimals into basis points (`"2.5"` → 250).
+fn basis_points(s: &str) -> Result<i64, AdminError> {
+    let t = s.trim().trim_end_matches('%').trim();
+    let (whole_part, frac) = t.split_once('.').unwrap_or((t, ""));
+    let digits = |d: &str| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit());
+    let bps = (digits(whole_part) && (frac.is_empty() || digits(frac)) && frac.len() <= 2)
+        .then(|| format!("{whole_part}{frac:0<2}").parse::<i64>().ok())
+        .flatten()
+        .filter(|b| (0..=10_000).contains(b));
+    bps.ok_or_else(|| {
+        AdminError::Invalid(format!(
+            "threshold {s:?}: expected a percentage from 0 to 100 (at most 2 decimals)"
+        ))
+    })
+}
+
+/// Creates a metric alert rule; answers its id.
+pub async fn create_alert_rule(
+    store: &Store,
+    actor: &str,
+    f: &AlertRuleForm<'_>,
+) -> Result<i64, AdminError> {
+    let invalid = AdminError::Invalid;
+    let name = f.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(invalid("name: 1 to 200 characters".into()));
+    }
+    let metric = f.metric.trim();
+    if !crate::alerts::METRICS.contains(&metric) {
+        return Err(invalid(format!(
+            "metric {metric:?}: expected error_rate, p95_latency or requests"
+        )));
+    }
+    let op = f.op.trim();
+    if op != "above" && op != "below" {
+        return Err(invalid(format!("op {op:?}: expected above or below")));
+    }
+    let threshold = match metric {
+        "error_rate" => basis_points(f.threshold)?,
+        _ => whole("threshold", f.threshold, 0..=1_000_000_000)?,
+    };
+    let window_minutes = whole("window_minutes", f.window_minutes, 1..=1440)?;
+    let min_requests = if f.min_requests.trim().is_empty() {
+        20
+    } else {
+        whole("min_requests", f.min_requests, 1..=1_000_000_000)?
+    };
+    let project = f.project.trim();
+    let project_id = match project {
+        "" => None,
+        p => Some(store.project_by_name(p).await?.id),
+    };
+    let model = f.model.trim();
+    let model_id = match model {
+        "" => None,
+        m => Some(store.model_by_name(m).await?),
+    };
+    let rule = crate::store::NewAlertRule {
+        name: name.to_string(),
+        metric: metric.to_string(),
+        project_id,
+        model_id,
+        op: op.to_string(),
+        threshold,
+        window_minutes,
+        min_requests,
+    };
+    let id = store.create_alert_rule(&rule, now_ms()).await?;
+    let info = shared::AlertRuleInfo {
+        name: rule.name,
+        metric: rule.metric,
+        project: (!project.is_empty()).then(|| project.to_string()),
+        model: (!model.is_empty()).then(|| model.to_string()),
+        op: rule.op,
+        threshold,
+        window_minutes,
+        ..Default::default()
+    };
+    store
+        .audit(
+            actor,
+            "alert.create",
+            &format!("alert rule {id} {:?}: {}", info.name, info.describe()),
+        )
+        .await?;
+    Ok(id)
+}
+
+/// Adds a webhook; answers its id and its signing secret (shown once).
+pub async fn create_webhook(
+    store: &Store,
+    actor: &str,
+    url: &str,
+) -> Result<(i64, String), AdminError> {
+    let url = crate::webhooks::check_url(url).map_err(AdminError::Invalid)?;
+    let secret = crate::webhooks::new_secret();
+    let id = store.create_webhook(&url, &secret, now_ms()).await?;
+    store
+        .audit(actor, "webhook.create", &format!("webhook {id} to {url}"))
+        .await?;
+    Ok((id, secret))
 }
 
 impl AdminPage {
@@ -339,6 +533,15 @@ impl AdminSource for AdminPage {
                     users: self.0.list_users().await?,
                     tokens: self.0.list_tokens().await?,
                     audit: self.0.audit_log(AUDIT_SHOWN).await?,
+                    alert_rules: self
+                        .0
+                        .alert_rules()
+                        .await?
+                        .into_iter()
+                        .map(|r| r.info)
+                        .collect(),
+                    webhooks: self.0.list_webhooks().await?,
+                    deliveries: self.0.deliveries(DELIVERIES_SHOWN).await?,
                 })
             };
             load.await.map_err(|e| message(AdminError::Store(e)))

@@ -9,7 +9,7 @@
 
 use chrono::{Datelike, Duration, NaiveDate, TimeZone};
 use chrono_tz::Tz;
-use shared::{BudgetAlertInfo, BudgetStatus, UsageEvent};
+use shared::{format_usd, format_utc_ms, BudgetAlertInfo, BudgetStatus, UsageEvent};
 
 use crate::query::local_midnight;
 use crate::rollup::BUCKET_SECONDS;
@@ -85,6 +85,26 @@ pub fn reaches(spend_nanos: i64, amount_nanos: i64, threshold: i64) -> bool {
     (spend_nanos as i128) * 100 >= (amount_nanos as i128) * (threshold as i128)
 }
 
+/// The webhook body announcing that budget `b` reached `threshold` % in the period from
+/// `period_start` (unix seconds).
+fn alert_body(b: &BudgetRow, period_start: i64, threshold: i64, spent: i64) -> String {
+    let scope = b.project.as_deref().unwrap_or("organisation");
+    serde_json::json!({
+        "type": "budget.threshold",
+        "message": format!("{threshold} % of the {scope} budget reached ({} of {} per {})",
+            format_usd(spent), format_usd(b.amount_nanos), b.period),
+        "budgetId": b.id,
+        "project": b.project,
+        "threshold": threshold,
+        "period": b.period,
+        "tz": b.tz,
+        "periodStart": format_utc_ms(period_start * 1000),
+        "spendNanos": spent,
+        "amountNanos": b.amount_nanos,
+    })
+    .to_string()
+}
+
 /// Checks the budgets a stored batch of `project_id` counts towards; answers how many new
 /// alerts were recorded. Called after every ingest path (HTTP, import, demo).
 pub async fn after_ingest(
@@ -116,7 +136,9 @@ pub async fn after_ingest(
             let spent = spend(store, b, start, end).await?;
             for &t in &b.thresholds {
                 if reaches(spent, b.amount_nanos, t)
-                    && store.record_budget_alert(b.id, start, t, spent).await?
+                    && store
+                        .record_budget_alert(b.id, start, t, spent, &alert_body(b, start, t, spent))
+                        .await?
                 {
                     tracing::info!(
                         budget = b.id,

@@ -1,12 +1,14 @@
 //! usage-analytics server: ingest, storage, queries and the host of the Leptos app.
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 pub mod bench;
 pub mod budgets;
 pub mod config;
 pub mod demo;
 pub mod export;
+pub mod forecast;
 pub mod http;
 pub mod import;
 pub mod ingest;
@@ -20,6 +22,7 @@ pub mod rest;
 pub mod retention;
 pub mod rollup;
 pub mod store;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -161,6 +164,11 @@ impl DashboardSource for Dashboard {
             insights::insights(s, &q, now_ms()).await
         })
     }
+    fn forecast(&self, q: UsageQuery) -> Answer<'_, shared::ForecastView> {
+        self.answer(q, |s, q| async move {
+            forecast::forecast(s, &q, now_ms()).await
+        })
+    }
     fn filter_options(&self) -> Answer<'_, FilterOptions> {
         let who = auth::current_principal();
         Box::pin(async move {
@@ -173,6 +181,15 @@ impl DashboardSource for Dashboard {
     fn account(&self) -> Answer<'_, Account> {
         let who = auth::current_principal();
         Box::pin(async move { Ok(who?.account) })
+    }
+    fn alerts(&self) -> Answer<'_, shared::AlertsView> {
+        let who = auth::current_principal();
+        Box::pin(async move {
+            alerts::view(&self.0, &who?, 50).await.map_err(|e| {
+                tracing::error!(error = %e, "alerts failed");
+                "the database is unavailable; try again".to_string()
+            })
+        })
     }
     fn budgets(&self) -> Answer<'_, shared::BudgetsView> {
         let who = auth::current_principal();

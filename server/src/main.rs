@@ -225,6 +225,8 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             );
             let state = AppState::new(store, config, leptos_options);
             server::retention::spawn(state.clone());
+            server::alerts::spawn(state.clone());
+            server::webhooks::spawn(state.clone());
             server::serve(listener, state).await?;
         }
         Command::Projects(ProjectCmd::Create { name }) => {

@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/budgets", get(budgets))
         .route("/api/v1/budgets/alerts", get(budget_alerts))
+        .route("/api/v1/alerts", get(metric_alerts))
 }
 
 /// Query parameters as sent, in order (repeated names allowed).
@@ -260,10 +261,11 @@ async fn panel(
         }
         "dashboard" => json!(query::dashboard(store, q, now).await?),
         "insights" => json!(crate::insights::insights(store, q, now).await?),
+        "forecast" => json!(crate::forecast::forecast(store, q, now).await?),
         other => {
             return Err(bad_param(
                 "action",
-                format!("{other:?} is not one of summary, daily, models, projects, hourly, errors, dashboard"),
+                format!("{other:?} is not one of summary, daily, models, projects, hourly, errors, dashboard, insights, forecast"),
             ))
         }
     };
@@ -536,6 +538,16 @@ async fn budget_alerts(
     let visible = crate::budgets::visible(&state.store, &who).await?;
     let alerts = crate::budgets::alerts(&state.store, &visible, 500).await?;
     Ok(Json(with_usd(json!(alerts))))
+}
+
+/// `GET /api/v1/alerts`: metric alert rules the caller may see and the alert history.
+async fn metric_alerts(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Json<Value>, HttpError> {
+    Ok(Json(json!(
+        crate::alerts::view(&state.store, &who, 50).await?
+    )))
 }
 
 /// The query a GET query string describes, as far as it can be read without the store:

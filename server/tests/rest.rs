@@ -143,10 +143,12 @@ async fn the_openapi_document_describes_the_api(db: Db) {
         "/api/v1/usage/errors",
         "/api/v1/usage/dashboard",
         "/api/v1/usage/insights",
+        "/api/v1/usage/forecast",
         "/api/v1/usage/export",
         "/api/v1/events/export",
         "/api/v1/budgets",
         "/api/v1/budgets/alerts",
+        "/api/v1/alerts",
         "/api/v1/live",
         "/api/usage",
     ] {

@@ -451,6 +451,10 @@ pub struct AdminOverview {
     pub tokens: Vec<TokenInfo>,
     /// Newest first.
     pub audit: Vec<AuditEntry>,
+    pub alert_rules: Vec<AlertRuleInfo>,
+    pub webhooks: Vec<WebhookInfo>,
+    /// Newest first.
+    pub deliveries: Vec<DeliveryInfo>,
 }
 
 /// A budget with its current period's numbers, as the budgets panel shows it.
@@ -497,6 +501,152 @@ pub struct BudgetAlertInfo {
 pub struct BudgetsView {
     pub budgets: Vec<BudgetStatus>,
     pub alerts: Vec<BudgetAlertInfo>,
+}
+
+/// A month-end spend forecast for one scope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SpendForecast {
+    /// `None`: everything the query covers.
+    pub project: Option<String>,
+    /// Spent this month so far.
+    pub spent_nanos: i64,
+    /// Expected spend of the whole month.
+    pub expected_nanos: i64,
+    /// The 80 % interval of the month's spend.
+    pub low_nanos: i64,
+    pub high_nanos: i64,
+    /// Days of history the forecast learnt from (from the first day with spend; at most 56).
+    pub history_days: i64,
+}
+
+/// The month-end forecast panel: the current month in the viewer's zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ForecastView {
+    pub tz: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The month's bounds, unix seconds.
+    pub month_start: i64,
+    pub month_end: i64,
+    pub overall: SpendForecast,
+    /// The largest projects (at most 10), by spend over the history and this month.
+    pub projects: Vec<SpendForecast>,
+}
+
+/// A metric alert rule with its current state, as the alerts panel and admin page show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertRuleInfo {
+    pub id: i64,
+    pub name: String,
+    /// `error_rate`, `p95_latency` or `requests`.
+    pub metric: String,
+    /// `None`: every project.
+    pub project: Option<String>,
+    /// `None`: every model.
+    pub model: Option<String>,
+    /// `above` or `below`.
+    pub op: String,
+    /// error_rate: basis points (500 = 5 %); p95_latency: ms; requests: a count.
+    pub threshold: i64,
+    pub window_minutes: i64,
+    pub min_requests: i64,
+    /// `ok` or `firing`.
+    pub state: String,
+    pub state_since_ms: i64,
+}
+
+impl AlertRuleInfo {
+    /// The rule in words, e.g. "error rate above 5 % over 10 min, project A".
+    pub fn describe(&self) -> String {
+        let scope = match (&self.project, &self.model) {
+            (None, None) => "all traffic".to_string(),
+            (Some(p), None) => format!("project {p}"),
+            (None, Some(m)) => format!("model {m}"),
+            (Some(p), Some(m)) => format!("project {p}, model {m}"),
+        };
+        format!(
+            "{} {} {} over {} min, {scope}",
+            metric_label(&self.metric),
+            self.op,
+            format_metric(&self.metric, self.threshold),
+            self.window_minutes
+        )
+    }
+}
+
+/// A metric's name in words.
+pub fn metric_label(metric: &str) -> &'static str {
+    match metric {
+        "error_rate" => "error rate",
+        "p95_latency" => "p95 latency",
+        "requests" => "requests",
+        _ => "metric",
+    }
+}
+
+/// A metric value in its unit: basis points as a percentage, milliseconds, or a count.
+pub fn format_metric(metric: &str, value: i64) -> String {
+    match metric {
+        "error_rate" => {
+            let s = format!("{}.{:02}", value / 100, value % 100);
+            format!("{} %", s.trim_end_matches('0').trim_end_matches('.'))
+        }
+        "p95_latency" => format!("{value} ms"),
+        _ => value.to_string(),
+    }
+}
+
+/// One entry of the alert history: a metric alert firing or resolving, or a budget threshold
+/// crossed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertHistoryEntry {
+    pub at_ms: i64,
+    /// `firing`, `resolved` or `budget`.
+    pub kind: String,
+    /// What happened, in words.
+    pub message: String,
+}
+
+/// The alerts panel: the metric alert rules with their state and the newest history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertsView {
+    pub rules: Vec<AlertRuleInfo>,
+    /// Newest first.
+    pub history: Vec<AlertHistoryEntry>,
+}
+
+/// A webhook as the admin page lists it (the secret is shown only when it is created).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookInfo {
+    pub id: i64,
+    pub url: String,
+    pub created_at_ms: i64,
+    pub disabled_at_ms: Option<i64>,
+}
+
+/// One notification sent (or being sent) to a webhook.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryInfo {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub url: String,
+    /// `budget.threshold`, `alert.firing`, `alert.resolved` or `test`.
+    pub kind: String,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
+    pub next_attempt_at_ms: i64,
+    pub delivered_at_ms: Option<i64>,
 }
 
 /// Parses a non-negative USD amount with at most six decimals into micro-USD, exactly

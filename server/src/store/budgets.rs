@@ -92,21 +92,32 @@ impl Store {
         Ok(rows.into_iter().map(row).collect())
     }
 
-    /// Records a crossing unless it is already recorded; answers whether this call did it.
+    /// Records a crossing unless it is already recorded, and then queues `body` for every
+    /// webhook in the same transaction; answers whether this call recorded it.
     pub async fn record_budget_alert(
         &self,
         budget_id: i64,
         period_start: i64,
         threshold: i64,
         spend_nanos: i64,
+        body: &str,
     ) -> Result<bool, StoreError> {
         let sql = "INSERT INTO budget_alerts (budget_id, period_start, threshold, spend_nanos, \
                    fired_at) VALUES ($1, $2, $3, $4, $5) \
                    ON CONFLICT (budget_id, period_start, threshold) DO NOTHING RETURNING id";
-        let id: Option<i64> = dispatch!(self, pool => sqlx::query_scalar(sql)
-            .bind(budget_id).bind(period_start).bind(threshold).bind(spend_nanos).bind(now_ms())
-            .fetch_optional(pool).await?);
-        Ok(id.is_some())
+        let now = now_ms();
+        dispatch!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar(sql)
+                .bind(budget_id).bind(period_start).bind(threshold).bind(spend_nanos).bind(now)
+                .fetch_optional(&mut *tx).await?;
+            if id.is_some() {
+                sqlx::query(super::alerts::ENQUEUE).bind("budget.threshold").bind(body).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(id.is_some())
+        })
     }
 
     /// Recorded crossings, newest first.

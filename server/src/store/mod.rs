@@ -83,10 +83,12 @@ macro_rules! dispatch {
 }
 
 mod access;
+mod alerts;
 mod budgets;
 mod retention;
 mod rollups;
 pub use access::{LoginRow, Principal};
+pub use alerts::{AlertChange, AlertRuleRow, DueDelivery, NewAlertRule};
 pub use budgets::{BudgetAlert, BudgetRow};
 pub use shared::{AuditEntry, KeyInfo, Project, TokenInfo, UserInfo};
 
