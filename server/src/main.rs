@@ -34,6 +34,12 @@ enum Command {
     /// Manage budgets (spend limits with alert thresholds).
     #[command(subcommand)]
     Budgets(BudgetCmd),
+    /// Metric alert rules (error rate, p95 latency, request volume).
+    #[command(subcommand)]
+    Alerts(AlertCmd),
+    /// Webhooks that receive alerts.
+    #[command(subcommand)]
+    Webhooks(WebhookCmd),
     /// Manage users of the dashboard.
     #[command(subcommand)]
     Users(UserCmd),
@@ -116,6 +122,48 @@ enum BudgetCmd {
     },
     /// List budgets with this period's spend.
     List,
+}
+
+#[derive(Subcommand)]
+enum AlertCmd {
+    /// Create a rule, e.g. `--metric error_rate --above 5 --minutes 10 --project P`.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// error_rate (threshold in %), p95_latency (ms) or requests (a count).
+        #[arg(long)]
+        metric: String,
+        /// Fires when the metric is above this value...
+        #[arg(long, conflicts_with = "below", required_unless_present = "below")]
+        above: Option<String>,
+        /// ...or below it.
+        #[arg(long)]
+        below: Option<String>,
+        /// The sliding window, in minutes.
+        #[arg(long, default_value = "10")]
+        minutes: String,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        /// Error rate and p95 latency are judged over at least this many requests.
+        #[arg(long, default_value = "20")]
+        min_requests: String,
+    },
+    /// List rules with their state.
+    List,
+    /// Evaluate every rule now (the server does it every minute).
+    Check,
+}
+
+#[derive(Subcommand)]
+enum WebhookCmd {
+    /// Add a webhook; prints its signing secret (shown once).
+    Create { url: String },
+    /// List webhooks and the newest deliveries.
+    List,
+    /// Queue a test notification (the server sends it within a second).
+    Test { id: String },
 }
 
 #[derive(Subcommand)]
@@ -347,6 +395,81 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
                     shared::format_usd(s.projected_nanos)
                 );
             }
+        }
+        Command::Alerts(AlertCmd::Create {
+            name,
+            metric,
+            above,
+            below,
+            minutes,
+            project,
+            model,
+            min_requests,
+        }) => {
+            let (op, threshold) = match (above, below) {
+                (Some(t), _) => ("above", t),
+                (None, Some(t)) => ("below", t),
+                (None, None) => return Err("give --above or --below".into()),
+            };
+            let form = admin::AlertRuleForm {
+                name: &name,
+                metric: &metric,
+                project: project.as_deref().unwrap_or(""),
+                model: model.as_deref().unwrap_or(""),
+                op,
+                threshold: &threshold,
+                window_minutes: &minutes,
+                min_requests: &min_requests,
+            };
+            let id = admin::create_alert_rule(&store, CLI, &form).await?;
+            println!("created alert rule {id}");
+        }
+        Command::Alerts(AlertCmd::List) => {
+            for r in store.alert_rules().await? {
+                let r = r.info;
+                println!("{}\t{}\t{}\t{}", r.id, r.name, r.describe(), r.state);
+            }
+        }
+        Command::Alerts(AlertCmd::Check) => {
+            let now = chrono::Utc::now().timestamp_millis();
+            for (id, state) in server::alerts::evaluate(&store, now).await? {
+                println!("rule {id}: {state}");
+            }
+        }
+        Command::Webhooks(WebhookCmd::Create { url }) => {
+            let (id, secret) = admin::create_webhook(&store, CLI, &url).await?;
+            println!("created webhook {id}; its signing secret (shown once):\n{secret}");
+        }
+        Command::Webhooks(WebhookCmd::List) => {
+            for w in store.list_webhooks().await? {
+                let state = if w.disabled_at_ms.is_some() {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                println!("{}\t{}\t{state}", w.id, w.url);
+            }
+            for d in store.deliveries(20).await? {
+                println!(
+                    "delivery {}\twebhook {}\t{}\t{}\t{} attempts\t{}",
+                    d.id,
+                    d.webhook_id,
+                    d.kind,
+                    d.state,
+                    d.attempts,
+                    d.last_error.unwrap_or_default()
+                );
+            }
+        }
+        Command::Webhooks(WebhookCmd::Test { id }) => {
+            let id: i64 = id
+                .parse()
+                .map_err(|_| format!("{id:?}: expected the webhook's number"))?;
+            let now = chrono::Utc::now().timestamp_millis();
+            store
+                .enqueue_delivery(Some(id), "test", &server::webhooks::test_body(id, now), now)
+                .await?;
+            println!("queued a test notification to webhook {id}");
         }
         Command::Users(UserCmd::Create {
             email,
