@@ -99,8 +99,10 @@ pub struct Store {
     /// Model name → id. Model rows are never changed or deleted, so caching them is safe
     /// across replicas.
     models: Arc<RwLock<HashMap<String, i64>>>,
-    /// SQLite has one writer: ingest batches queue here rather than spin on SQLITE_BUSY.
-    write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite has one writer: ingest batches (and retention's deletes) queue here rather than
+    /// spin on SQLITE_BUSY. It holds the connection ingest writes through (SQLite with a
+    /// file; `None` otherwise).
+    write_lock: Arc<tokio::sync::Mutex<Option<rusqlite::Connection>>>,
 }
 
 /// One stored event as exported, with project and model names.
@@ -321,10 +323,19 @@ impl Store {
                 Backend::Sqlite(sqlite::open("sqlite://data/usage-analytics.db").await?)
             }
         };
+        let writer = match &backend {
+            Backend::Sqlite(pool) => {
+                let path = pool.connect_options().get_filename().to_path_buf();
+                path.exists()
+                    .then(|| sqlite::open_writer(&path))
+                    .transpose()?
+            }
+            Backend::Postgres(_) => None,
+        };
         Ok(Store {
             backend,
             models: Arc::default(),
-            write_lock: Arc::default(),
+            write_lock: Arc::new(tokio::sync::Mutex::new(writer)),
         })
     }
 
@@ -566,6 +577,7 @@ impl Store {
         project_id: i64,
         events: &[UsageEvent],
     ) -> Result<IngestResponse, StoreError> {
+        let events_len = events.len() as u64;
         // Later copies of an id within the batch are duplicates of the first.
         let mut seen = HashSet::new();
         let fresh: Vec<&UsageEvent> = events
@@ -581,7 +593,32 @@ impl Store {
         let costs: Vec<_> = fresh.iter().map(|e| prices.cost_of(e)).collect();
 
         let _guard = match self.backend {
-            Backend::Sqlite(_) => Some(self.write_lock.lock().await),
+            Backend::Sqlite(_) => {
+                let mut guard = self.write_lock.clone().lock_owned().await;
+                if guard.is_some() {
+                    let events: Vec<UsageEvent> = fresh.into_iter().cloned().collect();
+                    let accepted = tokio::task::spawn_blocking(move || {
+                        let Some(conn) = guard.as_mut() else {
+                            return Ok(0);
+                        };
+                        let batch = sqlite::Batch {
+                            project_id,
+                            received_ms: received,
+                            events: &events,
+                            costs: &costs,
+                            model_ids: &model_ids,
+                        };
+                        sqlite::write_batch(conn, &batch)
+                    })
+                    .await
+                    .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+                    return Ok(IngestResponse {
+                        accepted,
+                        duplicates: events_len - accepted,
+                    });
+                }
+                Some(guard)
+            }
             Backend::Postgres(_) => None,
         };
         let accepted = dispatch!(self, pool => {

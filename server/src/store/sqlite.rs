@@ -1,4 +1,5 @@
-//! SQLite connection set-up: a file in WAL mode with durable (synchronous = FULL) commits.
+//! SQLite connection set-up: a file in WAL mode with durable (synchronous = FULL) commits;
+//! the raw export's reader and ingest's writer, which use rusqlite on blocking threads.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -7,7 +8,12 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use super::{RawEvent, StoreError, EXPORT_CHUNK};
+use std::collections::{HashMap, HashSet};
+
+use shared::{EventStatus, UsageEvent};
+
+use super::{RawEvent, StoreError, EVENT_COLUMNS, EVENT_COLUMN_COUNT, EXPORT_CHUNK};
+use crate::rollup::{expand, BatchRollup, PricedCost};
 
 /// Opens (creating if needed) the SQLite database at `url` and migrates it.
 pub async fn open(url: &str) -> Result<SqlitePool, StoreError> {
@@ -61,4 +67,114 @@ pub fn read_events(
         let _ = sink.blocking_send(chunk);
     }
     Ok(())
+}
+
+/// Opens the connection that ingest writes through (see [`write_batch`]).
+pub fn open_writer(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    // Per connection: durable commits and foreign keys, as on the pool's connections (WAL
+    // is a property of the file, set by the pool).
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// One batch of one project, ready to store: new events (no repeated ids), their costs and
+/// the ids of their models.
+pub struct Batch<'a> {
+    pub project_id: i64,
+    pub received_ms: i64,
+    pub events: &'a [UsageEvent],
+    pub costs: &'a [PricedCost],
+    pub model_ids: &'a HashMap<String, i64>,
+}
+
+/// Stores a batch on the writer connection, in one transaction: raw events (an id already
+/// stored for the project changes nothing), every roll-up level and the project's models.
+/// Answers how many events were new.
+///
+/// The same work as the sqlx path of `Store::ingest`, with prepared single-row statements
+/// bound in place: through sqlx each statement crossed to the connection's thread and back
+/// and every value was boxed on the way.
+pub fn write_batch(conn: &mut rusqlite::Connection, b: &Batch) -> Result<u64, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut rollup = BatchRollup::default();
+    let mut accepted = 0;
+    {
+        let placeholders = vec!["?"; EVENT_COLUMN_COUNT].join(", ");
+        let mut insert = tx.prepare_cached(&format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) VALUES ({placeholders}) \
+             ON CONFLICT (project_id, client_id) DO NOTHING"
+        ))?;
+        for (e, cost) in b.events.iter().zip(b.costs) {
+            let model_id = b.model_ids[&e.model];
+            let stored = insert.execute(rusqlite::params![
+                b.project_id,
+                e.id,
+                e.timestamp_ms,
+                b.received_ms,
+                model_id,
+                e.input_tokens,
+                e.output_tokens,
+                e.cached_input_tokens,
+                e.cache_write_tokens,
+                cost.nanos,
+                cost.source as i64,
+                e.latency_ms,
+                e.ttft_ms,
+                (e.status == EventStatus::Error) as i64,
+                e.error_type,
+                e.error_message,
+                e.user,
+                e.metadata,
+            ])?;
+            if stored == 1 {
+                accepted += 1;
+                rollup.add(b.project_id, model_id, e, *cost);
+            }
+        }
+    }
+    // Every level, finest first and each in key order, as on the other path.
+    for (level, rows) in expand(&rollup.rows) {
+        let mut upsert = tx.prepare_cached(&super::rollups::upsert_sql(level, 1, false))?;
+        for (k, d) in rows {
+            let sums = [
+                d.requests,
+                d.input_tokens,
+                d.output_tokens,
+                d.cached_input_tokens,
+                d.cache_write_tokens,
+                d.cost_nanos,
+                d.unpriced_requests,
+                d.latency_count,
+                d.latency_sum_ms,
+                d.ttft_count,
+                d.ttft_sum_ms,
+            ];
+            upsert.raw_bind_parameter(1, k.bucket)?;
+            upsert.raw_bind_parameter(2, k.project_id)?;
+            upsert.raw_bind_parameter(3, k.model_id)?;
+            upsert.raw_bind_parameter(4, &k.error_type)?;
+            for (i, v) in sums.iter().chain(d.hist.iter()).enumerate() {
+                upsert.raw_bind_parameter(5 + i, v)?;
+            }
+            upsert.raw_execute()?;
+        }
+    }
+    {
+        let mut pair = tx.prepare_cached(
+            "INSERT INTO project_models (project_id, model_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )?;
+        let models: HashSet<i64> = rollup.rows.keys().map(|k| k.model_id).collect();
+        for model_id in models {
+            pair.execute([b.project_id, model_id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(accepted)
 }
