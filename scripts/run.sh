@@ -15,6 +15,10 @@ export LEPTOS_SITE_ADDR="${LEPTOS_SITE_ADDR:-127.0.0.1:3000}"
 if [[ -z "$("$bin" projects list)" ]]; then
   say "first run: generating 90 days of demo traffic"
   "$bin" demo --events "${DEMO_EVENTS:-150000}" --days 90
+  # A monthly organisation budget and an error-rate alert, so those panels have something
+  # to show (change them or add more on the admin page).
+  "$bin" budgets create --usd 20000 --period month
+  "$bin" alerts create --name "Error rate" --metric error_rate --above 5 --minutes 15
   # An ingest key for trying the API (shown once; only its hash is stored).
   "$bin" keys create --project "Customer Support Chatbot"
 fi

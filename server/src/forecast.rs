@@ -284,17 +284,21 @@ pub async fn forecast(
     projects.retain(|p| p.stats.cost_nanos > 0);
     projects.sort_by_key(|p| std::cmp::Reverse(p.stats.cost_nanos));
     projects.truncate(TOP_PROJECTS);
-    let mut per_project = Vec::new();
-    for p in projects {
-        let only = UsageQuery {
+    let queries: Vec<UsageQuery> = projects
+        .iter()
+        .map(|p| UsageQuery {
             projects: vec![p.project.clone()],
             ..window.clone()
-        };
-        per_project.push(scope(
-            Some(p.project),
-            query::daily(store, &only, now_ms).await?,
-        ));
-    }
+        })
+        .collect();
+    let days =
+        futures::future::try_join_all(queries.iter().map(|q| query::daily(store, q, now_ms)))
+            .await?;
+    let per_project = projects
+        .into_iter()
+        .zip(days)
+        .map(|(p, d)| scope(Some(p.project), d))
+        .collect();
     Ok(ForecastView {
         tz: tz.name().to_string(),
         month: month_first.format("%Y-%m").to_string(),
