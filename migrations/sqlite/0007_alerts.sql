@@ -29,7 +29,7 @@ CREATE TABLE alert_history (
   value INTEGER NOT NULL,
   at INTEGER NOT NULL
 );
-CREATE INDEX alert_history_at ON alert_history (at);
+CREATE INDEX alert_history_rule ON alert_history (rule_id, at);
 
 -- Where alerts are POSTed; `secret` signs each body (HMAC-SHA256).
 CREATE TABLE webhooks (
@@ -57,3 +57,4 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id);

@@ -349,6 +349,13 @@ async fn run(store: &Store, actor: &str, cmd: AdminCommand) -> Result<Option<Str
             let now = now_ms();
             let body = crate::webhooks::test_body(id, now);
             store.enqueue_delivery(Some(id), "test", &body, now).await?;
+            store
+                .audit(
+                    actor,
+                    "webhook.test",
+                    &format!("test notification to webhook {id}"),
+                )
+                .await?;
             Ok(None)
         }
     }

@@ -30,9 +30,6 @@ pub async fn measure(
 ) -> Result<Option<(i64, bool)>, StoreError> {
     let r = &rule.info;
     let start = now_ms - r.window_minutes * 60_000;
-    let (requests, errors) = store
-        .window_counts(rule.project_id, rule.model_id, start, now_ms)
-        .await?;
     let above = r.op == "above";
     // Compares `value / per` with the threshold exactly, in integers.
     let holds = |value: i128, per: i128, threshold: i128| {
@@ -42,18 +39,27 @@ pub async fn measure(
             value < threshold * per
         }
     };
+    let (project, model) = (rule.project_id, rule.model_id);
     Ok(match r.metric.as_str() {
-        "requests" => Some((requests, holds(requests as i128, 1, r.threshold as i128))),
-        "error_rate" if requests >= r.min_requests => {
-            let bps = errors * 10_000 / requests;
-            let scaled = errors as i128 * 10_000;
-            Some((bps, holds(scaled, requests as i128, r.threshold as i128)))
+        "p95_latency" => match store.window_p95(project, model, start, now_ms).await? {
+            (n, Some(p95)) if n >= r.min_requests => {
+                Some((p95, holds(p95 as i128, 1, r.threshold as i128)))
+            }
+            _ => None,
+        },
+        metric => {
+            let (requests, errors) = store.window_counts(project, model, start, now_ms).await?;
+            match metric {
+                "requests" => Some((requests, holds(requests as i128, 1, r.threshold as i128))),
+                "error_rate" if requests >= r.min_requests => {
+                    // Shown rounded up, so that a rate just above 5 % never reads "5 %".
+                    let bps = (errors * 10_000 + requests - 1) / requests;
+                    let scaled = errors as i128 * 10_000;
+                    Some((bps, holds(scaled, requests as i128, r.threshold as i128)))
+                }
+                _ => None,
+            }
         }
-        "p95_latency" if requests >= r.min_requests => store
-            .window_p95(rule.project_id, rule.model_id, start, now_ms)
-            .await?
-            .map(|p95| (p95, holds(p95 as i128, 1, r.threshold as i128))),
-        _ => None,
     })
 }
 
@@ -62,7 +68,15 @@ pub async fn measure(
 pub async fn evaluate(store: &Store, now_ms: i64) -> Result<Vec<(i64, String)>, StoreError> {
     let mut changes = Vec::new();
     for rule in store.alert_rules().await? {
-        let Some((value, holds)) = measure(store, &rule, now_ms).await? else {
+        // One rule failing (say, the database timing out) must not silence the others.
+        let measured = match measure(store, &rule, now_ms).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(rule = rule.info.id, error = %e, "alert rule not evaluated");
+                continue;
+            }
+        };
+        let Some((value, holds)) = measured else {
             continue;
         };
         let (from, to, kind) = match (rule.info.state.as_str(), holds) {
@@ -71,10 +85,17 @@ pub async fn evaluate(store: &Store, now_ms: i64) -> Result<Vec<(i64, String)>, 
             _ => continue,
         };
         let body = body(&rule.info, kind, value, now_ms);
-        if store
+        let changed = store
             .change_alert_state(rule.info.id, from, to, value, now_ms, kind, &body)
-            .await?
-        {
+            .await;
+        let changed = match changed {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(rule = rule.info.id, error = %e, "alert state not changed");
+                continue;
+            }
+        };
+        if changed {
             let state = if to == "firing" { "firing" } else { "resolved" };
             tracing::info!(rule = rule.info.id, state, value, "metric alert changed");
             changes.push((rule.info.id, state.to_string()));
@@ -131,8 +152,9 @@ pub async fn view(store: &Store, who: &Principal, limit: i64) -> Result<AlertsVi
         .into_iter()
         .filter(|r| may_see(who, r))
         .collect();
+    let ids: Vec<i64> = rules.iter().map(|r| r.info.id).collect();
     let mut history: Vec<AlertHistoryEntry> = store
-        .alert_history(limit)
+        .alert_history(&ids, limit)
         .await?
         .into_iter()
         .filter_map(|c| {

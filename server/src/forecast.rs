@@ -257,12 +257,16 @@ pub async fn forecast(
             }
             out
         };
-        let history = spend(first, today);
+        // The model learns from the first day with spend on: zeros before a project began
+        // would read as a steep trend.
+        let all = spend(first, today);
+        let skipped = all.iter().take_while(|&&s| s == 0).count();
+        let history = &all[skipped..];
         let month_before_today: i64 = spend(month_first, today).iter().sum();
         let today_so_far = spend(today, today + Duration::days(1))[0];
         let (spent, expected, low, high) = month_end(
-            first,
-            &history,
+            first + Duration::days(skipped as i64),
+            history,
             month_before_today,
             today,
             today_so_far,
@@ -275,7 +279,7 @@ pub async fn forecast(
             expected_nanos: expected,
             low_nanos: low,
             high_nanos: high,
-            history_days: history.iter().skip_while(|&&s| s == 0).count() as i64,
+            history_days: history.len() as i64,
         }
     };
 

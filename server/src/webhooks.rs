@@ -6,7 +6,8 @@
 //! - `X-UA-Event`: `budget.threshold`, `alert.firing`, `alert.resolved` or `test`;
 //! - `X-UA-Delivery`: the delivery's id (the same on every retry, for de-duplication);
 //! - `X-UA-Signature`: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed by the
-//!   webhook's secret>`. Receivers recompute it and reject old timestamps (replays).
+//!   webhook's secret (the whole `whsec_…` string as the key)>`. Receivers recompute it and
+//!   reject old timestamps (replays).
 
 use std::time::Duration;
 
@@ -97,29 +98,33 @@ pub fn test_body(webhook_id: i64, now_ms: i64) -> String {
     .to_string()
 }
 
-/// An HTTP client for deliveries.
-pub fn client() -> reqwest::Client {
+/// An HTTP client for deliveries: no redirects, and a timeout well inside the lease.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap_or_default()
 }
 
-/// Sends every delivery due at `now_ms` (up to a batch) and records each attempt; answers how
-/// many were attempted. Safe to run on several replicas at once: each delivery is claimed.
+/// Sends every delivery due now (up to a batch) and records each attempt; answers how many
+/// were attempted. `clock` answers the time in unix ms (read again for each delivery, since a
+/// POST may take seconds). Safe to run on several replicas at once: a delivery is claimed for
+/// a lease before it is sent, and its attempt is recorded only by the holder of that lease.
 pub async fn send_due(
     store: &Store,
     client: &reqwest::Client,
-    now_ms: i64,
+    clock: &(dyn Fn() -> i64 + Sync),
     backoff: Backoff,
 ) -> Result<usize, StoreError> {
     let mut sent = 0;
-    for d in store.due_deliveries(now_ms, BATCH).await? {
-        if !store.claim_delivery(&d, now_ms + LEASE_MS).await? {
+    for mut d in store.due_deliveries(clock(), BATCH).await? {
+        let lease = clock() + LEASE_MS;
+        if !store.claim_delivery(&d, lease).await? {
             continue;
         }
-        let (status, error) = post(client, &d, now_ms).await;
+        d.next_attempt_at_ms = lease;
+        let (status, error) = post(client, &d, clock()).await;
+        let now = clock();
         let attempts = d.attempts + 1;
         let ok = error.is_none();
         let state = if ok {
@@ -130,21 +135,24 @@ pub async fn send_due(
             "pending"
         };
         let next = if ok {
-            now_ms
+            now
         } else {
-            now_ms + backoff.delay_ms(attempts)
+            now + backoff.delay_ms(attempts)
         };
-        store
-            .finish_attempt(
-                d.id,
-                attempts,
-                state,
-                status,
-                error.as_deref(),
-                next,
-                now_ms,
-            )
-            .await?;
+        let attempt = crate::store::Attempt {
+            attempts,
+            state,
+            status,
+            error: error.as_deref(),
+            next_attempt_at_ms: next,
+            now_ms: now,
+        };
+        if !store.finish_attempt(&d, &attempt).await? {
+            tracing::warn!(
+                delivery = d.id,
+                "webhook delivery changed while it was sent (lease lost or webhook disabled)"
+            );
+        }
         if !ok {
             tracing::warn!(delivery = d.id, attempts, state, error = ?error, "webhook delivery failed");
         }
@@ -184,10 +192,16 @@ async fn post(
 pub fn spawn(state: AppState) {
     let mut stopping = state.stopping.subscribe();
     tokio::spawn(async move {
-        let client = client();
+        let client = match client() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "webhooks: no HTTP client; nothing will be sent");
+                return;
+            }
+        };
+        let clock = || chrono::Utc::now().timestamp_millis();
         loop {
-            let now = chrono::Utc::now().timestamp_millis();
-            if let Err(e) = send_due(&state.store, &client, now, Backoff::default()).await {
+            if let Err(e) = send_due(&state.store, &client, &clock, Backoff::default()).await {
                 tracing::error!(error = %e, "webhook sender failed");
             }
             tokio::select! {

@@ -60,7 +60,14 @@ fn rule<'a>(
 
 /// (state, value) of every history entry, oldest first.
 async fn history(store: &Store) -> Vec<(String, i64)> {
-    let mut h = store.alert_history(100).await.unwrap();
+    let ids: Vec<i64> = store
+        .alert_rules()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.info.id)
+        .collect();
+    let mut h = store.alert_history(&ids, 100).await.unwrap();
     h.reverse();
     h.into_iter().map(|c| (c.state, c.value)).collect()
 }
@@ -113,7 +120,7 @@ async fn an_error_rate_alert_fires_and_resolves_once_each(db: Db) {
 
     assert_eq!(
         history(&app.store).await,
-        vec![("firing".to_string(), 594), ("resolved".to_string(), 0)]
+        vec![("firing".to_string(), 595), ("resolved".to_string(), 0)]
     );
     assert_eq!(
         delivery_kinds(&app.store).await,
@@ -130,7 +137,8 @@ async fn an_error_rate_alert_fires_and_resolves_once_each(db: Db) {
     assert_eq!(view["history"][0]["kind"], "resolved");
     assert_eq!(view["history"][1]["kind"], "firing");
     let firing = view["history"][1]["message"].as_str().unwrap();
-    assert!(firing.contains("error rate 5.94 %"), "{firing}");
+    // 5.9406 % is shown rounded up (a rate just above 5 % never reads "5 %").
+    assert!(firing.contains("error rate 5.95 %"), "{firing}");
 }
 
 async fn p95_latency_and_request_volume_are_measured_exactly(db: Db) {
@@ -158,6 +166,26 @@ async fn p95_latency_and_request_volume_are_measured_exactly(db: Db) {
     assert_eq!(
         server::alerts::evaluate(&app.store, T).await.unwrap(),
         vec![(p95, "firing".to_string())]
+    );
+    // Many requests but fewer than min_requests (20) with a latency: p95 is not judged.
+    let later = T + 20 * MIN;
+    let events: Vec<Value> = (0..100)
+        .map(|i| {
+            let mut e = json!({"id": format!("n-{i}"), "timestamp": iso(later - MIN),
+                "model": "m", "input_tokens": 1, "output_tokens": 1});
+            if i < 19 {
+                e["latency_ms"] = json!(5);
+            }
+            e
+        })
+        .collect();
+    assert_eq!(app.post_events(&key, &json!(events)).await.status(), 200);
+    let rules = app.store.alert_rules().await.unwrap();
+    assert_eq!(
+        server::alerts::measure(&app.store, &rules[0], later)
+            .await
+            .unwrap(),
+        None
     );
     // Ten minutes later the traffic has stopped: volume below 10 fires (a count needs no
     // minimum); p95 has too few requests to judge and keeps firing.
@@ -213,7 +241,7 @@ async fn webhooks_are_signed_and_retried_until_the_first_success(db: Db) {
     let app = spawn_app(db).await;
     let (url, seen) = receiver(2).await;
     let (hook, secret) = create_webhook(&app.store, "test", &url).await.unwrap();
-    let client = server::webhooks::client();
+    let client = server::webhooks::client().unwrap();
     let backoff = Backoff {
         base_ms: 1_000,
         max_attempts: 5,
@@ -227,9 +255,10 @@ async fn webhooks_are_signed_and_retried_until_the_first_success(db: Db) {
 
     // Two senders (replicas) at once: the delivery is claimed by one.
     let replica = Store::connect(Some(&app.url)).await.unwrap();
+    let at_now = || now;
     let (a, b) = tokio::join!(
-        send_due(&app.store, &client, now, backoff),
-        send_due(&replica, &client, now, backoff)
+        send_due(&app.store, &client, &at_now, backoff),
+        send_due(&replica, &client, &at_now, backoff)
     );
     assert_eq!(a.unwrap() + b.unwrap(), 1);
     let d = &app.store.deliveries(10).await.unwrap()[0];
@@ -238,13 +267,13 @@ async fn webhooks_are_signed_and_retried_until_the_first_success(db: Db) {
     assert_eq!(d.next_attempt_at_ms, now + 1_000);
     // Not due before the backoff has passed; then 2 s after the second failure.
     assert_eq!(
-        send_due(&app.store, &client, now + 999, backoff)
+        send_due(&app.store, &client, &|| now + 999, backoff)
             .await
             .unwrap(),
         0
     );
     assert_eq!(
-        send_due(&app.store, &client, now + 1_000, backoff)
+        send_due(&app.store, &client, &|| now + 1_000, backoff)
             .await
             .unwrap(),
         1
@@ -252,7 +281,7 @@ async fn webhooks_are_signed_and_retried_until_the_first_success(db: Db) {
     let d = &app.store.deliveries(10).await.unwrap()[0];
     assert_eq!(d.next_attempt_at_ms, now + 3_000);
     assert_eq!(
-        send_due(&app.store, &client, now + 3_000, backoff)
+        send_due(&app.store, &client, &|| now + 3_000, backoff)
             .await
             .unwrap(),
         1
@@ -263,7 +292,7 @@ async fn webhooks_are_signed_and_retried_until_the_first_success(db: Db) {
     assert_eq!(d.delivered_at_ms, Some(now + 3_000));
     // Delivered: never sent again.
     assert_eq!(
-        send_due(&app.store, &client, now + 3_600_000, backoff)
+        send_due(&app.store, &client, &|| now + 3_600_000, backoff)
             .await
             .unwrap(),
         0
@@ -313,18 +342,20 @@ async fn deliveries_give_up_after_the_last_attempt_and_budget_alerts_are_sent(db
     assert_eq!(res.status(), 200);
     assert_eq!(delivery_kinds(&app.store).await, vec!["budget.threshold"]);
 
-    let client = server::webhooks::client();
+    let client = server::webhooks::client().unwrap();
     let backoff = Backoff {
         base_ms: 10,
         max_attempts: 2,
     };
     let now = chrono::Utc::now().timestamp_millis();
     assert_eq!(
-        send_due(&app.store, &client, now, backoff).await.unwrap(),
+        send_due(&app.store, &client, &|| now, backoff)
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
-        send_due(&app.store, &client, now + 10, backoff)
+        send_due(&app.store, &client, &|| now + 10, backoff)
             .await
             .unwrap(),
         1
@@ -332,11 +363,27 @@ async fn deliveries_give_up_after_the_last_attempt_and_budget_alerts_are_sent(db
     let d = &app.store.deliveries(10).await.unwrap()[0];
     assert_eq!((d.state.as_str(), d.attempts), ("failed", 2));
     assert_eq!(
-        send_due(&app.store, &client, now + 3_600_000, backoff)
+        send_due(&app.store, &client, &|| now + 3_600_000, backoff)
             .await
             .unwrap(),
         0
     );
+
+    // A disabled webhook gets nothing more, also what was queued for it before.
+    let (url2, seen2) = receiver(0).await;
+    let (hook2, _) = create_webhook(&app.store, "test", &url2).await.unwrap();
+    app.store
+        .enqueue_delivery(Some(hook2), "test", "{}", now)
+        .await
+        .unwrap();
+    app.store.disable_webhook(hook2, now).await.unwrap();
+    assert_eq!(
+        send_due(&app.store, &client, &|| now + 1, backoff)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(seen2.lock().unwrap().is_empty());
 
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);

@@ -17,8 +17,12 @@ const WEEK: [i64; 7] = [120, 125, 115, 110, 100, 60, 70];
 /// day from $10, B stays at $3, both times the weekday factor.
 fn day_cents(p: &str, first: NaiveDate, t: i64) -> i64 {
     let w = WEEK[(first + Duration::days(t)).weekday().num_days_from_monday() as usize];
-    let base = if p == "A" { 1_000 + 25 * t } else { 300 };
-    base * w / 100 / 4 * 4
+    match p {
+        "A" => (1_000 + 25 * t) * w / 100 / 4 * 4,
+        "B" => 300 * w / 100 / 4 * 4,
+        // C began a week before "today", at a flat $10 a day.
+        _ => (t >= 63) as i64 * 1_000,
+    }
 }
 
 /// Local hours of the day's four requests: 03, 09, 15 and 21 (01:00 UTC the next day).
@@ -39,8 +43,8 @@ async fn send_days(app: &TestApp, p: &str, first: NaiveDate, upto_ms: i64) {
         let d = first + Duration::days(t);
         for (i, h) in HOURS.iter().enumerate() {
             let at = ms(d, *h);
-            if at < upto_ms {
-                let cents = day_cents(p, first, t) / 4;
+            let cents = day_cents(p, first, t) / 4;
+            if at < upto_ms && cents > 0 {
                 events.push(json!({"id": format!("{p}-{t}-{i}"),
                     "timestamp": server::webhooks::iso(at), "model": "m",
                     "input_tokens": 1, "output_tokens": 1,
@@ -124,6 +128,24 @@ async fn the_forecast_lands_on_a_known_trend_in_the_viewers_zone(db: Db) {
         .unwrap();
     assert_eq!(b.overall.expected_nanos, f.projects[1].expected_nanos);
     assert_eq!(b.projects.len(), 1);
+
+    // A project that began a week ago is forecast from its own days, not from weeks of
+    // zeros before it existed: $10 a day, March from the 11th, is $210.
+    send_days(&app, "C", first, now).await;
+    let only_c = UsageQuery {
+        projects: vec!["C".into()],
+        ..q.clone()
+    };
+    let c = server::forecast::forecast(&app.store, &only_c, now)
+        .await
+        .unwrap();
+    assert_eq!(c.overall.history_days, 7);
+    assert_eq!(c.overall.spent_nanos, nanos(7 * 1_000 + 750));
+    assert!(
+        close(c.overall.expected_nanos, nanos(21 * 1_000), 0.001),
+        "{:?}",
+        c.overall
+    );
 
     // The read API answers it, and names a bad zone.
     let (status, body) = app

@@ -51,6 +51,19 @@ pub struct DueDelivery {
     pub next_attempt_at_ms: i64,
 }
 
+/// The outcome of one attempt to send a delivery.
+#[derive(Clone, Debug)]
+pub struct Attempt<'a> {
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+    /// `delivered`, `pending` (retry at `next_attempt_at_ms`) or `failed` (none left).
+    pub state: &'a str,
+    pub status: Option<i64>,
+    pub error: Option<&'a str>,
+    pub next_attempt_at_ms: i64,
+    pub now_ms: i64,
+}
+
 /// Queues `body` for every enabled webhook, inside the caller's transaction.
 pub(super) const ENQUEUE: &str =
     "INSERT INTO webhook_deliveries (webhook_id, kind, body, state, attempts, \
@@ -170,15 +183,15 @@ impl Store {
             .fetch_one(pool).await?))
     }
 
-    /// The 95th percentile latency (nearest rank) of the same events, `None` when none has a
-    /// latency.
+    /// How many of the same events have a latency, and their 95th percentile latency (nearest
+    /// rank; `None` when none has one).
     pub async fn window_p95(
         &self,
         project_id: Option<i64>,
         model_id: Option<i64>,
         start_ms: i64,
         end_ms: i64,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<(i64, Option<i64>), StoreError> {
         let scope = "FROM events WHERE ts >= $1 AND ts < $2 AND ($3 IS NULL OR project_id = $3) \
                      AND ($4 IS NULL OR model_id = $4) AND latency_ms IS NOT NULL";
         let count_sql = format!("SELECT COUNT(*) {scope}");
@@ -186,14 +199,15 @@ impl Store {
             .bind(start_ms).bind(end_ms).bind(project_id).bind(model_id)
             .fetch_one(pool).await?);
         if n == 0 {
-            return Ok(None);
+            return Ok((0, None));
         }
         // Nearest rank: the ceil(0.95 n)-th smallest.
         let rank = (n * 95 + 99) / 100;
         let sql = format!("SELECT latency_ms {scope} ORDER BY latency_ms LIMIT 1 OFFSET $5");
-        Ok(dispatch!(self, pool => sqlx::query_scalar(&sql)
+        let p95 = dispatch!(self, pool => sqlx::query_scalar(&sql)
             .bind(start_ms).bind(end_ms).bind(project_id).bind(model_id).bind(rank - 1)
-            .fetch_optional(pool).await?))
+            .fetch_optional(pool).await?);
+        Ok((n, p95))
     }
 
     /// Moves a rule from state `from` to `to` (`ok` or `firing`) unless another evaluation
@@ -231,12 +245,28 @@ impl Store {
         })
     }
 
-    /// The newest `limit` state changes, newest first.
-    pub async fn alert_history(&self, limit: i64) -> Result<Vec<AlertChange>, StoreError> {
-        let sql = "SELECT rule_id, state, value, at FROM alert_history \
-                   ORDER BY at DESC, id DESC LIMIT $1";
-        let rows: Vec<(i64, String, i64, i64)> =
-            dispatch!(self, pool => sqlx::query_as(sql).bind(limit).fetch_all(pool).await?);
+    /// The newest `limit` state changes of these rules, newest first.
+    pub async fn alert_history(
+        &self,
+        rule_ids: &[i64],
+        limit: i64,
+    ) -> Result<Vec<AlertChange>, StoreError> {
+        if rule_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = (0..rule_ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT rule_id, state, value, at FROM alert_history WHERE rule_id IN ({}) \
+             ORDER BY at DESC, id DESC LIMIT $1",
+            list.join(", ")
+        );
+        let rows: Vec<(i64, String, i64, i64)> = dispatch!(self, pool => {
+            let mut q = sqlx::query_as(&sql).bind(limit);
+            for id in rule_ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await?
+        });
         Ok(rows
             .into_iter()
             .map(|(rule_id, state, value, at_ms)| AlertChange {
@@ -326,6 +356,7 @@ impl Store {
         let sql = "SELECT d.id, w.url, w.secret, d.kind, d.body, d.attempts, d.next_attempt_at \
                    FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
                    WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
+                   AND w.disabled_at IS NULL \
                    ORDER BY d.next_attempt_at, d.id LIMIT $2";
         let rows: Vec<(i64, String, String, String, String, i64, i64)> = dispatch!(self, pool => sqlx::query_as(sql).bind(now_ms).bind(limit)
                 .fetch_all(pool).await?);
@@ -358,27 +389,23 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Records one attempt: `state` is `delivered`, `pending` (retry at `next_attempt_at_ms`)
-    /// or `failed` (no attempts left).
-    #[allow(clippy::too_many_arguments)]
+    /// Records one attempt of a delivery claimed with lease `d.next_attempt_at_ms`, unless
+    /// the delivery changed since (the lease ran out and another sender took it, or its
+    /// webhook was disabled); answers whether it was recorded.
     pub async fn finish_attempt(
         &self,
-        id: i64,
-        attempts: i64,
-        state: &str,
-        status: Option<i64>,
-        error: Option<&str>,
-        next_attempt_at_ms: i64,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
+        d: &DueDelivery,
+        a: &Attempt<'_>,
+    ) -> Result<bool, StoreError> {
         let sql = "UPDATE webhook_deliveries SET attempts = $1, state = $2, last_status = $3, \
                    last_error = $4, next_attempt_at = $5, \
                    delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE NULL END \
-                   WHERE id = $7";
-        dispatch!(self, pool => sqlx::query(sql)
-            .bind(attempts).bind(state).bind(status).bind(error).bind(next_attempt_at_ms)
-            .bind(now_ms).bind(id).execute(pool).await.map(|_| ())?);
-        Ok(())
+                   WHERE id = $7 AND state = 'pending' AND next_attempt_at = $8";
+        let n = dispatch!(self, pool => sqlx::query(sql)
+            .bind(a.attempts).bind(a.state).bind(a.status).bind(a.error)
+            .bind(a.next_attempt_at_ms).bind(a.now_ms).bind(d.id).bind(d.next_attempt_at_ms)
+            .execute(pool).await?.rows_affected());
+        Ok(n == 1)
     }
 
     /// The newest `limit` deliveries, newest first.

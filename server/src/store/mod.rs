@@ -88,7 +88,7 @@ mod budgets;
 mod retention;
 mod rollups;
 pub use access::{LoginRow, Principal};
-pub use alerts::{AlertChange, AlertRuleRow, DueDelivery, NewAlertRule};
+pub use alerts::{AlertChange, AlertRuleRow, Attempt, DueDelivery, NewAlertRule};
 pub use budgets::{BudgetAlert, BudgetRow};
 pub use shared::{AuditEntry, KeyInfo, Project, TokenInfo, UserInfo};
 
