@@ -4,7 +4,7 @@
 //! The model is multiplicative: day spend = trend(day) x weekday factor x noise.
 //! 1. A straight line is fitted to the history (least squares; flat below two weeks).
 //! 2. Each weekday's factor is the mean of its days' spend over the line, normalised to
-//!    average 1 (all 1 below one week).
+//!    average 1 (all 1 below two weeks: one day per weekday would fit its noise exactly).
 //! 3. The line is fitted again to the spend divided by the factors, and the spread of the
 //!    residuals (in that deseasonalised unit) gives the noise.
 //!
@@ -67,7 +67,9 @@ pub fn fit(first: NaiveDate, days: &[i64]) -> Option<Model> {
     if days.is_empty() {
         return None;
     }
+    // Below two weeks: a flat line, and no weekday pattern.
     let with_slope = days.len() >= 14;
+    let with_factors = days.len() >= 14;
     let raw: Vec<(f64, f64)> = days
         .iter()
         .enumerate()
@@ -82,7 +84,7 @@ pub fn fit(first: NaiveDate, days: &[i64]) -> Option<Model> {
     let mut factors = [1.0; 7];
     let mut fitted = line(&raw, with_slope);
     let mut adjusted = raw.clone();
-    for _ in 0..(if days.len() >= 7 { 8 } else { 0 }) {
+    for _ in 0..(if with_factors { 8 } else { 0 }) {
         let (a, b, _, _) = fitted;
         let mut sums = [(0.0, 0); 7];
         for &(t, y) in &raw {
@@ -119,7 +121,9 @@ pub fn fit(first: NaiveDate, days: &[i64]) -> Option<Model> {
         fitted = line(&adjusted, with_slope);
     }
     let (level, slope, t_mean, sxx) = fitted;
-    let dof = adjusted.len() as f64 - if with_slope { 2.0 } else { 1.0 };
+    // Degrees of freedom: the line's one or two parameters and six free weekday factors.
+    let fitted_params = if with_slope { 2.0 } else { 1.0 } + if with_factors { 6.0 } else { 0.0 };
+    let dof = adjusted.len() as f64 - fitted_params;
     let sse: f64 = adjusted
         .iter()
         .map(|&(t, y)| (y - level - slope * t).powi(2))
