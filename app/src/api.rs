@@ -95,16 +95,7 @@ mod ssr {
             tz: String,
             thresholds: String,
         },
-        CreateAlertRule {
-            name: String,
-            metric: String,
-            project: String,
-            model: String,
-            op: String,
-            threshold: String,
-            window_minutes: String,
-            min_requests: String,
-        },
+        CreateAlertRule(AlertRuleForm),
         DeleteAlertRule {
             id: String,
         },
@@ -117,6 +108,24 @@ mod ssr {
         TestWebhook {
             id: String,
         },
+    }
+
+    /// A metric alert rule as typed in the admin form or on the command line (empty: not
+    /// given); the server parses and validates it.
+    #[derive(Clone, Debug, Default)]
+    pub struct AlertRuleForm {
+        pub name: String,
+        /// `error_rate`, `p95_latency` or `requests`.
+        pub metric: String,
+        pub project: String,
+        pub model: String,
+        /// `above` or `below`.
+        pub op: String,
+        /// A percentage for error_rate (up to two decimals), milliseconds or a count.
+        pub threshold: String,
+        pub window_minutes: String,
+        /// Default 20.
+        pub min_requests: String,
     }
 
     /// What the admin page needs from the server (admins only; implemented by `server`).
@@ -347,7 +356,7 @@ pub async fn admin_create_alert_rule(
     window_minutes: String,
     min_requests: String,
 ) -> Result<Option<String>, ServerFnError> {
-    admin_run(AdminCommand::CreateAlertRule {
+    admin_run(AdminCommand::CreateAlertRule(AlertRuleForm {
         name,
         metric,
         project,
@@ -356,7 +365,7 @@ pub async fn admin_create_alert_rule(
         threshold,
         window_minutes,
         min_requests,
-    })
+    }))
     .await
 }
 

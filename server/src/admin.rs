@@ -1,7 +1,7 @@
 //! Admin actions, shared by the command line and the admin page: each one changes the store
 //! and records who did it in the audit log.
 
-use app::api::{AdminCommand, AdminSource, Answer};
+use app::api::{AdminCommand, AdminSource, AlertRuleForm, Answer};
 use axum::http::StatusCode;
 use shared::{parse_usd_micros, AdminOverview, Role};
 
@@ -303,26 +303,7 @@ async fn run(store: &Store, actor: &str, cmd: AdminCommand) -> Result<Option<Str
             .await
             .map(|_| None)
         }
-        AdminCommand::CreateAlertRule {
-            name,
-            metric,
-            project,
-            model,
-            op,
-            threshold,
-            window_minutes,
-            min_requests,
-        } => {
-            let form = AlertRuleForm {
-                name: &name,
-                metric: &metric,
-                project: &project,
-                model: &model,
-                op: &op,
-                threshold: &threshold,
-                window_minutes: &window_minutes,
-                min_requests: &min_requests,
-            };
+        AdminCommand::CreateAlertRule(form) => {
             create_alert_rule(store, actor, &form).await.map(|_| None)
         }
         AdminCommand::DeleteAlertRule { id } => {
@@ -345,17 +326,7 @@ async fn run(store: &Store, actor: &str, cmd: AdminCommand) -> Result<Option<Str
             Ok(None)
         }
         AdminCommand::TestWebhook { id } => {
-            let id = parse_id("webhook", &id)?;
-            let now = now_ms();
-            let body = crate::webhooks::test_body(id, now);
-            store.enqueue_delivery(Some(id), "test", &body, now).await?;
-            store
-                .audit(
-                    actor,
-                    "webhook.test",
-                    &format!("test notification to webhook {id}"),
-                )
-                .await?;
+            test_webhook(store, actor, parse_id("webhook", &id)?).await?;
             Ok(None)
         }
     }
@@ -369,22 +340,6 @@ fn parse_id(what: &str, s: &str) -> Result<i64, AdminError> {
     s.trim()
         .parse()
         .map_err(|_| AdminError::Invalid(format!("{what} {s:?}: expected its number")))
-}
-
-/// A metric alert rule as typed in the admin form or on the command line (empty: not given).
-pub struct AlertRuleForm<'a> {
-    pub name: &'a str,
-    /// `error_rate`, `p95_latency` or `requests`.
-    pub metric: &'a str,
-    pub project: &'a str,
-    pub model: &'a str,
-    /// `above` or `below`.
-    pub op: &'a str,
-    /// A percentage for error_rate (up to two decimals), milliseconds or a count.
-    pub threshold: &'a str,
-    pub window_minutes: &'a str,
-    /// Default 20.
-    pub min_requests: &'a str,
 }
 
 /// Parses `s` as a whole number in `range`.
@@ -422,7 +377,7 @@ fn basis_points(s: &str) -> Result<i64, AdminError> {
 pub async fn create_alert_rule(
     store: &Store,
     actor: &str,
-    f: &AlertRuleForm<'_>,
+    f: &AlertRuleForm,
 ) -> Result<i64, AdminError> {
     let invalid = AdminError::Invalid;
     let name = f.name.trim();
@@ -440,14 +395,14 @@ pub async fn create_alert_rule(
         return Err(invalid(format!("op {op:?}: expected above or below")));
     }
     let threshold = match metric {
-        "error_rate" => basis_points(f.threshold)?,
-        _ => whole("threshold", f.threshold, 0..=1_000_000_000)?,
+        "error_rate" => basis_points(&f.threshold)?,
+        _ => whole("threshold", &f.threshold, 0..=1_000_000_000)?,
     };
-    let window_minutes = whole("window_minutes", f.window_minutes, 1..=1440)?;
+    let window_minutes = whole("window_minutes", &f.window_minutes, 1..=1440)?;
     let min_requests = if f.min_requests.trim().is_empty() {
         20
     } else {
-        whole("min_requests", f.min_requests, 1..=1_000_000_000)?
+        whole("min_requests", &f.min_requests, 1..=1_000_000_000)?
     };
     let project = f.project.trim();
     let project_id = match project {
@@ -459,35 +414,45 @@ pub async fn create_alert_rule(
         "" => None,
         m => Some(store.model_by_name(m).await?),
     };
-    let rule = crate::store::NewAlertRule {
-        name: name.to_string(),
-        metric: metric.to_string(),
+    let rule = crate::store::AlertRuleRow {
+        info: shared::AlertRuleInfo {
+            name: name.to_string(),
+            metric: metric.to_string(),
+            project: project_id.map(|_| project.to_string()),
+            model: model_id.map(|_| model.to_string()),
+            op: op.to_string(),
+            threshold,
+            window_minutes,
+            min_requests,
+            ..Default::default()
+        },
         project_id,
         model_id,
-        op: op.to_string(),
-        threshold,
-        window_minutes,
-        min_requests,
     };
     let id = store.create_alert_rule(&rule, now_ms()).await?;
-    let info = shared::AlertRuleInfo {
-        name: rule.name,
-        metric: rule.metric,
-        project: (!project.is_empty()).then(|| project.to_string()),
-        model: (!model.is_empty()).then(|| model.to_string()),
-        op: rule.op,
-        threshold,
-        window_minutes,
-        ..Default::default()
-    };
     store
         .audit(
             actor,
             "alert.create",
-            &format!("alert rule {id} {:?}: {}", info.name, info.describe()),
+            &format!("alert rule {id} {:?}: {}", name, rule.info.describe()),
         )
         .await?;
     Ok(id)
+}
+
+/// Queues a test notification to an enabled webhook (sent within a second by the server).
+pub async fn test_webhook(store: &Store, actor: &str, id: i64) -> Result<(), AdminError> {
+    let now = now_ms();
+    let body = crate::webhooks::test_body(id, now);
+    store.enqueue_delivery(id, "test", &body, now).await?;
+    store
+        .audit(
+            actor,
+            "webhook.test",
+            &format!("test notification to webhook {id}"),
+        )
+        .await?;
+    Ok(())
 }
 
 /// Adds a webhook; answers its id and its signing secret (shown once).

@@ -411,15 +411,15 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
                 (None, Some(t)) => ("below", t),
                 (None, None) => return Err("give --above or --below".into()),
             };
-            let form = admin::AlertRuleForm {
-                name: &name,
-                metric: &metric,
-                project: project.as_deref().unwrap_or(""),
-                model: model.as_deref().unwrap_or(""),
-                op,
-                threshold: &threshold,
-                window_minutes: &minutes,
-                min_requests: &min_requests,
+            let form = app::api::AlertRuleForm {
+                name,
+                metric,
+                project: project.unwrap_or_default(),
+                model: model.unwrap_or_default(),
+                op: op.to_string(),
+                threshold,
+                window_minutes: minutes,
+                min_requests,
             };
             let id = admin::create_alert_rule(&store, CLI, &form).await?;
             println!("created alert rule {id}");
@@ -465,10 +465,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             let id: i64 = id
                 .parse()
                 .map_err(|_| format!("{id:?}: expected the webhook's number"))?;
-            let now = chrono::Utc::now().timestamp_millis();
-            store
-                .enqueue_delivery(Some(id), "test", &server::webhooks::test_body(id, now), now)
-                .await?;
+            admin::test_webhook(&store, CLI, id).await?;
             println!("queued a test notification to webhook {id}");
         }
         Command::Users(UserCmd::Create {

@@ -166,6 +166,25 @@ pub struct RollupDelta {
     pub hist: [i64; HIST_BINS],
 }
 
+impl RollupDelta {
+    /// The additive columns in the order of their fields (the store's `ROLLUP_SUMS`).
+    pub fn sums(&self) -> [i64; 11] {
+        [
+            self.requests,
+            self.input_tokens,
+            self.output_tokens,
+            self.cached_input_tokens,
+            self.cache_write_tokens,
+            self.cost_nanos,
+            self.unpriced_requests,
+            self.latency_count,
+            self.latency_sum_ms,
+            self.ttft_count,
+            self.ttft_sum_ms,
+        ]
+    }
+}
+
 impl Default for RollupDelta {
     fn default() -> Self {
         RollupDelta {

@@ -6,11 +6,12 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
+use app::api::AlertRuleForm;
 use axum::http::{HeaderMap, StatusCode};
 use common::{spawn_app, Db, TestApp};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use server::admin::{create_alert_rule, create_webhook, AlertRuleForm};
+use server::admin::{create_alert_rule, create_webhook};
 use server::webhooks::{send_due, Backoff};
 use server::Store;
 use sha2::Sha256;
@@ -40,21 +41,16 @@ async fn send(app: &TestApp, key: &str, tag: &str, at_ms: i64, n: usize, errors:
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
 }
 
-fn rule<'a>(
-    metric: &'a str,
-    op: &'a str,
-    threshold: &'a str,
-    project: &'a str,
-) -> AlertRuleForm<'a> {
+fn rule(metric: &str, op: &str, threshold: &str, project: &str) -> AlertRuleForm {
     AlertRuleForm {
-        name: "Rule",
-        metric,
-        project,
-        model: "",
-        op,
-        threshold,
-        window_minutes: "10",
-        min_requests: "20",
+        name: "Rule".into(),
+        metric: metric.into(),
+        project: project.into(),
+        model: String::new(),
+        op: op.into(),
+        threshold: threshold.into(),
+        window_minutes: "10".into(),
+        min_requests: "20".into(),
     }
 }
 
@@ -249,7 +245,7 @@ async fn webhooks_are_signed_and_retried_until_the_first_success(db: Db) {
     let now = T;
     let body = server::webhooks::test_body(hook, now);
     app.store
-        .enqueue_delivery(Some(hook), "test", &body, now)
+        .enqueue_delivery(hook, "test", &body, now)
         .await
         .unwrap();
 
@@ -373,7 +369,7 @@ async fn deliveries_give_up_after_the_last_attempt_and_budget_alerts_are_sent(db
     let (url2, seen2) = receiver(0).await;
     let (hook2, _) = create_webhook(&app.store, "test", &url2).await.unwrap();
     app.store
-        .enqueue_delivery(Some(hook2), "test", "{}", now)
+        .enqueue_delivery(hook2, "test", "{}", now)
         .await
         .unwrap();
     app.store.disable_webhook(hook2, now).await.unwrap();
@@ -416,7 +412,7 @@ async fn rules_and_webhooks_reject_bad_input_with_the_field_named(db: Db) {
         assert!(e.contains(field), "{e:?} should name {field}");
     }
     let mut form = rule("requests", "above", "5", "");
-    form.window_minutes = "0";
+    form.window_minutes = "0".into();
     assert!(err(create_alert_rule(s, "t", &form).await).contains("window_minutes"));
     let e = create_webhook(s, "t", "ftp://x")
         .await

@@ -16,19 +16,6 @@ pub struct AlertRuleRow {
     pub model_id: Option<i64>,
 }
 
-/// A new rule, validated by the caller.
-#[derive(Clone, Debug)]
-pub struct NewAlertRule {
-    pub name: String,
-    pub metric: String,
-    pub project_id: Option<i64>,
-    pub model_id: Option<i64>,
-    pub op: String,
-    pub threshold: i64,
-    pub window_minutes: i64,
-    pub min_requests: i64,
-}
-
 /// One stored state change of a rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlertChange {
@@ -106,17 +93,19 @@ type DeliveryRow = (
 );
 
 impl Store {
-    /// Stores a rule in state `ok`; answers its id.
+    /// Stores a rule (validated by the caller; its id and state are not read) in state `ok`;
+    /// answers its id.
     pub async fn create_alert_rule(
         &self,
-        r: &NewAlertRule,
+        rule: &AlertRuleRow,
         now_ms: i64,
     ) -> Result<i64, StoreError> {
+        let r = &rule.info;
         let sql = "INSERT INTO alert_rules (name, metric, project_id, model_id, op, threshold, \
                    window_minutes, min_requests, state, state_since, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ok', $9, $9) RETURNING id";
         Ok(dispatch!(self, pool => sqlx::query_scalar(sql)
-            .bind(&r.name).bind(&r.metric).bind(r.project_id).bind(r.model_id).bind(&r.op)
+            .bind(&r.name).bind(&r.metric).bind(rule.project_id).bind(rule.model_id).bind(&r.op)
             .bind(r.threshold).bind(r.window_minutes).bind(r.min_requests).bind(now_ms)
             .fetch_one(pool).await?))
     }
@@ -325,26 +314,25 @@ impl Store {
             .collect())
     }
 
-    /// Queues `body` for every enabled webhook (budget alerts use [`Store::record_budget_alert`],
-    /// which does this in its own transaction).
+    /// Queues `body` for one enabled webhook (alerts and budget crossings queue theirs for
+    /// every webhook inside their own transaction).
     pub async fn enqueue_delivery(
         &self,
-        webhook_id: Option<i64>,
+        webhook_id: i64,
         kind: &str,
         body: &str,
         now_ms: i64,
-    ) -> Result<u64, StoreError> {
-        let sql = format!("{ENQUEUE} AND ($4 IS NULL OR id = $4)");
+    ) -> Result<(), StoreError> {
+        let sql = format!("{ENQUEUE} AND id = $4");
         let n = dispatch!(self, pool => sqlx::query(&sql)
             .bind(kind).bind(body).bind(now_ms).bind(webhook_id).execute(pool).await?
             .rows_affected());
-        if n == 0 && webhook_id.is_some() {
+        if n == 0 {
             return Err(StoreError::NotFound(format!(
-                "no enabled webhook {}",
-                webhook_id.unwrap_or_default()
+                "no enabled webhook {webhook_id}"
             )));
         }
-        Ok(n)
+        Ok(())
     }
 
     /// Pending deliveries due at `now_ms`, oldest first.

@@ -88,7 +88,7 @@ mod budgets;
 mod retention;
 mod rollups;
 pub use access::{LoginRow, Principal};
-pub use alerts::{AlertChange, AlertRuleRow, Attempt, DueDelivery, NewAlertRule};
+pub use alerts::{AlertChange, AlertRuleRow, Attempt, DueDelivery};
 pub use budgets::{BudgetAlert, BudgetRow};
 pub use shared::{AuditEntry, KeyInfo, Project, TokenInfo, UserInfo};
 
@@ -680,20 +680,9 @@ impl Store {
                             .bind(k.bucket)
                             .bind(k.project_id)
                             .bind(k.model_id)
-                            .bind(k.error_type.clone())
-                            .bind(d.requests)
-                            .bind(d.input_tokens)
-                            .bind(d.output_tokens)
-                            .bind(d.cached_input_tokens)
-                            .bind(d.cache_write_tokens)
-                            .bind(d.cost_nanos)
-                            .bind(d.unpriced_requests)
-                            .bind(d.latency_count)
-                            .bind(d.latency_sum_ms)
-                            .bind(d.ttft_count)
-                            .bind(d.ttft_sum_ms);
-                        for h in d.hist {
-                            q = q.bind(h);
+                            .bind(k.error_type.clone());
+                        for v in d.sums().into_iter().chain(d.hist) {
+                            q = q.bind(v);
                         }
                     }
                     q.execute(&mut *tx).await?;

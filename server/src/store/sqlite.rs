@@ -143,24 +143,11 @@ pub fn write_batch(conn: &mut rusqlite::Connection, b: &Batch) -> Result<u64, St
     for (level, rows) in expand(&rollup.rows) {
         let mut upsert = tx.prepare_cached(&super::rollups::upsert_sql(level, 1, false))?;
         for (k, d) in rows {
-            let sums = [
-                d.requests,
-                d.input_tokens,
-                d.output_tokens,
-                d.cached_input_tokens,
-                d.cache_write_tokens,
-                d.cost_nanos,
-                d.unpriced_requests,
-                d.latency_count,
-                d.latency_sum_ms,
-                d.ttft_count,
-                d.ttft_sum_ms,
-            ];
             upsert.raw_bind_parameter(1, k.bucket)?;
             upsert.raw_bind_parameter(2, k.project_id)?;
             upsert.raw_bind_parameter(3, k.model_id)?;
             upsert.raw_bind_parameter(4, &k.error_type)?;
-            for (i, v) in sums.iter().chain(d.hist.iter()).enumerate() {
+            for (i, v) in d.sums().iter().chain(d.hist.iter()).enumerate() {
                 upsert.raw_bind_parameter(5 + i, v)?;
             }
             upsert.raw_execute()?;
