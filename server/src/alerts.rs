@@ -167,7 +167,7 @@ pub async fn view(store: &Store, who: &Principal, limit: i64) -> Result<AlertsVi
         })
         .collect();
     let budgets = crate::budgets::visible(store, who).await?;
-    for a in crate::budgets::alerts(store, &budgets, 0).await? {
+    for a in crate::budgets::alerts(store, &budgets, limit).await? {
         let scope = a.project.as_deref().unwrap_or("organisation");
         history.push(AlertHistoryEntry {
             at_ms: a.fired_at_ms,
