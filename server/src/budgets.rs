@@ -9,7 +9,7 @@
 
 use chrono::{Datelike, Duration, NaiveDate, TimeZone};
 use chrono_tz::Tz;
-use shared::{format_usd, format_utc_ms, BudgetAlertInfo, BudgetStatus, UsageEvent};
+use shared::{format_usd, BudgetAlertInfo, BudgetStatus, UsageEvent};
 
 use crate::query::local_midnight;
 use crate::rollup::BUCKET_SECONDS;
@@ -98,7 +98,7 @@ fn alert_body(b: &BudgetRow, period_start: i64, threshold: i64, spent: i64) -> S
         "threshold": threshold,
         "period": b.period,
         "tz": b.tz,
-        "periodStart": format_utc_ms(period_start * 1000),
+        "periodStart": crate::webhooks::iso(period_start * 1000),
         "spendNanos": spent,
         "amountNanos": b.amount_nanos,
     })
