@@ -15,6 +15,9 @@ use crate::{query, AppState, Config, Store};
 pub struct BenchOptions {
     pub events: usize,
     pub runs: usize,
+    /// Only time the panels, on a database a previous bench filled (no ingest, baseline,
+    /// export or import): for trying a change to the queries.
+    pub panels_only: bool,
 }
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
@@ -156,6 +159,15 @@ fn median_p95(mut samples: Vec<Duration>) -> (f64, f64) {
 /// Runs the benchmark against the empty database at `url` and prints the table.
 pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
     let store = Store::connect(Some(url)).await?;
+    if opts.panels_only {
+        // The ranges end where the previous bench's events do, so that reruns compare.
+        let Some(newest) = store.newest_event_ms().await? else {
+            return Err("bench --panels-only needs a database a previous bench filled".into());
+        };
+        let rows = time_panels(&store, &opts, newest + 1, false).await?;
+        print_table(rows, &store);
+        return Ok(());
+    }
     if store.last_event_id().await? != 0 {
         return Err("the bench needs an empty database (it writes N events into it)".into());
     }
@@ -198,43 +210,7 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
         ),
     )];
 
-    eprintln!("timing the six panels…");
-    // The largest project, for the filtered scenario.
-    let scenarios: Vec<(&str, DateRange, Vec<String>)> = vec![
-        ("last 30 days", DateRange::Preset(Period::Last30d), vec![]),
-        (
-            "last 30 days, one project",
-            DateRange::Preset(Period::Last30d),
-            vec!["bench-project-00".into()],
-        ),
-        ("last 90 days", DateRange::Preset(Period::Last90d), vec![]),
-        ("last 24 hours", DateRange::Preset(Period::Last24h), vec![]),
-    ];
-    for tz in ["UTC", "Asia/Kolkata"] {
-        for (label, range, projects) in &scenarios {
-            let q = UsageQuery {
-                range: range.clone(),
-                tz: tz.into(),
-                projects: projects.clone(),
-                ..Default::default()
-            };
-            let mut samples = Vec::new();
-            for _ in 0..opts.runs {
-                let t = Instant::now();
-                query::dashboard(&store, &q, now).await?;
-                samples.push(t.elapsed());
-            }
-            let (median, p95) = median_p95(samples);
-            let naive = naive_six_panels(&store, &q, now).await?;
-            rows.push((
-                format!("six panels, {label}, {tz}"),
-                format!(
-                    "median {median:.1} ms, p95 {p95:.1} ms; raw events {naive:.0} ms ({:.0}× slower)",
-                    naive / median
-                ),
-            ));
-        }
-    }
+    rows.extend(time_panels(&store, &opts, now, true).await?);
 
     // About a million events: the last N days holding them.
     let days = ((DAYS * 1_000_000) as f64 / opts.events.max(1) as f64).ceil() as i64;
@@ -305,6 +281,63 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
             report.accepted as f64 / import.as_secs_f64()
         ),
     ));
+    print_table(rows, &store);
+    Ok(())
+}
+
+/// Times the six panels for each scenario (median and p95 of `opts.runs`), and with
+/// `baseline` the same panels straight from raw events.
+async fn time_panels(
+    store: &Store,
+    opts: &BenchOptions,
+    now: i64,
+    baseline: bool,
+) -> Result<Vec<(String, String)>, AnyError> {
+    eprintln!("timing the six panels…");
+    let mut rows = Vec::new();
+    // The largest project, for the filtered scenario.
+    let scenarios: Vec<(&str, DateRange, Vec<String>)> = vec![
+        ("last 30 days", DateRange::Preset(Period::Last30d), vec![]),
+        (
+            "last 30 days, one project",
+            DateRange::Preset(Period::Last30d),
+            vec!["bench-project-00".into()],
+        ),
+        ("last 90 days", DateRange::Preset(Period::Last90d), vec![]),
+        ("last 24 hours", DateRange::Preset(Period::Last24h), vec![]),
+    ];
+    for tz in ["UTC", "Asia/Kolkata"] {
+        for (label, range, projects) in &scenarios {
+            let q = UsageQuery {
+                range: range.clone(),
+                tz: tz.into(),
+                projects: projects.clone(),
+                ..Default::default()
+            };
+            let mut samples = Vec::new();
+            for _ in 0..opts.runs {
+                let t = Instant::now();
+                query::dashboard(store, &q, now).await?;
+                samples.push(t.elapsed());
+            }
+            let (median, p95) = median_p95(samples);
+            let mut result = format!("median {median:.1} ms, p95 {p95:.1} ms");
+            if baseline {
+                let naive = naive_six_panels(store, &q, now).await?;
+                result.push_str(&format!(
+                    "; raw events {naive:.0} ms ({:.0}× slower)",
+                    naive / median
+                ));
+            }
+            rows.push((format!("six panels, {label}, {tz}"), result));
+        }
+    }
+
+    Ok(rows)
+}
+
+/// Prints the measurements, and the machine they ran on, as one markdown table.
+fn print_table(mut rows: Vec<(String, String)>, store: &Store) {
     rows.push((
         "machine".into(),
         format!(
@@ -315,12 +348,10 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
                 .unwrap_or(0)
         ),
     ));
-
     println!("| measurement | result |\n|---|---|");
     for (k, v) in rows {
         println!("| {k} | {v} |");
     }
-    Ok(())
 }
 
 /// Sends `events` generated requests to the ingest API from [`CLIENTS`] concurrent clients;

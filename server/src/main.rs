@@ -77,6 +77,9 @@ enum Command {
         /// Timed runs per panel scenario.
         #[arg(long, default_value_t = 20)]
         runs: usize,
+        /// Only re-time the panels on a database that a previous bench filled.
+        #[arg(long)]
+        panels_only: bool,
     },
 }
 
@@ -249,7 +252,12 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn run(cli: Cli) -> Result<(), AnyError> {
     let config = Config::from_env()?;
-    if let Some(Command::Bench { events, runs }) = &cli.command {
+    if let Some(Command::Bench {
+        events,
+        runs,
+        panels_only,
+    }) = &cli.command
+    {
         let url = config
             .database_url
             .clone()
@@ -257,6 +265,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         let options = server::bench::BenchOptions {
             events: *events,
             runs: *runs,
+            panels_only: *panels_only,
         };
         return server::bench::run(&url, options).await;
     }

@@ -771,6 +771,12 @@ impl Store {
         Ok(dispatch!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await?))
     }
 
+    /// The timestamp (unix ms) of the newest stored event, `None` when there is none.
+    pub async fn newest_event_ms(&self) -> Result<Option<i64>, StoreError> {
+        let sql = "SELECT MAX(ts) FROM events";
+        Ok(dispatch!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await?))
+    }
+
     /// Projects with events stored after event id `after`, and the newest event id seen.
     pub async fn projects_changed_after(&self, after: i64) -> Result<(Vec<i64>, i64), StoreError> {
         let sql = "SELECT project_id, MAX(id) FROM events WHERE id > $1 GROUP BY project_id";
