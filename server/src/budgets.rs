@@ -13,7 +13,7 @@ use shared::{format_usd, BudgetAlertInfo, BudgetStatus, UsageEvent};
 
 use crate::query::local_midnight;
 use crate::rollup::BUCKET_SECONDS;
-use crate::store::{BudgetRow, Principal, RollupFilter, Store, StoreError};
+use crate::store::{BudgetRow, Principal, RollupFilter, Store, StoreError, Sums};
 
 /// Thresholds used when none are given.
 pub const DEFAULT_THRESHOLDS: [i64; 3] = [50, 80, 100];
@@ -77,7 +77,10 @@ async fn spend(store: &Store, b: &BudgetRow, start: i64, end: i64) -> Result<i64
         project_ids: b.project_id.into_iter().collect(),
         ..RollupFilter::default()
     };
-    Ok(store.rollup_totals(&filter).await?.cost_nanos)
+    Ok(store
+        .rollup_totals(&filter, Sums::RequestsCost)
+        .await?
+        .cost_nanos)
 }
 
 /// Whether `spend` reaches `threshold` percent of `amount` (exactly, in integers).

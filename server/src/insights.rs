@@ -8,7 +8,7 @@ use shared::{CostDriver, CostInsights, EventStatus, UsageQuery};
 
 use crate::ingest::PriceBook;
 use crate::query::{self, QueryError, Resolved};
-use crate::store::{Group, GroupKey, RollupFilter, Store};
+use crate::store::{Group, GroupKey, RollupFilter, Store, Sums};
 
 /// Most drivers listed.
 pub const TOP_DRIVERS: usize = 10;
@@ -30,7 +30,7 @@ fn savings_milli_nanos(tokens: i64, price: &shared::ModelPrice) -> i128 {
 
 pub async fn insights_of(store: &Store, r: &Resolved) -> Result<CostInsights, QueryError> {
     let f = &r.filter;
-    let total = store.rollup_totals(f).await?;
+    let total = store.rollup_totals(f, Sums::All).await?;
     let failed_filter = RollupFilter {
         status: Some(EventStatus::Error),
         ..f.clone()
@@ -38,7 +38,7 @@ pub async fn insights_of(store: &Store, r: &Resolved) -> Result<CostInsights, Qu
     let failed = if f.status == Some(EventStatus::Success) {
         Default::default()
     } else {
-        store.rollup_totals(&failed_filter).await?
+        store.rollup_totals(&failed_filter, Sums::All).await?
     };
 
     // Cached tokens per model and bucket, priced at the bucket's start.
@@ -46,7 +46,10 @@ pub async fn insights_of(store: &Store, r: &Resolved) -> Result<CostInsights, Qu
     let prices = PriceBook::new(store.list_prices().await?);
     let mut saved: i128 = 0;
     let mut unpriced_cached_tokens = 0;
-    for row in store.rollup_grouped(f, Group::ModelBucket, false).await? {
+    for row in store
+        .rollup_grouped(f, Group::ModelBucket, Sums::Traffic)
+        .await?
+    {
         let GroupKey::ModelBucket(model_id, bucket) = row.key else {
             continue;
         };
@@ -71,9 +74,11 @@ pub async fn insights_of(store: &Store, r: &Resolved) -> Result<CostInsights, Qu
         end_bucket: f.start_bucket,
         ..f.clone()
     };
-    let now_rows = store.rollup_grouped(f, Group::ProjectModel, false).await?;
+    let now_rows = store
+        .rollup_grouped(f, Group::ProjectModel, Sums::All)
+        .await?;
     let then_rows = store
-        .rollup_grouped(&before, Group::ProjectModel, false)
+        .rollup_grouped(&before, Group::ProjectModel, Sums::All)
         .await?;
     let previous: HashMap<GroupKey, i64> = then_rows
         .into_iter()

@@ -12,7 +12,7 @@ use shared::{
 };
 
 use crate::rollup::{percentile, RollupDelta, BUCKET_SECONDS};
-use crate::store::{Group, GroupKey, RollupFilter, Store, StoreError};
+use crate::store::{Group, GroupKey, RollupFilter, Store, StoreError, Sums};
 
 /// Longest custom range, in days.
 pub const MAX_RANGE_DAYS: i64 = 400;
@@ -204,14 +204,18 @@ pub async fn summary(
 }
 
 async fn summary_of(store: &Store, r: &Resolved) -> Result<UsageSummary, QueryError> {
-    let current = store.rollup_grouped(&r.filter, Group::Total, true).await?;
+    let current = store
+        .rollup_grouped(&r.filter, Group::Total, Sums::AllWithHist)
+        .await?;
     let len = r.filter.end_bucket - r.filter.start_bucket;
     let before = RollupFilter {
         start_bucket: r.filter.start_bucket - len,
         end_bucket: r.filter.start_bucket,
         ..r.filter.clone()
     };
-    let previous = store.rollup_grouped(&before, Group::Total, false).await?;
+    let previous = store
+        .rollup_grouped(&before, Group::Total, Sums::Traffic)
+        .await?;
     let (t, errors) = current
         .into_iter()
         .next()
@@ -263,7 +267,7 @@ pub async fn daily(
 
 async fn daily_of(store: &Store, r: &Resolved) -> Result<Vec<DailyUsage>, QueryError> {
     let rows = store
-        .rollup_grouped(&r.filter, Group::LocalDay, false)
+        .rollup_grouped(&r.filter, Group::LocalDay, Sums::Traffic)
         .await?;
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
     let first = local(r.tz, r.filter.start_bucket).date();
@@ -301,7 +305,9 @@ async fn breakdown(
     r: &Resolved,
     group: Group,
 ) -> Result<Vec<(i64, BreakdownStats)>, QueryError> {
-    let rows = store.rollup_grouped(&r.filter, group, false).await?;
+    let rows = store
+        .rollup_grouped(&r.filter, group, Sums::Traffic)
+        .await?;
     let requests: i64 = rows.iter().map(|g| g.sums.requests).sum();
     let cost: i64 = rows
         .iter()
@@ -405,7 +411,7 @@ async fn hourly_of(
     r: &Resolved,
 ) -> Result<(Vec<HourlyUsage>, Vec<HeatmapCell>), QueryError> {
     let rows = store
-        .rollup_grouped(&r.filter, Group::LocalHourOfWeek, false)
+        .rollup_grouped(&r.filter, Group::LocalHourOfWeek, Sums::RequestsCost)
         .await?;
     let mut hours: Vec<HourlyUsage> = (0..24)
         .map(|hour| HourlyUsage {
@@ -450,7 +456,9 @@ async fn error_types_of(store: &Store, r: &Resolved) -> Result<Vec<ErrorTypeUsag
         status: Some(EventStatus::Error),
         ..r.filter.clone()
     };
-    let rows = store.rollup_grouped(&f, Group::ErrorType, false).await?;
+    let rows = store
+        .rollup_grouped(&f, Group::ErrorType, Sums::RequestsCost)
+        .await?;
     let total: i64 = rows.iter().map(|g| g.sums.requests).sum();
     let mut out: Vec<ErrorTypeUsage> = rows
         .into_iter()

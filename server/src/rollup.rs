@@ -139,6 +139,51 @@ pub fn cover(start: i64, end: i64, coarsest: Level) -> Vec<(Level, i64, i64)> {
     out
 }
 
+/// Splits `[start, end)` like [`cover`], but so that no bucket of a piece straddles a local
+/// `unit` (a day or an hour) of a zone whose UTC offsets over the range are `offsets`
+/// (`(from, seconds east of UTC)`, as [`crate::query::zone_offsets`] gives them), nor a change
+/// of offset: each local unit, cut at offset changes, is covered with the coarsest buckets that
+/// fit inside it, and touching pieces of one level are merged. So a Kolkata day (+05:30) reads
+/// 23 UTC hours and four quarter-hours instead of 96 quarter-hours, a New York day reads
+/// hours, and a UTC day one day row.
+pub fn local_cover(
+    start: i64,
+    end: i64,
+    offsets: &[(i64, i64)],
+    unit: Level,
+) -> Vec<(Level, i64, i64)> {
+    let w = unit.seconds();
+    // Where a local unit starts or the offset changes, inside the range.
+    let mut cuts = vec![start];
+    for (i, &(from, offset)) in offsets.iter().enumerate() {
+        let until = offsets.get(i + 1).map_or(end, |next| next.0).min(end);
+        let from = from.max(start);
+        if from >= until {
+            continue;
+        }
+        cuts.push(from);
+        // The first local unit start after `from`: (t + offset) is a multiple of `w`.
+        let mut t = (from + offset).div_euclid(w) * w + w - offset;
+        while t < until {
+            cuts.push(t);
+            t += w;
+        }
+    }
+    cuts.push(end);
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut out: Vec<(Level, i64, i64)> = Vec::new();
+    for pair in cuts.windows(2) {
+        for (level, s, e) in cover(pair[0], pair[1], unit) {
+            match out.last_mut() {
+                Some(last) if last.0 == level && last.2 == s => last.2 = e,
+                _ => out.push((level, s, e)),
+            }
+        }
+    }
+    out
+}
+
 /// The key of one roll-up row.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RollupKey {
@@ -428,6 +473,98 @@ mod tests {
         assert!(cover(start, end, Level::Hour)
             .iter()
             .all(|(level, _, _)| *level != Level::Day));
+    }
+
+    /// Checks that `pieces` cover `[start, end)` in order with aligned buckets, none of which
+    /// straddles a local `unit` or a change of offset.
+    fn assert_local_cover(start: i64, end: i64, offsets: &[(i64, i64)], unit: Level) {
+        let pieces = local_cover(start, end, offsets, unit);
+        let offset_at = |t: i64| offsets.iter().rev().find(|(from, _)| *from <= t).unwrap().1;
+        let mut at = start;
+        for (level, lo, hi) in &pieces {
+            assert_eq!(*lo, at, "{pieces:?}");
+            assert!(lo < hi && level.floor(*lo) == *lo && level.floor(*hi) == *hi);
+            let w = level.seconds();
+            for b in (*lo..*hi).step_by(w as usize) {
+                let (first, last) = (b, b + w - BUCKET_SECONDS);
+                assert_eq!(
+                    offset_at(first),
+                    offset_at(last),
+                    "{level:?} {b} crosses a change"
+                );
+                let local_unit = |t: i64| (t + offset_at(t)).div_euclid(unit.seconds());
+                assert_eq!(
+                    local_unit(first),
+                    local_unit(last),
+                    "{level:?} {b} straddles a local {unit:?}: {pieces:?}"
+                );
+            }
+            at = *hi;
+        }
+        assert_eq!(at, end, "{pieces:?}");
+    }
+
+    #[test]
+    fn local_cover_reads_the_coarsest_buckets_inside_each_local_day_or_hour() {
+        let (day, hour) = (86_400, 3_600);
+        // UTC: the same pieces as cover.
+        let start = 20_000 * day + 5 * hour + 2_700;
+        let end = start + 30 * day + 900;
+        for unit in [Level::Day, Level::Hour] {
+            assert_eq!(
+                local_cover(start, end, &[(start, 0)], unit),
+                cover(start, end, unit)
+            );
+        }
+        // Kolkata's days (+05:30, midnight at 18:30 UTC): 23 hours between two half-hours of
+        // quarter-hours, never a UTC day.
+        let kolkata = [(start, 19_800)];
+        let midnight = 20_000 * day + 18 * hour + 1_800;
+        assert_eq!(
+            local_cover(midnight, midnight + 2 * day, &kolkata, Level::Day),
+            vec![
+                (Level::Quarter, midnight, midnight + 1_800),
+                (Level::Hour, midnight + 1_800, midnight + day - 1_800),
+                (
+                    Level::Quarter,
+                    midnight + day - 1_800,
+                    midnight + day + 1_800
+                ),
+                (
+                    Level::Hour,
+                    midnight + day + 1_800,
+                    midnight + 2 * day - 1_800
+                ),
+                (
+                    Level::Quarter,
+                    midnight + 2 * day - 1_800,
+                    midnight + 2 * day
+                ),
+            ]
+        );
+        // Its local hours start at :30, so they read quarter-hours only.
+        assert_eq!(
+            local_cover(start, end, &kolkata, Level::Hour),
+            vec![(Level::Quarter, start, end)]
+        );
+        // New York across both DST changes of 2025, Lord Howe's half-hour change, Kathmandu.
+        let ny_start = 20_150 * day + 900;
+        let zones: [&[(i64, i64)]; 4] = [
+            &[
+                (ny_start, -5 * hour),
+                (20_156 * day + 7 * hour, -4 * hour),
+                (20_394 * day + 6 * hour, -5 * hour),
+            ],
+            &[(ny_start, 11 * hour), (20_183 * day + 15 * hour, 37_800)],
+            &[(ny_start, 20_700)],
+            &[(ny_start, 0)],
+        ];
+        for offsets in zones {
+            for unit in [Level::Day, Level::Hour] {
+                assert_local_cover(ny_start, 20_400 * day + 2_700, offsets, unit);
+                assert_local_cover(ny_start, ny_start + 900, offsets, unit);
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use common::{spawn_app, spawn_app_with, Db};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use server::ingest::ModelPrice;
-use server::store::RollupFilter;
+use server::store::{RollupFilter, Sums};
 use server::Config;
 use shared::{DateRange, IngestResponse, UsageQuery};
 
@@ -47,7 +47,11 @@ async fn accepted_events_are_counted_in_every_body_format(db: Db) {
         .unwrap();
     assert_eq!(res.json::<IngestResponse>().await.unwrap().accepted, 2);
 
-    let totals = app.store.rollup_totals(&everything()).await.unwrap();
+    let totals = app
+        .store
+        .rollup_totals(&everything(), Sums::All)
+        .await
+        .unwrap();
     assert_eq!(totals.requests, 6);
     assert_eq!(totals.input_tokens, 600);
     assert_eq!(totals.output_tokens, 120);
@@ -89,7 +93,7 @@ async fn retrying_a_batch_adds_nothing_even_concurrently(db: Db) {
     assert_eq!(accepted, 75, "each new id is stored exactly once");
     assert_eq!(
         app.store
-            .rollup_totals(&everything())
+            .rollup_totals(&everything(), Sums::All)
             .await
             .unwrap()
             .requests,
@@ -126,7 +130,7 @@ async fn a_batch_with_one_bad_event_writes_nothing_and_names_it(db: Db) {
     assert_eq!(body.problems[0].field, "input_tokens");
     assert_eq!(
         app.store
-            .rollup_totals(&everything())
+            .rollup_totals(&everything(), Sums::All)
             .await
             .unwrap()
             .requests,
@@ -175,7 +179,7 @@ async fn missing_unknown_and_revoked_keys_get_401(db: Db) {
     assert_eq!(app.post_events(&key, &body).await.status(), 401);
     assert_eq!(
         app.store
-            .rollup_totals(&everything())
+            .rollup_totals(&everything(), Sums::All)
             .await
             .unwrap()
             .requests,
@@ -203,7 +207,7 @@ async fn oversized_bodies_and_batches_get_413_and_the_server_keeps_serving(db: D
     assert_eq!(res.status(), 200);
     assert_eq!(
         app.store
-            .rollup_totals(&everything())
+            .rollup_totals(&everything(), Sums::All)
             .await
             .unwrap()
             .requests,
@@ -265,7 +269,11 @@ async fn cached_tokens_are_priced_at_their_own_rates_and_price_changes_keep_hist
          "output_tokens": 5, "cost_usd": 0.123456789}, // the client's cost wins
     ]);
     assert_eq!(app.post_events(&key, &body).await.status(), 200);
-    let t = app.store.rollup_totals(&everything()).await.unwrap();
+    let t = app
+        .store
+        .rollup_totals(&everything(), Sums::All)
+        .await
+        .unwrap();
     assert_eq!(t.cost_nanos, 1_605_000_000 + 535_000_000 + 123_456_789);
     assert_eq!(t.unpriced_requests, 2);
 
@@ -280,7 +288,11 @@ async fn cached_tokens_are_priced_at_their_own_rates_and_price_changes_keep_hist
         ))
         .await
         .unwrap();
-    let again = app.store.rollup_totals(&everything()).await.unwrap();
+    let again = app
+        .store
+        .rollup_totals(&everything(), Sums::All)
+        .await
+        .unwrap();
     assert_eq!(again.cost_nanos, t.cost_nanos);
 
     // The summary query reads the same numbers.

@@ -63,6 +63,23 @@ fn exact_percentile(sorted: &[i64], p: f64) -> f64 {
     sorted[rank - 1] as f64
 }
 
+/// Requests, cost, tokens in / out / cached and the mean latency of some events, as the daily
+/// history and the breakdowns show them.
+fn totals_of(events: &[&Sent]) -> (i64, i64, i64, i64, i64, Option<f64>) {
+    let sum = |f: fn(&Sent) -> i64| events.iter().map(|e| f(e)).sum::<i64>();
+    let latencies: Vec<i64> = events.iter().filter_map(|e| e.latency).collect();
+    let mean = (!latencies.is_empty())
+        .then(|| latencies.iter().sum::<i64>() as f64 / latencies.len() as f64);
+    (
+        events.len() as i64,
+        sum(|e| e.cost_nanos),
+        sum(|e| e.input),
+        sum(|e| e.output),
+        sum(|e| e.cached),
+        mean,
+    )
+}
+
 async fn every_panel_equals_a_recomputation_from_raw_events(db: Db) {
     let app = spawn_app(db).await;
     let sent = workload(42, 3_000);
@@ -119,9 +136,8 @@ async fn every_panel_equals_a_recomputation_from_raw_events(db: Db) {
                 projects: projects.iter().map(|p| p.to_string()).collect(),
                 status,
             };
-            let inside: Vec<&Sent> = sent
+            let matching: Vec<&Sent> = sent
                 .iter()
-                .filter(|e| (first..=last).contains(&local_date(tz, e.ts_ms)))
                 .filter(|e| match status {
                     None => true,
                     Some(EventStatus::Error) => e.error.is_some(),
@@ -130,11 +146,38 @@ async fn every_panel_equals_a_recomputation_from_raw_events(db: Db) {
                 .filter(|e| models.is_empty() || models.contains(&e.model))
                 .filter(|e| projects.is_empty() || projects.contains(&e.project))
                 .collect();
+            let inside: Vec<&Sent> = matching
+                .iter()
+                .copied()
+                .filter(|e| (first..=last).contains(&local_date(tz, e.ts_ms)))
+                .collect();
+            // The previous period: as long as the range, ending at its first local midnight.
+            let midnight = |d: NaiveDate| {
+                let t = tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap());
+                t.earliest().unwrap().timestamp_millis()
+            };
+            let (from, until) = (midnight(first), midnight(last.succ_opt().unwrap()));
+            let before: Vec<&Sent> = matching
+                .iter()
+                .copied()
+                .filter(|e| (2 * from - until..from).contains(&e.ts_ms))
+                .collect();
             let ctx = format!("{tz_name} models={models:?} projects={projects:?} {status:?}");
             let d = server::query::dashboard(&app.store, &q, now).await.unwrap();
 
-            // Summary.
+            // Summary, and the previous period of its cards.
             let s = &d.summary;
+            let (requests, cost, input, output, _, latency) = totals_of(&before);
+            let p = s.previous.as_ref().expect("the previous period has events");
+            assert_eq!(
+                (p.total_requests, p.total_cost_nanos, p.total_tokens),
+                (requests, cost, input + output),
+                "{ctx}"
+            );
+            assert_eq!(p.average_response_time_ms, latency, "{ctx}");
+            let ok = before.iter().filter(|e| e.error.is_none()).count() as f64;
+            let rate = p.success_rate.unwrap();
+            assert!((rate - ok * 100.0 / requests as f64).abs() < 1e-9, "{ctx}");
             assert_eq!(s.total_requests, inside.len() as i64, "{ctx}");
             assert_eq!(
                 s.input_tokens,
@@ -172,38 +215,60 @@ async fn every_panel_equals_a_recomputation_from_raw_events(db: Db) {
             }
 
             // Daily: every local day present, each equal to the events of that local day.
-            let mut by_day: BTreeMap<NaiveDate, (i64, i64, i64)> = BTreeMap::new();
+            // Requests, cost, tokens in / out / cached, and mean latency (sum, count) per day.
+            type Day = (i64, i64, i64, i64, i64, Option<f64>);
+            let mut by_day: BTreeMap<NaiveDate, Vec<&Sent>> = BTreeMap::new();
             let mut day = first;
             while day <= last {
-                by_day.insert(day, (0, 0, 0));
+                by_day.insert(day, Vec::new());
                 day = day.succ_opt().unwrap();
             }
             for e in &inside {
-                let v = by_day.get_mut(&local_date(tz, e.ts_ms)).unwrap();
-                v.0 += 1;
-                v.1 += e.cost_nanos;
-                v.2 += e.input;
+                by_day.get_mut(&local_date(tz, e.ts_ms)).unwrap().push(e);
             }
-            let got: Vec<(String, (i64, i64, i64))> = d
+            let got: Vec<(String, Day)> = d
                 .daily
                 .iter()
-                .map(|x| (x.date.clone(), (x.requests, x.cost_nanos, x.input_tokens)))
+                .map(|x| {
+                    let day = (
+                        x.requests,
+                        x.cost_nanos,
+                        x.input_tokens,
+                        x.output_tokens,
+                        x.cached_input_tokens,
+                        x.average_response_time_ms,
+                    );
+                    (x.date.clone(), day)
+                })
                 .collect();
-            let want: Vec<(String, (i64, i64, i64))> = by_day
+            let want: Vec<(String, Day)> = by_day
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
+                .map(|(k, of)| (k.to_string(), totals_of(&of)))
                 .collect();
             assert_eq!(got, want, "{ctx}");
 
             // Models and projects.
             for m in &d.models {
-                let of: Vec<&&Sent> = inside.iter().filter(|e| e.model == m.model).collect();
+                let of: Vec<&Sent> = inside
+                    .iter()
+                    .copied()
+                    .filter(|e| e.model == m.model)
+                    .collect();
                 assert_eq!(m.stats.requests, of.len() as i64, "{ctx} {}", m.model);
                 assert_eq!(
                     m.stats.cost_nanos,
                     of.iter().map(|e| e.cost_nanos).sum::<i64>(),
                     "{ctx}"
                 );
+                let (_, _, input, output, cached, latency) = totals_of(&of);
+                let st = &m.stats;
+                assert_eq!(
+                    (st.input_tokens, st.output_tokens, st.cached_input_tokens),
+                    (input, output, cached),
+                    "{ctx} {}",
+                    m.model
+                );
+                assert_eq!(st.average_response_time_ms, latency, "{ctx} {}", m.model);
                 let errs = of.iter().filter(|e| e.error.is_some()).count() as f64;
                 assert!(
                     (m.stats.error_rate - errs * 100.0 / of.len() as f64).abs() < 1e-9,
@@ -223,28 +288,33 @@ async fn every_panel_equals_a_recomputation_from_raw_events(db: Db) {
 
             // Hourly pattern and heat map in local time.
             let mut hours = [0i64; 24];
+            let mut hour_costs = [0i64; 24];
             let mut cells = [0i64; 168];
             for e in &inside {
                 let t = tz.timestamp_millis_opt(e.ts_ms).unwrap();
                 hours[t.hour() as usize] += 1;
+                hour_costs[t.hour() as usize] += e.cost_nanos;
                 cells[t.weekday().num_days_from_monday() as usize * 24 + t.hour() as usize] += 1;
             }
             let got: Vec<i64> = d.hourly.iter().map(|h| h.requests).collect();
             assert_eq!(got, hours.to_vec(), "{ctx}");
+            let got: Vec<i64> = d.hourly.iter().map(|h| h.cost_nanos).collect();
+            assert_eq!(got, hour_costs.to_vec(), "{ctx}");
             let got: Vec<i64> = d.heatmap.iter().map(|c| c.requests).collect();
             assert_eq!(got, cells.to_vec(), "{ctx}");
 
             // Error types, and the error log paged to its end.
-            let mut types: BTreeMap<&str, i64> = BTreeMap::new();
+            let mut types: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
             for e in &inside {
                 if let Some(t) = e.error {
-                    *types.entry(t).or_default() += 1;
+                    let of = types.entry(t).or_default();
+                    *of = (of.0 + 1, of.1 + e.cost_nanos);
                 }
             }
-            let got: BTreeMap<&str, i64> = d
+            let got: BTreeMap<&str, (i64, i64)> = d
                 .error_types
                 .iter()
-                .map(|t| (t.error_type.as_str(), t.count))
+                .map(|t| (t.error_type.as_str(), (t.count, t.cost_nanos)))
                 .collect();
             assert_eq!(got, types, "{ctx}");
             let mut logged = Vec::new();

@@ -161,6 +161,42 @@ pub enum Group {
     ModelBucket,
 }
 
+/// Which sums a read of roll-ups adds up; the others come back as 0. Every summed column
+/// costs every row read, so each panel asks for what it shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sums {
+    /// Requests and cost (the hourly pattern, error types, budgets).
+    RequestsCost,
+    /// Requests, failures, cost, tokens in / out / cached and latency (the daily history, the
+    /// breakdowns, the previous period's cards).
+    Traffic,
+    /// Every additive column and the failures.
+    All,
+    /// Everything, and the latency histogram (most of a row's width: the summary's percentiles).
+    AllWithHist,
+}
+
+impl Sums {
+    /// Whether the read sums `column` (one of [`ROLLUP_SUMS`]) or `failed`.
+    fn includes(self, column: &str) -> bool {
+        match self {
+            Sums::RequestsCost => matches!(column, "requests" | "cost_nanos"),
+            Sums::Traffic => matches!(
+                column,
+                "requests"
+                    | "failed"
+                    | "cost_nanos"
+                    | "input_tokens"
+                    | "output_tokens"
+                    | "cached_input_tokens"
+                    | "latency_count"
+                    | "latency_sum_ms"
+            ),
+            Sums::All | Sums::AllWithHist => true,
+        }
+    }
+}
+
 /// The group a row of [`Store::rollup_grouped`] sums.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum GroupKey {
