@@ -117,6 +117,30 @@ impl Store {
         Ok(rows.into_iter().next().map(|r| r.sums).unwrap_or_default())
     }
 
+    /// The bucket ranges a grouped read covers, per level: whole UTC days where the range has
+    /// them, and for local days or hours buckets inside one of them and of one offset.
+    fn ranges_to_read(&self, f: &RollupFilter, group: Group) -> BTreeMap<Level, Vec<(i64, i64)>> {
+        let (start, end) = (f.start_bucket, f.end_bucket);
+        let pieces = match group {
+            Group::LocalDay => local_cover(start, end, &f.offsets, Level::Day),
+            Group::LocalHourOfWeek => local_cover(start, end, &f.offsets, Level::Hour),
+            _ => cover(start, end, Level::Day),
+        };
+        let mut ranges: BTreeMap<Level, Vec<(i64, i64)>> = BTreeMap::new();
+        for (level, s, e) in pieces {
+            ranges.entry(level).or_default().push((s, e));
+        }
+        let ragged = ranges.values().any(|r| r.len() > 2);
+        if ragged && matches!(self.backend, Backend::Postgres(_)) {
+            // PostgreSQL's generic plan for the join of many ranges filtered the level's whole
+            // series (the Kolkata daily history of 30 days at 1M events: 430 ms), and one scan
+            // per range cost more to start than it saved (six panels 40 -> 54 ms): it reads
+            // quarter-hours, which never straddle a local day or hour, over the whole range.
+            return BTreeMap::from([(Level::Quarter, vec![(start, end)])]);
+        }
+        ranges
+    }
+
     /// Sums the roll-up rows the filter selects, per group. Each group reads the coarsest
     /// buckets that fit: whole UTC days where the range has them, and for local days or hours
     /// the coarsest inside each of them ([`local_cover`]: Kolkata's days are UTC hours with
@@ -128,14 +152,6 @@ impl Store {
         group: Group,
         sums: Sums,
     ) -> Result<Vec<GroupRow>, StoreError> {
-        // Local days and hours read buckets inside one of them (and of one offset).
-        let cover = match group {
-            Group::LocalDay => local_cover(f.start_bucket, f.end_bucket, &f.offsets, Level::Day),
-            Group::LocalHourOfWeek => {
-                local_cover(f.start_bucket, f.end_bucket, &f.offsets, Level::Hour)
-            }
-            _ => cover(f.start_bucket, f.end_bucket, Level::Day),
-        };
         let with_hist = sums == Sums::AllWithHist;
         let hist = with_hist.then(hist_columns).into_iter().flatten();
         // Every column in the order `delta_from_row` reads them, `None` where not summed.
@@ -196,26 +212,13 @@ impl Store {
         // each range of a level one index range scan. A level read in many ranges (the
         // quarter-hours around each Kolkata midnight) joins the list of them instead (SQLite
         // allows at most 500 parts in a compound SELECT).
-        let mut ranges: BTreeMap<Level, Vec<(i64, i64)>> = BTreeMap::new();
-        for (level, start, end) in cover {
-            ranges.entry(level).or_default().push((start, end));
-        }
-        let ragged = ranges.values().any(|r| r.len() > 2);
-        let sqlite = matches!(self.backend, Backend::Sqlite(_));
-        if ragged && !sqlite {
-            // PostgreSQL's generic plan for that join filtered the level's whole series (the
-            // Kolkata daily history of 30 days at 1M events: 430 ms), and one scan per range
-            // cost more to start than it saved (six panels 40 -> 54 ms): it reads quarter-hours,
-            // which never straddle a local day or hour, over the whole range.
-            ranges = BTreeMap::from([(Level::Quarter, vec![(f.start_bucket, f.end_bucket)])]);
-        }
         let mark = |args: &mut Vec<i64>, v: i64| {
             args.push(v);
             format!("${}", args.len())
         };
         let mut args = Vec::new();
         let mut pieces = Vec::new();
-        for (level, ranges) in ranges {
+        for (level, ranges) in self.ranges_to_read(f, group) {
             let table = level.table();
             // (what a read is FROM, its condition on the bucket)
             let reads: Vec<(String, String)> = if ranges.len() > 2 {
