@@ -11,7 +11,7 @@ use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 use shared::{DateRange, UsageQuery, NANOS_PER_USD};
 
 use crate::query::{self, QueryError, Resolved};
-use crate::store::Store;
+use crate::store::{RawEvent, Store};
 
 /// The CSV tables one can ask for with `table=`.
 pub const TABLES: [&str; 7] = [
@@ -24,20 +24,54 @@ pub const TABLES: [&str; 7] = [
     "error_log",
 ];
 
+/// Whether a spreadsheet would read `text` as a formula: it starts with `= + - @ \t \r`.
+fn starts_formula(text: &str) -> bool {
+    matches!(
+        text.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
+}
+
 /// Makes user text inert in spreadsheets: a leading `'` before `= + - @ \t \r`.
 pub fn neutralise(text: &str) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_string(),
+    if starts_formula(text) {
+        format!("'{text}")
+    } else {
+        text.to_string()
     }
 }
 
 /// Nano-USD as an exact decimal number of dollars, e.g. `12.345000000`.
 pub fn usd_decimal(nanos: i64) -> String {
-    let sign = if nanos < 0 { "-" } else { "" };
-    let abs = (nanos as i128).abs();
-    let per = NANOS_PER_USD as i128;
-    format!("{sign}{}.{:09}", abs / per, abs % per)
+    let mut out = Vec::with_capacity(24);
+    write_usd(&mut out, nanos);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends [`usd_decimal`]'s text.
+fn write_usd(out: &mut Vec<u8>, nanos: i64) {
+    if nanos < 0 {
+        out.push(b'-');
+    }
+    let abs = nanos.unsigned_abs();
+    let per = NANOS_PER_USD as u64;
+    write_int(out, abs / per);
+    out.push(b'.');
+    write_padded(out, (abs % per) as u32, 9);
+}
+
+fn write_int(out: &mut Vec<u8>, v: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// `v` in decimal with leading zeros to `width` digits (`v` must fit in them).
+fn write_padded(out: &mut Vec<u8>, mut v: u32, width: usize) {
+    let start = out.len();
+    out.resize(start + width, b'0');
+    for d in out[start..].iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
 }
 
 fn usd(nanos: i64) -> f64 {
@@ -562,68 +596,158 @@ pub fn raw_csv_header() -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
-/// Appends events to `out` in the given format (CSV rows without header, or NDJSON lines).
-pub fn write_raw(out: &mut Vec<u8>, events: &[crate::store::RawEvent], format: RawFormat) {
-    let rfc3339 = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-            .unwrap_or_default()
+/// `2025-01-02T03:04:05.678Z`: the RFC 3339 UTC time of the raw export, written by hand
+/// because chrono's formatter allocated a `String` per event (years outside 0–9999 still go
+/// through chrono).
+fn write_timestamp(out: &mut Vec<u8>, ms: i64) {
+    use chrono::{Datelike, Timelike};
+    let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
+        return;
     };
-    let source = |s: i64| match s {
+    if !(0..=9999).contains(&t.year()) {
+        let text = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
+    write_padded(out, t.year() as u32, 4);
+    for (sep, v) in [(b'-', t.month()), (b'-', t.day()), (b'T', t.hour())] {
+        out.push(sep);
+        write_padded(out, v, 2);
+    }
+    for (sep, v) in [(b':', t.minute()), (b':', t.second())] {
+        out.push(sep);
+        write_padded(out, v, 2);
+    }
+    out.push(b'.');
+    write_padded(out, t.timestamp_subsec_millis(), 3);
+    out.push(b'Z');
+}
+
+fn cost_source(s: i64) -> &'static str {
+    match s {
         1 => "price_table",
         2 => "client",
         _ => "unpriced",
-    };
-    match format {
-        RawFormat::Ndjson => {
-            for e in events {
-                let metadata = e
-                    .metadata
-                    .as_deref()
-                    .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok());
-                let line = serde_json::json!({
-                    "id": e.id, "timestamp": rfc3339(e.timestamp_ms), "project": e.project,
-                    "model": e.model, "input_tokens": e.input_tokens,
-                    "output_tokens": e.output_tokens, "cached_input_tokens": e.cached_input_tokens,
-                    "cache_write_tokens": e.cache_write_tokens,
-                    "cost_usd": usd(e.cost_nanos), "cost_nanos": e.cost_nanos,
-                    "cost_source": source(e.cost_source), "latency_ms": e.latency_ms,
-                    "ttft_ms": e.ttft_ms, "status": if e.is_error { "error" } else { "success" },
-                    "error_type": e.error_type, "error_message": e.error_message,
-                    "user": e.user, "metadata": metadata,
-                });
-                out.extend_from_slice(line.to_string().as_bytes());
-                out.push(b'\n');
+    }
+}
+
+fn status(is_error: bool) -> &'static str {
+    if is_error {
+        "error"
+    } else {
+        "success"
+    }
+}
+
+/// One CSV field of user text: neutralised (see [`neutralise`]) and quoted when it holds a
+/// comma, quote or line break, as the csv crate writes it.
+fn csv_text(out: &mut Vec<u8>, text: &str) {
+    let quote = text
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+    if quote {
+        out.push(b'"');
+    }
+    if starts_formula(text) {
+        out.push(b'\'');
+    }
+    if quote {
+        for b in text.bytes() {
+            out.push(b);
+            if b == b'"' {
+                out.push(b'"');
             }
         }
-        RawFormat::Csv => {
-            let mut w = csv::Writer::from_writer(std::mem::take(out));
-            let text = |v: &Option<String>| neutralise(v.as_deref().unwrap_or(""));
-            let num = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-            for e in events {
-                let _ = w.write_record([
-                    text(&e.id),
-                    rfc3339(e.timestamp_ms),
-                    neutralise(&e.project),
-                    neutralise(&e.model),
-                    e.input_tokens.to_string(),
-                    e.output_tokens.to_string(),
-                    e.cached_input_tokens.to_string(),
-                    e.cache_write_tokens.to_string(),
-                    usd_decimal(e.cost_nanos),
-                    source(e.cost_source).to_string(),
-                    num(e.latency_ms),
-                    num(e.ttft_ms),
-                    if e.is_error { "error" } else { "success" }.to_string(),
-                    text(&e.error_type),
-                    text(&e.error_message),
-                    text(&e.user),
-                    text(&e.metadata),
-                ]);
-            }
-            *out = w.into_inner().unwrap_or_default();
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
+/// Appends one event as a row of the raw CSV export (columns of [`raw_csv_header`]).
+/// Formatted in place, without allocating: this runs once per exported event.
+pub fn write_csv_event(out: &mut Vec<u8>, e: &RawEvent<'_>) {
+    csv_text(out, e.id.unwrap_or(""));
+    out.push(b',');
+    write_timestamp(out, e.timestamp_ms);
+    out.push(b',');
+    csv_text(out, e.project);
+    out.push(b',');
+    csv_text(out, e.model);
+    for n in [
+        e.input_tokens,
+        e.output_tokens,
+        e.cached_input_tokens,
+        e.cache_write_tokens,
+    ] {
+        out.push(b',');
+        write_int(out, n);
+    }
+    out.push(b',');
+    write_usd(out, e.cost_nanos);
+    out.push(b',');
+    out.extend_from_slice(cost_source(e.cost_source).as_bytes());
+    for n in [e.latency_ms, e.ttft_ms] {
+        out.push(b',');
+        if let Some(n) = n {
+            write_int(out, n);
         }
     }
+    out.push(b',');
+    out.extend_from_slice(status(e.is_error).as_bytes());
+    for text in [e.error_type, e.error_message, e.user, e.metadata] {
+        out.push(b',');
+        csv_text(out, text.unwrap_or(""));
+    }
+    out.push(b'\n');
+}
+
+/// Appends one event as a line of the NDJSON export: the CSV's columns plus `cost_nanos`,
+/// with `metadata` as the stored JSON object.
+pub fn write_ndjson_event(out: &mut Vec<u8>, e: &RawEvent<'_>) {
+    /// `,"key":value`; writing JSON into a Vec cannot fail.
+    fn field(out: &mut Vec<u8>, key: &str, value: &impl serde::Serialize) {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
+    out.extend_from_slice(b"{\"id\":");
+    let _ = serde_json::to_writer(&mut *out, &e.id);
+    out.extend_from_slice(b",\"timestamp\":\"");
+    write_timestamp(out, e.timestamp_ms);
+    out.push(b'"');
+    field(out, "project", &e.project);
+    field(out, "model", &e.model);
+    field(out, "input_tokens", &e.input_tokens);
+    field(out, "output_tokens", &e.output_tokens);
+    field(out, "cached_input_tokens", &e.cached_input_tokens);
+    field(out, "cache_write_tokens", &e.cache_write_tokens);
+    field(out, "cost_usd", &usd(e.cost_nanos));
+    field(out, "cost_nanos", &e.cost_nanos);
+    field(out, "cost_source", &cost_source(e.cost_source));
+    field(out, "latency_ms", &e.latency_ms);
+    field(out, "ttft_ms", &e.ttft_ms);
+    field(out, "status", &status(e.is_error));
+    field(out, "error_type", &e.error_type);
+    field(out, "error_message", &e.error_message);
+    field(out, "user", &e.user);
+    out.extend_from_slice(b",\"metadata\":");
+    match e.metadata {
+        // Stored as compact JSON by ingest: copied as it is when it is one line of valid JSON.
+        Some(m)
+            if !m.contains(['\n', '\r'])
+                && serde_json::from_str::<serde::de::IgnoredAny>(m).is_ok() =>
+        {
+            out.extend_from_slice(m.as_bytes())
+        }
+        Some(m) => {
+            let v = serde_json::from_str::<serde_json::Value>(m).unwrap_or_default();
+            let _ = serde_json::to_writer(&mut *out, &v);
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b"}\n");
 }
 
 #[cfg(test)]
@@ -650,5 +774,136 @@ mod tests {
         assert_eq!(usd_decimal(1_605_000_000), "1.605000000");
         assert_eq!(usd_decimal(123_456_789), "0.123456789");
         assert_eq!(usd_decimal(-5), "-0.000000005");
+    }
+
+    fn event<'a>(text: &'a str, metadata: Option<&'a str>) -> RawEvent<'a> {
+        RawEvent {
+            id: Some(text),
+            timestamp_ms: 1_735_787_045_678,
+            project: text,
+            model: "gpt-4o",
+            input_tokens: 1_234,
+            output_tokens: 0,
+            cached_input_tokens: 77,
+            cache_write_tokens: 5,
+            cost_nanos: -1_605_000_001,
+            cost_source: 2,
+            latency_ms: Some(830),
+            ttft_ms: None,
+            is_error: true,
+            error_type: Some(text),
+            error_message: None,
+            user: Some(""),
+            metadata,
+        }
+    }
+
+    /// Text that needs quoting, doubling, neutralising, or nothing.
+    const AWKWARD: [&str; 10] = [
+        "plain",
+        "",
+        "a,b",
+        "say \"hi\"",
+        "two\nlines",
+        "cr\rhere",
+        "=1+1",
+        "-5,\"x\"",
+        "@SUM(A1)\n",
+        "héllo ✓",
+    ];
+
+    #[test]
+    fn csv_rows_are_what_the_csv_crate_writes_for_the_neutralised_fields() {
+        for text in AWKWARD {
+            let e = event(text, Some(r#"{"k":"v, \"q\""}"#));
+            let mut ours = Vec::new();
+            write_csv_event(&mut ours, &e);
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record([
+                neutralise(text),
+                "2025-01-02T03:04:05.678Z".into(),
+                neutralise(text),
+                "gpt-4o".into(),
+                "1234".into(),
+                "0".into(),
+                "77".into(),
+                "5".into(),
+                "-1.605000001".into(),
+                "client".into(),
+                "830".into(),
+                "".into(),
+                "error".into(),
+                neutralise(text),
+                "".into(),
+                "".into(),
+                r#"{"k":"v, \"q\""}"#.into(),
+            ])
+            .unwrap();
+            let want = w.into_inner().unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                String::from_utf8(want).unwrap(),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_are_chronos_rfc3339_in_milliseconds() {
+        let samples = [
+            0,
+            1,
+            999,
+            -1,
+            -86_400_001,
+            951_782_400_000,     // 2000-02-29
+            1_735_787_045_678,   // 2025-01-02
+            253_402_300_799_999, // 9999-12-31T23:59:59.999
+            253_402_300_800_000, // year 10000: through chrono
+            -62_167_219_200_001, // year -1: through chrono
+        ];
+        for ms in samples {
+            let mut ours = Vec::new();
+            write_timestamp(&mut ours, ms);
+            let want = chrono::DateTime::from_timestamp_millis(ms)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            assert_eq!(String::from_utf8(ours).unwrap(), want, "{ms}");
+        }
+    }
+
+    #[test]
+    fn ndjson_lines_hold_every_column_with_metadata_as_an_object() {
+        for text in AWKWARD {
+            for (metadata, want_metadata) in [
+                (
+                    Some(r#"{"k":[1,"x\n"]}"#),
+                    serde_json::json!({"k": [1, "x\n"]}),
+                ),
+                // Not one line of valid JSON: re-read, or null when it cannot be.
+                (Some("{\n\"a\": 1}"), serde_json::json!({"a": 1})),
+                (Some("{not json"), serde_json::Value::Null),
+                (None, serde_json::Value::Null),
+            ] {
+                let mut out = Vec::new();
+                write_ndjson_event(&mut out, &event(text, metadata));
+                let line = String::from_utf8(out).unwrap();
+                assert!(
+                    line.ends_with('\n') && line.matches('\n').count() == 1,
+                    "{line}"
+                );
+                let got: serde_json::Value = serde_json::from_str(&line).unwrap();
+                let want = serde_json::json!({
+                    "id": text, "timestamp": "2025-01-02T03:04:05.678Z", "project": text,
+                    "model": "gpt-4o", "input_tokens": 1234, "output_tokens": 0,
+                    "cached_input_tokens": 77, "cache_write_tokens": 5,
+                    "cost_usd": -1.605000001, "cost_nanos": -1_605_000_001i64,
+                    "cost_source": "client", "latency_ms": 830, "ttft_ms": null,
+                    "status": "error", "error_type": text, "error_message": null,
+                    "user": "", "metadata": want_metadata,
+                });
+                assert_eq!(got, want, "{line}");
+            }
+        }
     }
 }

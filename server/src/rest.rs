@@ -387,8 +387,12 @@ async fn raw_export(
         .await
         .map_err(query::QueryError::from)?
         .filter(|from| r.filter.start_bucket * 1000 < *from);
-    // Chunks of events: a few in flight keep memory flat.
+    // Chunks of formatted events: a few in flight keep memory flat.
     let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let write = match format {
+        RawFormat::Csv => export::write_csv_event,
+        RawFormat::Ndjson => export::write_ndjson_event,
+    };
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let store = state.store.clone();
     let filter = r.filter.clone();
@@ -398,6 +402,7 @@ async fn raw_export(
                 &filter,
                 filter.start_bucket * 1000,
                 filter.end_bucket * 1000,
+                write,
                 tx,
             )
             .await;
@@ -413,7 +418,7 @@ async fn raw_export(
             if let Some(h) = header {
                 return Some((Ok(bytes::Bytes::from(h)), (rx, None, done)));
             }
-            let Some(batch) = rx.recv().await else {
+            let Some(chunk) = rx.recv().await else {
                 // The producer finished: end cleanly only if it succeeded.
                 let ok = match done {
                     Some(d) => d.await.unwrap_or(false),
@@ -426,9 +431,7 @@ async fn raw_export(
                     )
                 });
             };
-            let mut out = Vec::with_capacity(batch.len() * 160);
-            export::write_raw(&mut out, &batch, format);
-            Some((Ok(bytes::Bytes::from(out)), (rx, None, done)))
+            Some((Ok(bytes::Bytes::from(chunk)), (rx, None, done)))
         },
     );
     let (ext, content_type) = match format {

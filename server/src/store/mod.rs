@@ -5,15 +5,16 @@
 //! type-checked against its own driver. Connection set-up and migrations live in
 //! `sqlite.rs` and `postgres.rs`.
 
-/// A [`RawEvent`] from a row of the raw export's query (columns in `stream_events`' order);
-/// `$get` is the row type's getter: `try_get` for sqlx, `get` for rusqlite.
+/// A [`RawEvent`] borrowing from a row of the raw export's query (columns in
+/// `stream_events`' order); `$get` is the row type's getter for numbers: `try_get` for sqlx,
+/// `get` for rusqlite. Text is read in place through [`TextAt`], without a copy.
 macro_rules! raw_event_from_row {
     ($r:expr, $get:ident) => {
         RawEvent {
-            id: $r.$get(0)?,
+            id: $r.text_at(0)?,
             timestamp_ms: $r.$get(1)?,
-            project: $r.$get(2)?,
-            model: $r.$get(3)?,
+            project: $r.text_at(2)?.unwrap_or_default(),
+            model: $r.text_at(3)?.unwrap_or_default(),
             input_tokens: $r.$get(4)?,
             output_tokens: $r.$get(5)?,
             cached_input_tokens: $r.$get(6)?,
@@ -26,10 +27,10 @@ macro_rules! raw_event_from_row {
                 let flag: i64 = $r.$get(12)?;
                 flag == 1
             },
-            error_type: $r.$get(13)?,
-            error_message: $r.$get(14)?,
-            user: $r.$get(15)?,
-            metadata: $r.$get(16)?,
+            error_type: $r.text_at(13)?,
+            error_message: $r.text_at(14)?,
+            user: $r.text_at(15)?,
+            metadata: $r.text_at(16)?,
         }
     };
 }
@@ -105,13 +106,14 @@ pub struct Store {
     write_lock: Arc<tokio::sync::Mutex<Option<rusqlite::Connection>>>,
 }
 
-/// One stored event as exported, with project and model names.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct RawEvent {
-    pub id: Option<String>,
+/// One stored event as exported, with project and model names; the text borrows from the
+/// database row it was read from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawEvent<'a> {
+    pub id: Option<&'a str>,
     pub timestamp_ms: i64,
-    pub project: String,
-    pub model: String,
+    pub project: &'a str,
+    pub model: &'a str,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cached_input_tokens: i64,
@@ -122,11 +124,43 @@ pub struct RawEvent {
     pub latency_ms: Option<i64>,
     pub ttft_ms: Option<i64>,
     pub is_error: bool,
-    pub error_type: Option<String>,
-    pub error_message: Option<String>,
-    pub user: Option<String>,
-    pub metadata: Option<String>,
+    pub error_type: Option<&'a str>,
+    pub error_message: Option<&'a str>,
+    pub user: Option<&'a str>,
+    pub metadata: Option<&'a str>,
 }
+
+/// A text column of a row, borrowed (NULL is `None`).
+trait TextAt {
+    type Error;
+    fn text_at(&self, i: usize) -> Result<Option<&str>, Self::Error>;
+}
+
+impl TextAt for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+    fn text_at(&self, i: usize) -> Result<Option<&str>, rusqlite::Error> {
+        self.get_ref(i)?.as_str_or_null().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+        })
+    }
+}
+
+impl TextAt for sqlx::sqlite::SqliteRow {
+    type Error = sqlx::Error;
+    fn text_at(&self, i: usize) -> Result<Option<&str>, sqlx::Error> {
+        self.try_get(i)
+    }
+}
+
+impl TextAt for sqlx::postgres::PgRow {
+    type Error = sqlx::Error;
+    fn text_at(&self, i: usize) -> Result<Option<&str>, sqlx::Error> {
+        self.try_get(i)
+    }
+}
+
+/// Writes one exported event into a chunk of the export (see [`Store::stream_events`]).
+pub type WriteEvent = fn(&mut Vec<u8>, &RawEvent<'_>);
 
 /// Which roll-up rows a query reads: buckets `[start_bucket, end_bucket)` (unix seconds).
 #[derive(Clone, Debug, Default)]
@@ -234,8 +268,8 @@ const EVENT_COLUMN_COUNT: usize = 18;
 /// Rows per multi-row INSERT; keeps parameters far below both backends' limits.
 const EVENT_CHUNK: usize = 400;
 const ROLLUP_CHUNK: usize = 64;
-/// Raw events per chunk of [`Store::stream_events`].
-pub const EXPORT_CHUNK: usize = 1_024;
+/// Bytes after which [`Store::stream_events`] sends a chunk on (a chunk ends with a whole event).
+pub const EXPORT_CHUNK_BYTES: usize = 128 * 1024;
 /// The additive roll-up columns, in the order of [`RollupDelta`]'s fields.
 const ROLLUP_SUMS: [&str; 11] = [
     "requests",
@@ -910,15 +944,18 @@ impl Store {
             .collect())
     }
 
-    /// Sends every raw event in `[start_ms, end_ms)` matching the filter's projects, models
-    /// and status to `sink`, oldest first, in chunks of up to [`EXPORT_CHUNK`] (the channel's
-    /// bound keeps memory flat). Stops early, without error, when the receiver is dropped.
+    /// Writes every raw event in `[start_ms, end_ms)` matching the filter's projects, models
+    /// and status with `write`, oldest first, and sends the bytes to `sink` in chunks of about
+    /// [`EXPORT_CHUNK_BYTES`] (the channel's bound keeps memory flat). Events are formatted
+    /// straight from the database's rows, without copying their text. Stops early, without
+    /// error, when the receiver is dropped.
     pub async fn stream_events(
         &self,
         f: &RollupFilter,
         start_ms: i64,
         end_ms: i64,
-        sink: tokio::sync::mpsc::Sender<Vec<RawEvent>>,
+        write: WriteEvent,
+        sink: tokio::sync::mpsc::Sender<Vec<u8>>,
     ) -> Result<(), StoreError> {
         use futures::TryStreamExt;
         let mut sql = String::from(
@@ -939,7 +976,7 @@ impl Store {
         if let Backend::Sqlite(pool) = &self.backend {
             let path = pool.connect_options().get_filename().to_path_buf();
             if path.exists() {
-                let read = move || sqlite::read_events(&path, &sql, &args, sink);
+                let read = move || sqlite::read_events(&path, &sql, &args, write, sink);
                 return tokio::task::spawn_blocking(read)
                     .await
                     .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
@@ -959,11 +996,11 @@ impl Store {
                 q = q.bind(*a);
             }
             let mut rows = q.fetch(&mut *tx);
-            let mut chunk = Vec::with_capacity(EXPORT_CHUNK);
+            let mut chunk = Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096);
             while let Some(r) = rows.try_next().await? {
-                chunk.push(raw_event_from_row!(r, try_get));
-                if chunk.len() == EXPORT_CHUNK {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK));
+                write(&mut chunk, &raw_event_from_row!(r, try_get));
+                if chunk.len() >= EXPORT_CHUNK_BYTES {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096));
                     if sink.send(full).await.is_err() {
                         return Ok(());
                     }
