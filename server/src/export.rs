@@ -600,27 +600,47 @@ pub fn raw_csv_header() -> Vec<u8> {
 /// because chrono's formatter allocated a `String` per event (years outside 0–9999 still go
 /// through chrono).
 fn write_timestamp(out: &mut Vec<u8>, ms: i64) {
-    use chrono::{Datelike, Timelike};
-    let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
+    const DAY_MS: i64 = 86_400_000;
+    let (year, month, day) = civil_from_days(ms.div_euclid(DAY_MS));
+    if !(0..=9999).contains(&year) {
+        if let Some(t) = chrono::DateTime::from_timestamp_millis(ms) {
+            let text = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            out.extend_from_slice(text.as_bytes());
+        }
         return;
-    };
-    if !(0..=9999).contains(&t.year()) {
-        let text = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        out.extend_from_slice(text.as_bytes());
-        return;
     }
-    write_padded(out, t.year() as u32, 4);
-    for (sep, v) in [(b'-', t.month()), (b'-', t.day()), (b'T', t.hour())] {
-        out.push(sep);
-        write_padded(out, v, 2);
-    }
-    for (sep, v) in [(b':', t.minute()), (b':', t.second())] {
-        out.push(sep);
-        write_padded(out, v, 2);
-    }
+    let in_day = ms.rem_euclid(DAY_MS) as u32;
+    write_padded(out, year as u32, 4);
+    out.push(b'-');
+    write_padded(out, month, 2);
+    out.push(b'-');
+    write_padded(out, day, 2);
+    out.push(b'T');
+    write_padded(out, in_day / 3_600_000, 2);
+    out.push(b':');
+    write_padded(out, in_day / 60_000 % 60, 2);
+    out.push(b':');
+    write_padded(out, in_day / 1_000 % 60, 2);
     out.push(b'.');
-    write_padded(out, t.timestamp_subsec_millis(), 3);
+    write_padded(out, in_day % 1_000, 3);
     out.push(b'Z');
+}
+
+/// The proleptic Gregorian (year, month, day) of a count of days since 1970-01-01. Days are
+/// counted from 0000-03-01 so that the leap day ends each year, in 400-year eras of
+/// 146,097 days; a month's first day after March is `(153 * m + 2) / 5`.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468; // 0000-03-01 to 1970-01-01
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let m = (5 * day_of_year + 2) / 153; // 0 = March … 11 = February
+    let day = (day_of_year - (153 * m + 2) / 5 + 1) as u32;
+    let month = if m < 10 { m + 3 } else { m - 9 } as u32;
+    let year = era * 400 + year_of_era + i64::from(month <= 2);
+    (year, month, day)
 }
 
 fn cost_source(s: i64) -> &'static str {
@@ -862,7 +882,10 @@ mod tests {
             253_402_300_800_000, // year 10000: through chrono
             -62_167_219_200_001, // year -1: through chrono
         ];
-        for ms in samples {
+        // Plus a time of day on every 997th day from year 0 to 9999.
+        let days = (-719_528..2_932_897).step_by(997);
+        let spread = days.map(|d: i64| d * 86_400_000 + d.rem_euclid(86_400_000));
+        for ms in samples.into_iter().chain(spread) {
             let mut ours = Vec::new();
             write_timestamp(&mut ours, ms);
             let want = chrono::DateTime::from_timestamp_millis(ms)

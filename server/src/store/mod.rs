@@ -7,14 +7,15 @@
 
 /// A [`RawEvent`] borrowing from a row of the raw export's query (columns in
 /// `stream_events`' order); `$get` is the row type's getter for numbers: `try_get` for sqlx,
-/// `get` for rusqlite. Text is read in place through [`TextAt`], without a copy.
+/// `get` for rusqlite. Text is read in place through [`TextAt`], without a copy; project and
+/// model names come from `$names` (an [`ExportNames`]).
 macro_rules! raw_event_from_row {
-    ($r:expr, $get:ident) => {
+    ($r:expr, $get:ident, $names:expr) => {
         RawEvent {
             id: $r.text_at(0)?,
             timestamp_ms: $r.$get(1)?,
-            project: $r.text_at(2)?.unwrap_or_default(),
-            model: $r.text_at(3)?.unwrap_or_default(),
+            project: $names.project($r.$get(2)?),
+            model: $names.model($r.$get(3)?),
             input_tokens: $r.$get(4)?,
             output_tokens: $r.$get(5)?,
             cached_input_tokens: $r.$get(6)?,
@@ -156,6 +157,39 @@ impl TextAt for sqlx::postgres::PgRow {
     type Error = sqlx::Error;
     fn text_at(&self, i: usize) -> Result<Option<&str>, sqlx::Error> {
         self.try_get(i)
+    }
+}
+
+/// The names of projects and models by id, read in the raw export's transaction: looked up
+/// here, the export's query joins nothing (two B-tree searches less per event).
+#[derive(Default)]
+struct ExportNames {
+    projects: HashMap<i64, String>,
+    models: HashMap<i64, String>,
+}
+
+impl ExportNames {
+    /// Both lists, in the order [`ExportNames::from_rows`] takes them.
+    const SQL: [&str; 2] = [
+        "SELECT id, name FROM projects",
+        "SELECT id, name FROM models",
+    ];
+
+    fn from_rows(projects: Vec<(i64, String)>, models: Vec<(i64, String)>) -> ExportNames {
+        ExportNames {
+            projects: projects.into_iter().collect(),
+            models: models.into_iter().collect(),
+        }
+    }
+
+    /// A project's name; events reference projects by foreign key, so one read in the same
+    /// transaction always has it.
+    fn project(&self, id: i64) -> &str {
+        self.projects.get(&id).map_or("", String::as_str)
+    }
+
+    fn model(&self, id: i64) -> &str {
+        self.models.get(&id).map_or("", String::as_str)
     }
 }
 
@@ -959,11 +993,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         use futures::TryStreamExt;
         let mut sql = String::from(
-            "SELECT e.client_id, e.ts, p.name, m.name, e.input_tokens, e.output_tokens, \
-             e.cached_input_tokens, e.cache_write_tokens, e.cost_nanos, e.cost_source, \
-             e.latency_ms, e.ttft_ms, e.is_error, e.error_type, e.error_message, e.end_user, \
-             e.metadata FROM events e JOIN projects p ON p.id = e.project_id \
-             JOIN models m ON m.id = e.model_id WHERE e.ts >= $1 AND e.ts < $2",
+            "SELECT e.client_id, e.ts, e.project_id, e.model_id, e.input_tokens, \
+             e.output_tokens, e.cached_input_tokens, e.cache_write_tokens, e.cost_nanos, \
+             e.cost_source, e.latency_ms, e.ttft_ms, e.is_error, e.error_type, e.error_message, \
+             e.end_user, e.metadata FROM events e WHERE e.ts >= $1 AND e.ts < $2",
         );
         let mut args = vec![start_ms, end_ms];
         push_id_filters(&mut sql, &mut args, f, "e.");
@@ -982,15 +1015,26 @@ impl Store {
                     .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
             }
         }
-        // PostgreSQL plans this one statement with its values: with the connection's generic
-        // plans it sorted the whole range before sending the first row.
-        let custom_plan = match self.backend {
-            Backend::Postgres(_) => "SET LOCAL plan_cache_mode = force_custom_plan",
-            Backend::Sqlite(_) => "SELECT 1",
+        // PostgreSQL: one snapshot for the names and the events, and this one statement
+        // planned with its values (with the connection's generic plans it sorted the whole
+        // range before sending the first row). SQLite's transaction is one snapshot already.
+        let set_up: &[&str] = match self.backend {
+            Backend::Postgres(_) => &[
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+                "SET LOCAL plan_cache_mode = force_custom_plan",
+            ],
+            Backend::Sqlite(_) => &[],
         };
         dispatch!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(custom_plan).execute(&mut *tx).await?;
+            for statement in set_up {
+                sqlx::query(statement).execute(&mut *tx).await?;
+            }
+            let [projects, models] = ExportNames::SQL;
+            let names = ExportNames::from_rows(
+                sqlx::query_as(projects).fetch_all(&mut *tx).await?,
+                sqlx::query_as(models).fetch_all(&mut *tx).await?,
+            );
             let mut q = sqlx::query(&sql);
             for a in &args {
                 q = q.bind(*a);
@@ -998,7 +1042,7 @@ impl Store {
             let mut rows = q.fetch(&mut *tx);
             let mut chunk = Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096);
             while let Some(r) = rows.try_next().await? {
-                write(&mut chunk, &raw_event_from_row!(r, try_get));
+                write(&mut chunk, &raw_event_from_row!(r, try_get, names));
                 if chunk.len() >= EXPORT_CHUNK_BYTES {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096));
                     if sink.send(full).await.is_err() {

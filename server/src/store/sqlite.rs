@@ -13,7 +13,8 @@ use std::collections::{HashMap, HashSet};
 use shared::{EventStatus, UsageEvent};
 
 use super::{
-    RawEvent, StoreError, TextAt, WriteEvent, EVENT_COLUMNS, EVENT_COLUMN_COUNT, EXPORT_CHUNK_BYTES,
+    ExportNames, RawEvent, StoreError, TextAt, WriteEvent, EVENT_COLUMNS, EVENT_COLUMN_COUNT,
+    EXPORT_CHUNK_BYTES,
 };
 use crate::rollup::{expand, BatchRollup, PricedCost};
 
@@ -55,11 +56,20 @@ pub fn read_events(
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(30))?;
-    let mut stmt = conn.prepare(sql)?;
+    // One read transaction: the names and the events come from the same snapshot.
+    let tx = conn.unchecked_transaction()?;
+    let list = |sql: &str| -> rusqlite::Result<Vec<(i64, String)>> {
+        let mut stmt = tx.prepare(sql)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    };
+    let [projects, models] = ExportNames::SQL;
+    let names = ExportNames::from_rows(list(projects)?, list(models)?);
+    let mut stmt = tx.prepare(sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
     let mut chunk = Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096);
     while let Some(r) = rows.next()? {
-        write(&mut chunk, &raw_event_from_row!(r, get));
+        write(&mut chunk, &raw_event_from_row!(r, get, names));
         if chunk.len() >= EXPORT_CHUNK_BYTES {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096));
             if sink.blocking_send(full).is_err() {
