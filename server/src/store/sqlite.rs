@@ -56,6 +56,9 @@ pub fn read_events(
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(30))?;
+    // Pages read through a memory map rather than copied by a read() call each (the
+    // export's whole range, ~1 KB per event, is read once).
+    conn.pragma_update(None, "mmap_size", 1i64 << 32)?;
     // One read transaction: the names and the events come from the same snapshot.
     let tx = conn.unchecked_transaction()?;
     let list = |sql: &str| -> rusqlite::Result<Vec<(i64, String)>> {
