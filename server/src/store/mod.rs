@@ -162,7 +162,6 @@ impl TextAt for sqlx::postgres::PgRow {
 
 /// The names of projects and models by id, read in the raw export's transaction: looked up
 /// here, the export's query joins nothing (two B-tree searches less per event).
-#[derive(Default)]
 struct ExportNames {
     projects: HashMap<i64, String>,
     models: HashMap<i64, String>,
@@ -304,6 +303,18 @@ const EVENT_CHUNK: usize = 400;
 const ROLLUP_CHUNK: usize = 64;
 /// Bytes after which [`Store::stream_events`] sends a chunk on (a chunk ends with a whole event).
 pub const EXPORT_CHUNK_BYTES: usize = 128 * 1024;
+
+/// Writes one event into the export's current `chunk`; hands back the full chunk, to be
+/// sent, once it holds [`EXPORT_CHUNK_BYTES`].
+fn write_to_chunk(chunk: &mut Vec<u8>, write: WriteEvent, e: &RawEvent<'_>) -> Option<Vec<u8>> {
+    write(chunk, e);
+    (chunk.len() >= EXPORT_CHUNK_BYTES).then(|| std::mem::replace(chunk, new_chunk()))
+}
+
+/// An empty chunk with room for the event that crosses [`EXPORT_CHUNK_BYTES`].
+fn new_chunk() -> Vec<u8> {
+    Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096)
+}
 /// The additive roll-up columns, in the order of [`RollupDelta`]'s fields.
 const ROLLUP_SUMS: [&str; 11] = [
     "requests",
@@ -1040,11 +1051,10 @@ impl Store {
                 q = q.bind(*a);
             }
             let mut rows = q.fetch(&mut *tx);
-            let mut chunk = Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096);
+            let mut chunk = new_chunk();
             while let Some(r) = rows.try_next().await? {
-                write(&mut chunk, &raw_event_from_row!(r, try_get, names));
-                if chunk.len() >= EXPORT_CHUNK_BYTES {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096));
+                let event = raw_event_from_row!(r, try_get, names);
+                if let Some(full) = write_to_chunk(&mut chunk, write, &event) {
                     if sink.send(full).await.is_err() {
                         return Ok(());
                     }

@@ -13,8 +13,8 @@ use std::collections::{HashMap, HashSet};
 use shared::{EventStatus, UsageEvent};
 
 use super::{
-    ExportNames, RawEvent, StoreError, TextAt, WriteEvent, EVENT_COLUMNS, EVENT_COLUMN_COUNT,
-    EXPORT_CHUNK_BYTES,
+    new_chunk, write_to_chunk, ExportNames, RawEvent, StoreError, TextAt, WriteEvent,
+    EVENT_COLUMNS, EVENT_COLUMN_COUNT,
 };
 use crate::rollup::{expand, BatchRollup, PricedCost};
 
@@ -40,7 +40,7 @@ pub async fn open(url: &str) -> Result<SqlitePool, StoreError> {
 }
 
 /// Reads the raw export on its own connection, in a blocking thread, formatting each row with
-/// `write` in place and sending chunks of about [`EXPORT_CHUNK_BYTES`]. Through sqlx every
+/// `write` in place and sending chunks of about [`super::EXPORT_CHUNK_BYTES`]. Through sqlx every
 /// row crossed from SQLite's thread to ours on its own and the export ran at about 60,000
 /// events/s; read here it is several times faster.
 pub fn read_events(
@@ -70,11 +70,9 @@ pub fn read_events(
     let names = ExportNames::from_rows(list(projects)?, list(models)?);
     let mut stmt = tx.prepare(sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
-    let mut chunk = Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096);
+    let mut chunk = new_chunk();
     while let Some(r) = rows.next()? {
-        write(&mut chunk, &raw_event_from_row!(r, get, names));
-        if chunk.len() >= EXPORT_CHUNK_BYTES {
-            let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096));
+        if let Some(full) = write_to_chunk(&mut chunk, write, &raw_event_from_row!(r, get, names)) {
             if sink.blocking_send(full).is_err() {
                 return Ok(());
             }
