@@ -863,8 +863,18 @@ impl Store {
             (format!("SELECT ((ts + {off}) / 3600000) % 24, {sums} FROM events WHERE {cond} GROUP BY 1"), true),
             (format!("SELECT error_type, {sums} FROM events WHERE {cond} AND is_error = 1 GROUP BY 1"), false),
         ];
+        // Scanning raw events is where parallel workers pay: give the baseline PostgreSQL's
+        // default of two back (our connections turn them off, see `postgres::open`).
+        let set_up: &[&str] = match self.backend {
+            Backend::Postgres(_) => &["SET LOCAL max_parallel_workers_per_gather = 2"],
+            Backend::Sqlite(_) => &[],
+        };
         for (sql, uses_offset) in &queries {
             dispatch!(self, pool => {
+                let mut tx = pool.begin().await?;
+                for statement in set_up {
+                    sqlx::query(statement).execute(&mut *tx).await?;
+                }
                 let mut q = sqlx::query(sql).bind(start_ms).bind(end_ms);
                 for id in project_ids {
                     q = q.bind(*id);
@@ -872,7 +882,8 @@ impl Store {
                 if *uses_offset {
                     q = q.bind(offset_ms);
                 }
-                q.fetch_all(pool).await.map(|_| ())?
+                q.fetch_all(&mut *tx).await?;
+                tx.commit().await?
             });
         }
         Ok(())
