@@ -14,26 +14,24 @@
 DO $$
 DECLARE
   level TEXT;
+  side TEXT;
 BEGIN
   FOREACH level IN ARRAY ARRAY['rollup_15m', 'rollup_1h', 'rollup_1d'] LOOP
     EXECUTE format(
       'CREATE TABLE %1$I (LIKE %2$I INCLUDING DEFAULTS,
          PRIMARY KEY (project_id, model_id, bucket, error_type))
        PARTITION BY LIST (project_id)', level || '_parts', level);
-    EXECUTE format(
-      'CREATE TABLE %I PARTITION OF %I FOR VALUES IN (0) PARTITION BY LIST (model_id)',
-      level || '_any', level || '_parts');
-    EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES IN (0)',
-      level || '_any_any', level || '_any');
-    EXECUTE format('CREATE TABLE %I PARTITION OF %I DEFAULT',
-      level || '_any_by_model', level || '_any');
-    EXECUTE format(
-      'CREATE TABLE %I PARTITION OF %I DEFAULT PARTITION BY LIST (model_id)',
-      level || '_project', level || '_parts');
-    EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES IN (0)',
-      level || '_project_any', level || '_project');
-    EXECUTE format('CREATE TABLE %I PARTITION OF %I DEFAULT',
-      level || '_project_by_model', level || '_project');
+    -- project_id 0 ("any") or any other, each split into model_id 0 or any other:
+    -- <level>_any_any, _any_by_model, _project_any, _project_by_model.
+    FOREACH side IN ARRAY ARRAY['any', 'project'] LOOP
+      EXECUTE format('CREATE TABLE %I PARTITION OF %I %s PARTITION BY LIST (model_id)',
+        level || '_' || side, level || '_parts',
+        CASE side WHEN 'any' THEN 'FOR VALUES IN (0)' ELSE 'DEFAULT' END);
+      EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES IN (0)',
+        level || '_' || side || '_any', level || '_' || side);
+      EXECUTE format('CREATE TABLE %I PARTITION OF %I DEFAULT',
+        level || '_' || side || '_by_model', level || '_' || side);
+    END LOOP;
     EXECUTE format(
       'INSERT INTO %I SELECT * FROM %I ORDER BY project_id, model_id, bucket, error_type',
       level || '_parts', level);

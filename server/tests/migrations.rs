@@ -1,6 +1,7 @@
 //! Migration 0004 builds the hour and day levels and the "any" rows from the quarter-hour
-//! rows an older database holds (and PostgreSQL's 0008 moves them into partitions); `derived_rollups_mismatch` (what `verify` runs) notices a
-//! level that is not their exact sum.
+//! rows an older database holds (and PostgreSQL's 0008 moves them into partitions);
+//! `derived_rollups_mismatch` (what `verify` runs) notices a level that is not their exact
+//! sum.
 
 mod common;
 
