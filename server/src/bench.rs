@@ -18,6 +18,8 @@ pub struct BenchOptions {
     /// Only time the panels, on a database a previous bench filled (no ingest, baseline,
     /// export or import): for trying a change to the queries.
     pub panels_only: bool,
+    /// Only measure ingest over HTTP, on an empty database.
+    pub ingest_only: bool,
 }
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
@@ -209,6 +211,10 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
             opts.events as f64 / ingest.as_secs_f64()
         ),
     )];
+    if opts.ingest_only {
+        print_table(rows, &store);
+        return Ok(());
+    }
 
     rows.extend(time_panels(&store, &opts, now, true).await?);
 

@@ -80,6 +80,9 @@ enum Command {
         /// Only re-time the panels on a database that a previous bench filled.
         #[arg(long)]
         panels_only: bool,
+        /// Only measure ingest over HTTP (on an empty database): for trying a change to ingest.
+        #[arg(long, conflicts_with = "panels_only")]
+        ingest_only: bool,
     },
 }
 
@@ -256,6 +259,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         events,
         runs,
         panels_only,
+        ingest_only,
     }) = &cli.command
     {
         let url = config
@@ -266,6 +270,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             events: *events,
             runs: *runs,
             panels_only: *panels_only,
+            ingest_only: *ingest_only,
         };
         return server::bench::run(&url, options).await;
     }
