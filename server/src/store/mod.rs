@@ -46,7 +46,7 @@ use shared::{EventStatus, IngestResponse, UsageEvent};
 use sqlx::{PgPool, Row, SqlitePool};
 
 use crate::ingest::{ModelPrice, PriceBook};
-use crate::rollup::{expand, BatchRollup, RollupDelta, HIST_BINS};
+use crate::rollup::{PricedCost, RollupDelta, HIST_BINS};
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +93,20 @@ pub use access::{LoginRow, Principal};
 pub use alerts::{AlertChange, AlertRuleRow, Attempt, DueDelivery};
 pub use budgets::{BudgetAlert, BudgetRow};
 pub use shared::{AuditEntry, KeyInfo, Project, TokenInfo, UserInfo};
+
+/// One batch of one project, ready to store: new events (no repeated ids), their costs and
+/// the ids of their models.
+pub(crate) struct Batch<'a> {
+    pub project_id: i64,
+    pub received_ms: i64,
+    pub events: &'a [UsageEvent],
+    pub costs: &'a [PricedCost],
+    pub model_ids: &'a HashMap<String, i64>,
+}
+
+/// SQLite is written through a connection of our own to its file.
+const NO_SQLITE_FILE: &str =
+    "SQLite needs a database file (sqlite://path/to/file.db); in-memory databases are not supported";
 
 /// Handle to the database; cheap to clone and shared by every request.
 #[derive(Clone)]
@@ -298,9 +312,6 @@ const EVENT_COLUMNS: &str = "project_id, client_id, ts, received_at, model_id, i
     output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, cost_source, latency_ms, \
     ttft_ms, is_error, error_type, error_message, end_user, metadata";
 const EVENT_COLUMN_COUNT: usize = 18;
-/// Rows per multi-row INSERT; keeps parameters far below both backends' limits.
-const EVENT_CHUNK: usize = 400;
-const ROLLUP_CHUNK: usize = 64;
 /// Bytes after which [`Store::stream_events`] sends a chunk on (a chunk ends with a whole event).
 pub const EXPORT_CHUNK_BYTES: usize = 128 * 1024;
 
@@ -695,139 +706,49 @@ impl Store {
         let events_len = events.len() as u64;
         // Later copies of an id within the batch are duplicates of the first.
         let mut seen = HashSet::new();
-        let fresh: Vec<&UsageEvent> = events
+        let fresh: Vec<UsageEvent> = events
             .iter()
             .filter(|e| e.id.as_ref().is_none_or(|id| seen.insert(id.as_str())))
+            .cloned()
             .collect();
         let names: HashSet<&str> = fresh.iter().map(|e| e.model.as_str()).collect();
         let model_ids = self.model_ids(&names).await?;
         let prices = PriceBook::new(self.list_prices().await?);
-        let received = now_ms();
-        let numbered = matches!(self.backend, Backend::Postgres(_));
-        let notify_pg = numbered;
         let costs: Vec<_> = fresh.iter().map(|e| prices.cost_of(e)).collect();
-
-        let _guard = match self.backend {
+        let received_ms = now_ms();
+        let accepted = match &self.backend {
             Backend::Sqlite(_) => {
-                let mut guard = self.write_lock.clone().lock_owned().await;
-                if guard.is_some() {
-                    let events: Vec<UsageEvent> = fresh.into_iter().cloned().collect();
-                    let accepted = tokio::task::spawn_blocking(move || {
-                        let Some(conn) = guard.as_mut() else {
-                            return Ok(0);
-                        };
-                        let batch = sqlite::Batch {
-                            project_id,
-                            received_ms: received,
-                            events: &events,
-                            costs: &costs,
-                            model_ids: &model_ids,
-                        };
-                        sqlite::write_batch(conn, &batch)
-                    })
-                    .await
-                    .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
-                    return Ok(IngestResponse {
-                        accepted,
-                        duplicates: events_len - accepted,
-                    });
-                }
-                Some(guard)
+                let mut writer = self.write_lock.clone().lock_owned().await;
+                tokio::task::spawn_blocking(move || {
+                    let Some(conn) = writer.as_mut() else {
+                        return Err(StoreError::Url(NO_SQLITE_FILE.into()));
+                    };
+                    let batch = Batch {
+                        project_id,
+                        received_ms,
+                        events: &fresh,
+                        costs: &costs,
+                        model_ids: &model_ids,
+                    };
+                    sqlite::write_batch(conn, &batch)
+                })
+                .await
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))??
             }
-            Backend::Postgres(_) => None,
+            Backend::Postgres(pool) => {
+                let batch = Batch {
+                    project_id,
+                    received_ms,
+                    events: &fresh,
+                    costs: &costs,
+                    model_ids: &model_ids,
+                };
+                postgres::write_batch(pool, &batch).await?
+            }
         };
-        let accepted = dispatch!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let mut inserted_ids: HashSet<String> = HashSet::new();
-            for (chunk_no, chunk) in fresh.chunks(EVENT_CHUNK).enumerate() {
-                let sql = format!(
-                    "INSERT INTO events ({EVENT_COLUMNS}) VALUES {} \
-                     ON CONFLICT (project_id, client_id) DO NOTHING RETURNING client_id",
-                    value_groups(chunk.len(), EVENT_COLUMN_COUNT, numbered)
-                );
-                let mut q = sqlx::query_scalar::<_, Option<String>>(&sql);
-                for (i, e) in chunk.iter().enumerate() {
-                    let cost = costs[chunk_no * EVENT_CHUNK + i];
-                    q = q
-                        .bind(project_id)
-                        .bind(e.id.clone())
-                        .bind(e.timestamp_ms)
-                        .bind(received)
-                        .bind(model_ids[&e.model])
-                        .bind(e.input_tokens)
-                        .bind(e.output_tokens)
-                        .bind(e.cached_input_tokens)
-                        .bind(e.cache_write_tokens)
-                        .bind(cost.nanos)
-                        .bind(cost.source as i64)
-                        .bind(e.latency_ms)
-                        .bind(e.ttft_ms)
-                        .bind((e.status == EventStatus::Error) as i64)
-                        .bind(e.error_type.clone())
-                        .bind(e.error_message.clone())
-                        .bind(e.user.clone())
-                        .bind(e.metadata.clone());
-                }
-                for id in q.fetch_all(&mut *tx).await?.into_iter().flatten() {
-                    inserted_ids.insert(id);
-                }
-            }
-            let mut rollup = BatchRollup::default();
-            let mut accepted = 0u64;
-            for (e, cost) in fresh.iter().zip(&costs) {
-                let stored = e.id.as_ref().is_none_or(|id| inserted_ids.contains(id));
-                if stored {
-                    accepted += 1;
-                    rollup.add(project_id, model_ids[&e.model], e, *cost);
-                }
-            }
-            // Every level, finest first and each in key order ("any" rows first): one lock
-            // order for all writers. Expanding here and binding each row measured faster than
-            // summing the base rows into the levels inside the database (27.6k vs 14.7k
-            // events/s in the benchmark at 300k events).
-            for (level, rows) in expand(&rollup.rows) {
-                let rows: Vec<_> = rows.into_iter().collect();
-                for chunk in rows.chunks(ROLLUP_CHUNK) {
-                    let sql = rollups::upsert_sql(level, chunk.len(), numbered);
-                    let mut q = sqlx::query(&sql);
-                    for (k, d) in chunk {
-                        q = q
-                            .bind(k.bucket)
-                            .bind(k.project_id)
-                            .bind(k.model_id)
-                            .bind(k.error_type.clone());
-                        for v in d.sums().into_iter().chain(d.hist) {
-                            q = q.bind(v);
-                        }
-                    }
-                    q.execute(&mut *tx).await?;
-                }
-            }
-            let pairs: HashSet<i64> = rollup.rows.keys().map(|k| k.model_id).collect();
-            if !pairs.is_empty() {
-                let sql = format!(
-                    "INSERT INTO project_models (project_id, model_id) VALUES {} \
-                     ON CONFLICT DO NOTHING",
-                    value_groups(pairs.len(), 2, numbered)
-                );
-                let mut q = sqlx::query(&sql);
-                for model_id in pairs {
-                    q = q.bind(project_id).bind(model_id);
-                }
-                q.execute(&mut *tx).await?;
-            }
-            if notify_pg && accepted > 0 {
-                // Delivered to every replica's listener when (and only if) this commits; the
-                // payload names the project so that live streams can be scoped.
-                sqlx::query("SELECT pg_notify('usage_events', $1)")
-                    .bind(project_id.to_string()).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            accepted
-        });
         Ok(IngestResponse {
             accepted,
-            duplicates: events.len() as u64 - accepted,
+            duplicates: events_len - accepted,
         })
     }
 

@@ -1,12 +1,16 @@
 //! PostgreSQL connection set-up; several stateless replicas may share the database.
 
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::str::FromStr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use shared::EventStatus;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
-use super::StoreError;
+use super::{hist_columns, Batch, StoreError, EVENT_COLUMNS, ROLLUP_SUMS};
+use crate::rollup::{expand, BatchRollup, Level, RollupDelta, RollupKey, HIST_BINS};
 
 /// Connects to PostgreSQL at `url` and migrates it (migrations take an advisory lock, so
 /// replicas starting together do not race).
@@ -32,4 +36,187 @@ pub async fn open(url: &str) -> Result<PgPool, StoreError> {
         .await?;
     sqlx::migrate!("../migrations/postgres").run(&pool).await?;
     Ok(pool)
+}
+
+/// Stores a batch in one transaction, as [`super::sqlite::write_batch`] does: raw events (an id
+/// already stored for the project changes nothing), every roll-up level, the project's models,
+/// and a notification for the other replicas' live streams. Answers how many events were new.
+///
+/// Each table gets one statement whose parameters are one array per column, unnested into
+/// rows, so its text never changes and stays prepared. Multi-row `VALUES` lists (64 roll-up
+/// rows × 91 values per statement) made PostgreSQL set up every value of every row anew on
+/// each execution.
+pub async fn write_batch(pool: &PgPool, b: &Batch<'_>) -> Result<u64, StoreError> {
+    let mut tx = pool.begin().await?;
+    let inserted = insert_events(&mut tx, b).await?;
+    let mut rollup = BatchRollup::default();
+    let mut accepted = 0u64;
+    for (e, cost) in b.events.iter().zip(b.costs) {
+        // Events without an id are always new; with one, new when the insert returned it.
+        if e.id.as_ref().is_none_or(|id| inserted.contains(id)) {
+            accepted += 1;
+            rollup.add(b.project_id, b.model_ids[&e.model], e, *cost);
+        }
+    }
+    // Every level, finest first and each in key order ("any" rows first): one lock order for
+    // all writers.
+    for (level, rows) in expand(&rollup.rows) {
+        upsert_rollups(&mut tx, level, &rows).await?;
+    }
+    let models: BTreeSet<i64> = rollup.rows.keys().map(|k| k.model_id).collect();
+    if !models.is_empty() {
+        sqlx::query(
+            "INSERT INTO project_models (project_id, model_id) \
+             SELECT $1, m FROM UNNEST($2::BIGINT[]) AS m ON CONFLICT DO NOTHING",
+        )
+        .bind(b.project_id)
+        .bind(models.into_iter().collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    }
+    if accepted > 0 {
+        // Delivered to every replica's listener when (and only if) this commits; the payload
+        // names the project so that live streams can be scoped.
+        sqlx::query("SELECT pg_notify('usage_events', $1)")
+            .bind(b.project_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(accepted)
+}
+
+/// Inserts the batch's events; answers the client ids that were new.
+async fn insert_events(
+    tx: &mut sqlx::PgConnection,
+    b: &Batch<'_>,
+) -> Result<HashSet<String>, StoreError> {
+    let n = b.events.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut ints: [Vec<i64>; 10] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut latency = Vec::with_capacity(n);
+    let mut ttft = Vec::with_capacity(n);
+    let mut texts: [Vec<Option<&str>>; 4] = std::array::from_fn(|_| Vec::with_capacity(n));
+    for (e, cost) in b.events.iter().zip(b.costs) {
+        ids.push(e.id.as_deref());
+        let row = [
+            e.timestamp_ms,
+            b.received_ms,
+            b.model_ids[&e.model],
+            e.input_tokens,
+            e.output_tokens,
+            e.cached_input_tokens,
+            e.cache_write_tokens,
+            cost.nanos,
+            cost.source as i64,
+            (e.status == EventStatus::Error) as i64,
+        ];
+        for (column, v) in ints.iter_mut().zip(row) {
+            column.push(v);
+        }
+        latency.push(e.latency_ms);
+        ttft.push(e.ttft_ms);
+        let row = [&e.error_type, &e.error_message, &e.user, &e.metadata];
+        for (column, v) in texts.iter_mut().zip(row) {
+            column.push(v.as_deref());
+        }
+    }
+    let [ts, received, model, input, output, cached, cache_write, cost, source, is_error] = ints;
+    let [error_type, error_message, user, metadata] = texts;
+    let inserted: Vec<Option<String>> = sqlx::query_scalar(&format!(
+        "INSERT INTO events ({EVENT_COLUMNS}) \
+         SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], \
+           $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], \
+           $12::BIGINT[], $13::BIGINT[], $14::BIGINT[], $15::TEXT[], $16::TEXT[], $17::TEXT[], \
+           $18::TEXT[]) AS u \
+         ON CONFLICT (project_id, client_id) DO NOTHING RETURNING client_id"
+    ))
+    .bind(b.project_id)
+    .bind(ids)
+    .bind(ts)
+    .bind(received)
+    .bind(model)
+    .bind(input)
+    .bind(output)
+    .bind(cached)
+    .bind(cache_write)
+    .bind(cost)
+    .bind(source)
+    .bind(latency)
+    .bind(ttft)
+    .bind(is_error)
+    .bind(error_type)
+    .bind(error_message)
+    .bind(user)
+    .bind(metadata)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(inserted.into_iter().flatten().collect())
+}
+
+/// Adds one level's deltas to its rows.
+async fn upsert_rollups(
+    tx: &mut sqlx::PgConnection,
+    level: Level,
+    rows: &BTreeMap<RollupKey, RollupDelta>,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut buckets = Vec::with_capacity(rows.len());
+    let mut projects = Vec::with_capacity(rows.len());
+    let mut models = Vec::with_capacity(rows.len());
+    let mut error_types = Vec::with_capacity(rows.len());
+    let mut values: Vec<Vec<i64>> =
+        vec![Vec::with_capacity(rows.len()); ROLLUP_SUMS.len() + HIST_BINS];
+    for (k, d) in rows {
+        buckets.push(k.bucket);
+        projects.push(k.project_id);
+        models.push(k.model_id);
+        error_types.push(k.error_type.as_str());
+        for (column, v) in values.iter_mut().zip(d.sums().into_iter().chain(d.hist)) {
+            column.push(v);
+        }
+    }
+    let mut q = sqlx::query(upsert_unnest_sql(level))
+        .bind(buckets)
+        .bind(projects)
+        .bind(models)
+        .bind(error_types);
+    for column in values {
+        q = q.bind(column);
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// The upsert of [`upsert_rollups`] for each level, built once.
+fn upsert_unnest_sql(level: Level) -> &'static str {
+    static SQL: OnceLock<[String; 3]> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        Level::ALL.map(|level| {
+            let table = level.table();
+            let columns: Vec<String> = ROLLUP_SUMS
+                .iter()
+                .map(|c| c.to_string())
+                .chain(hist_columns())
+                .collect();
+            let arrays: Vec<String> = (0..columns.len())
+                .map(|i| format!("${}::BIGINT[]", i + 5))
+                .collect();
+            let updates: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+                .collect();
+            format!(
+                "INSERT INTO {table} (bucket, project_id, model_id, error_type, {}) \
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], {}) \
+                 ON CONFLICT (project_id, model_id, bucket, error_type) DO UPDATE SET {}",
+                columns.join(", "),
+                arrays.join(", "),
+                updates.join(", ")
+            )
+        })
+    });
+    &all[Level::ALL.iter().position(|&l| l == level).unwrap_or(0)]
 }

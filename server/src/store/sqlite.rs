@@ -8,15 +8,15 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use shared::{EventStatus, UsageEvent};
+use shared::EventStatus;
 
 use super::{
-    new_chunk, write_to_chunk, ExportNames, RawEvent, StoreError, TextAt, WriteEvent,
+    new_chunk, write_to_chunk, Batch, ExportNames, RawEvent, StoreError, TextAt, WriteEvent,
     EVENT_COLUMNS, EVENT_COLUMN_COUNT,
 };
-use crate::rollup::{expand, BatchRollup, PricedCost};
+use crate::rollup::{expand, BatchRollup};
 
 /// Opens (creating if needed) the SQLite database at `url` and migrates it.
 pub async fn open(url: &str) -> Result<SqlitePool, StoreError> {
@@ -97,16 +97,6 @@ pub fn open_writer(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
-}
-
-/// One batch of one project, ready to store: new events (no repeated ids), their costs and
-/// the ids of their models.
-pub struct Batch<'a> {
-    pub project_id: i64,
-    pub received_ms: i64,
-    pub events: &'a [UsageEvent],
-    pub costs: &'a [PricedCost],
-    pub model_ids: &'a HashMap<String, i64>,
 }
 
 /// Stores a batch on the writer connection, in one transaction: raw events (an id already
