@@ -116,8 +116,8 @@ pub struct Store {
     /// across replicas.
     models: Arc<RwLock<HashMap<String, i64>>>,
     /// SQLite has one writer: ingest batches (and retention's deletes) queue here rather than
-    /// spin on SQLITE_BUSY. It holds the connection ingest writes through (SQLite with a
-    /// file; `None` otherwise).
+    /// spin on SQLITE_BUSY. It holds the connection ingest writes through (`None` on
+    /// PostgreSQL).
     write_lock: Arc<tokio::sync::Mutex<Option<rusqlite::Connection>>>,
 }
 
@@ -452,9 +452,10 @@ impl Store {
         let writer = match &backend {
             Backend::Sqlite(pool) => {
                 let path = pool.connect_options().get_filename().to_path_buf();
-                path.exists()
-                    .then(|| sqlite::open_writer(&path))
-                    .transpose()?
+                if !path.exists() {
+                    return Err(StoreError::Url(NO_SQLITE_FILE.into()));
+                }
+                Some(sqlite::open_writer(&path)?)
             }
             Backend::Postgres(_) => None,
         };
