@@ -44,7 +44,7 @@ pub async fn open(url: &str) -> Result<PgPool, StoreError> {
 ///
 /// Each table gets one statement whose parameters are one array per column, unnested into
 /// rows, so its text never changes and stays prepared. Multi-row `VALUES` lists (64 roll-up
-/// rows × 91 values per statement) made PostgreSQL set up every value of every row anew on
+/// rows × 95 values per statement) made PostgreSQL set up every value of every row anew on
 /// each execution.
 pub async fn write_batch(pool: &PgPool, b: &Batch<'_>) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
