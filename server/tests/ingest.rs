@@ -478,3 +478,14 @@ on_both_backends!(
     the_dashboard_page_is_rendered_on_the_server_with_stored_numbers,
     every_response_carries_the_security_headers,
 );
+
+/// Ingest writes SQLite through a connection of its own to the file, so an in-memory
+/// database (one per pooled connection) is refused when the store opens, saying why.
+#[tokio::test]
+async fn sqlite_without_a_file_is_refused_with_the_reason() {
+    let err = match server::Store::connect(Some("sqlite::memory:")).await {
+        Ok(_) => panic!("an in-memory SQLite database was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("needs a database file"), "{err}");
+}

@@ -5,12 +5,12 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use shared::EventStatus;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
-use super::{hist_columns, Batch, StoreError, EVENT_COLUMNS, ROLLUP_SUMS};
-use crate::rollup::{expand, BatchRollup, Level, RollupDelta, RollupKey, HIST_BINS};
+use super::rollups::{upsert_sql, ROLLUP_COLUMN_COUNT};
+use super::{Batch, StoreError, EVENT_COLUMNS};
+use crate::rollup::{expand, BatchRollup, Level, RollupDelta, RollupKey};
 
 /// Connects to PostgreSQL at `url` and migrates it (migrations take an advisory lock, so
 /// replicas starting together do not race).
@@ -46,12 +46,12 @@ pub async fn open(url: &str) -> Result<PgPool, StoreError> {
 /// rows, so its text never changes and stays prepared. Multi-row `VALUES` lists (64 roll-up
 /// rows × 95 values per statement) made PostgreSQL set up every value of every row anew on
 /// each execution.
-pub async fn write_batch(pool: &PgPool, b: &Batch<'_>) -> Result<u64, StoreError> {
+pub async fn write_batch(pool: &PgPool, b: &Batch) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
     let inserted = insert_events(&mut tx, b).await?;
     let mut rollup = BatchRollup::default();
     let mut accepted = 0u64;
-    for (e, cost) in b.events.iter().zip(b.costs) {
+    for (e, cost) in b.events.iter().zip(&b.costs) {
         // Events without an id are always new; with one, new when the insert returned it.
         if e.id.as_ref().is_none_or(|id| inserted.contains(id)) {
             accepted += 1;
@@ -89,39 +89,28 @@ pub async fn write_batch(pool: &PgPool, b: &Batch<'_>) -> Result<u64, StoreError
 /// Inserts the batch's events; answers the client ids that were new.
 async fn insert_events(
     tx: &mut sqlx::PgConnection,
-    b: &Batch<'_>,
+    b: &Batch,
 ) -> Result<HashSet<String>, StoreError> {
     let n = b.events.len();
     let mut ids = Vec::with_capacity(n);
-    let mut ints: [Vec<i64>; 10] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut ints: [Vec<i64>; 9] = std::array::from_fn(|_| Vec::with_capacity(n));
     let mut latency = Vec::with_capacity(n);
     let mut ttft = Vec::with_capacity(n);
+    let mut is_error = Vec::with_capacity(n);
     let mut texts: [Vec<Option<&str>>; 4] = std::array::from_fn(|_| Vec::with_capacity(n));
-    for (e, cost) in b.events.iter().zip(b.costs) {
-        ids.push(e.id.as_deref());
-        let row = [
-            e.timestamp_ms,
-            b.received_ms,
-            b.model_ids[&e.model],
-            e.input_tokens,
-            e.output_tokens,
-            e.cached_input_tokens,
-            e.cache_write_tokens,
-            cost.nanos,
-            cost.source as i64,
-            (e.status == EventStatus::Error) as i64,
-        ];
-        for (column, v) in ints.iter_mut().zip(row) {
+    for row in b.rows() {
+        ids.push(row.client_id);
+        for (column, v) in ints.iter_mut().zip(row.ints) {
             column.push(v);
         }
-        latency.push(e.latency_ms);
-        ttft.push(e.ttft_ms);
-        let row = [&e.error_type, &e.error_message, &e.user, &e.metadata];
-        for (column, v) in texts.iter_mut().zip(row) {
-            column.push(v.as_deref());
+        latency.push(row.latency_ms);
+        ttft.push(row.ttft_ms);
+        is_error.push(row.is_error);
+        for (column, v) in texts.iter_mut().zip(row.texts) {
+            column.push(v);
         }
     }
-    let [ts, received, model, input, output, cached, cache_write, cost, source, is_error] = ints;
+    let [ts, received, model, input, output, cached, cache_write, cost, source] = ints;
     let [error_type, error_message, user, metadata] = texts;
     let inserted: Vec<Option<String>> = sqlx::query_scalar(&format!(
         "INSERT INTO events ({EVENT_COLUMNS}) \
@@ -167,8 +156,7 @@ async fn upsert_rollups(
     let mut projects = Vec::with_capacity(rows.len());
     let mut models = Vec::with_capacity(rows.len());
     let mut error_types = Vec::with_capacity(rows.len());
-    let mut values: Vec<Vec<i64>> =
-        vec![Vec::with_capacity(rows.len()); ROLLUP_SUMS.len() + HIST_BINS];
+    let mut values: Vec<Vec<i64>> = vec![Vec::with_capacity(rows.len()); ROLLUP_COLUMN_COUNT - 4];
     for (k, d) in rows {
         buckets.push(k.bucket);
         projects.push(k.project_id);
@@ -190,32 +178,19 @@ async fn upsert_rollups(
     Ok(())
 }
 
-/// The upsert of [`upsert_rollups`] for each level, built once.
+/// The upsert of [`upsert_rollups`] for each level, built once: one array per column.
 fn upsert_unnest_sql(level: Level) -> &'static str {
     static SQL: OnceLock<[String; 3]> = OnceLock::new();
     let all = SQL.get_or_init(|| {
         Level::ALL.map(|level| {
-            let table = level.table();
-            let columns: Vec<String> = ROLLUP_SUMS
-                .iter()
-                .map(|c| c.to_string())
-                .chain(hist_columns())
+            let arrays: Vec<String> = (5..=ROLLUP_COLUMN_COUNT)
+                .map(|i| format!("${i}::BIGINT[]"))
                 .collect();
-            let arrays: Vec<String> = (0..columns.len())
-                .map(|i| format!("${}::BIGINT[]", i + 5))
-                .collect();
-            let updates: Vec<String> = columns
-                .iter()
-                .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-                .collect();
-            format!(
-                "INSERT INTO {table} (bucket, project_id, model_id, error_type, {}) \
-                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], {}) \
-                 ON CONFLICT (project_id, model_id, bucket, error_type) DO UPDATE SET {}",
-                columns.join(", "),
-                arrays.join(", "),
-                updates.join(", ")
-            )
+            let source = format!(
+                "SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], {})",
+                arrays.join(", ")
+            );
+            upsert_sql(level, &source)
         })
     });
     &all[Level::ALL.iter().position(|&l| l == level).unwrap_or(0)]

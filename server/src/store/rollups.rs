@@ -8,13 +8,20 @@ use shared::EventStatus;
 use sqlx::Row;
 
 use super::{
-    delta_from_row, hist_columns, value_groups, Backend, Group, GroupKey, GroupRow, RollupFilter,
-    RollupTotals, Store, StoreError, Sums, ROLLUP_SUMS,
+    delta_from_row, hist_columns, Backend, Group, GroupKey, GroupRow, RollupFilter, RollupTotals,
+    Store, StoreError, Sums, ROLLUP_SUMS,
 };
-use crate::rollup::{cover, expand, latency_bin, local_cover, Level, RollupDelta, RollupKey, ANY};
+use crate::rollup::{
+    cover, expand, latency_bin, local_cover, Level, RollupDelta, RollupKey, ANY, HIST_BINS,
+};
 
-/// The upsert adding `rows` deltas to a level's rows (column order: key, sums, histogram).
-pub(super) fn upsert_sql(level: Level, rows: usize, numbered: bool) -> String {
+/// Columns of a roll-up row: the key (`bucket`, `project_id`, `model_id`, `error_type`), the
+/// sums and the histogram bins.
+pub(super) const ROLLUP_COLUMN_COUNT: usize = 4 + ROLLUP_SUMS.len() + HIST_BINS;
+
+/// The upsert adding deltas to a level's rows; `source` (a `VALUES` list or a `SELECT`) gives
+/// the rows in column order: key, sums, histogram.
+pub(super) fn upsert_sql(level: Level, source: &str) -> String {
     let table = level.table();
     let sums: Vec<String> = ROLLUP_SUMS
         .iter()
@@ -26,10 +33,9 @@ pub(super) fn upsert_sql(level: Level, rows: usize, numbered: bool) -> String {
         .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
     format!(
-        "INSERT INTO {table} (bucket, project_id, model_id, error_type, {}) VALUES {} \
+        "INSERT INTO {table} (bucket, project_id, model_id, error_type, {}) {source} \
          ON CONFLICT (project_id, model_id, bucket, error_type) DO UPDATE SET {}",
         sums.join(", "),
-        value_groups(rows, 4 + sums.len(), numbered),
         updates.join(", ")
     )
 }
