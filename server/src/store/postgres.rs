@@ -156,7 +156,9 @@ async fn upsert_rollups(
     let mut projects = Vec::with_capacity(rows.len());
     let mut models = Vec::with_capacity(rows.len());
     let mut error_types = Vec::with_capacity(rows.len());
-    let mut values: Vec<Vec<i64>> = vec![Vec::with_capacity(rows.len()); ROLLUP_COLUMN_COUNT - 4];
+    let mut values: Vec<Vec<i64>> = (4..ROLLUP_COLUMN_COUNT)
+        .map(|_| Vec::with_capacity(rows.len()))
+        .collect();
     for (k, d) in rows {
         buckets.push(k.bucket);
         projects.push(k.project_id);
