@@ -299,15 +299,26 @@ async fn daily_of(store: &Store, r: &Resolved) -> Result<Vec<DailyUsage>, QueryE
         .collect())
 }
 
-/// Breakdown rows by model or project id, with shares of the query's totals.
+/// Breakdown rows by model or project id, with shares of the query's totals. `every` is each
+/// id of the grouped dimension (the panel has just read their names): a query that leaves the
+/// dimension open reads those ids' series, and `rollup_grouped` need not read the list again
+/// (on PostgreSQL one statement less, and one less wait before the sum, of a dashboard's 13).
 async fn breakdown(
     store: &Store,
     r: &Resolved,
     group: Group,
+    every: impl Iterator<Item = i64>,
 ) -> Result<Vec<(i64, BreakdownStats)>, QueryError> {
-    let rows = store
-        .rollup_grouped(&r.filter, group, Sums::Traffic)
-        .await?;
+    let mut filter = r.filter.clone();
+    let ids = match group {
+        Group::Model => &mut filter.model_ids,
+        _ => &mut filter.project_ids,
+    };
+    if ids.is_empty() {
+        ids.extend(every);
+        ids.sort_unstable();
+    }
+    let rows = store.rollup_grouped(&filter, group, Sums::Traffic).await?;
     let requests: i64 = rows.iter().map(|g| g.sums.requests).sum();
     let cost: i64 = rows
         .iter()
@@ -355,7 +366,7 @@ pub async fn models(
 
 async fn models_of(store: &Store, r: &Resolved) -> Result<Vec<ModelUsage>, QueryError> {
     let names: HashMap<i64, String> = store.list_models().await?.into_iter().collect();
-    let mut out: Vec<ModelUsage> = breakdown(store, r, Group::Model)
+    let mut out: Vec<ModelUsage> = breakdown(store, r, Group::Model, names.keys().copied())
         .await?
         .into_iter()
         .map(|(id, stats)| ModelUsage {
@@ -383,7 +394,7 @@ async fn projects_of(store: &Store, r: &Resolved) -> Result<Vec<ProjectUsage>, Q
         .into_iter()
         .map(|p| (p.id, p.name))
         .collect();
-    let mut out: Vec<ProjectUsage> = breakdown(store, r, Group::Project)
+    let mut out: Vec<ProjectUsage> = breakdown(store, r, Group::Project, names.keys().copied())
         .await?
         .into_iter()
         .map(|(id, stats)| ProjectUsage {
@@ -514,15 +525,17 @@ async fn error_page_of(
     if r.filter.status == Some(EventStatus::Success) {
         return Ok(ErrorPage::default());
     }
-    let rows = store
-        .error_log(
+    // The retention mark is read beside the page, not after it.
+    let (rows, deleted_before) = tokio::try_join!(
+        store.error_log(
             &r.filter,
             r.filter.start_bucket * 1000,
             r.filter.end_bucket * 1000,
             cursor,
             limit + 1,
-        )
-        .await?;
+        ),
+        store.raw_deleted_before(),
+    )?;
     let more = rows.len() as i64 > limit;
     let items: Vec<(i64, ErrorLog)> = rows.into_iter().take(limit as usize).collect();
     let next_cursor = more
@@ -533,10 +546,7 @@ async fn error_page_of(
         })
         .flatten();
     let tz = r.tz;
-    let raw_events_from_ms = store
-        .raw_deleted_before()
-        .await?
-        .filter(|from| r.filter.start_bucket * 1000 < *from);
+    let raw_events_from_ms = deleted_before.filter(|from| r.filter.start_bucket * 1000 < *from);
     Ok(ErrorPage {
         raw_events_from_ms,
         items: items
