@@ -302,7 +302,7 @@ async fn daily_of(store: &Store, r: &Resolved) -> Result<Vec<DailyUsage>, QueryE
 /// Breakdown rows by model or project id, with shares of the query's totals. `every` is each
 /// id of the grouped dimension (the panel has just read their names): a query that leaves the
 /// dimension open reads those ids' series, and `rollup_grouped` need not read the list again
-/// (on PostgreSQL one statement less, and one less wait before the sum, of a dashboard's 13).
+/// (one statement fewer per panel, and one round trip less before its sum).
 async fn breakdown(
     store: &Store,
     r: &Resolved,
