@@ -17,6 +17,9 @@ use super::{
 };
 use crate::rollup::{expand, BatchRollup};
 
+/// Bytes of the database file each connection may read through a memory map (4 GiB).
+const MMAP_SIZE: i64 = 1 << 32;
+
 /// Opens (creating if needed) the SQLite database at `url` and migrates it.
 pub async fn open(url: &str) -> Result<SqlitePool, StoreError> {
     let options = SqliteConnectOptions::from_str(url)
@@ -33,7 +36,7 @@ pub async fn open(url: &str) -> Result<SqlitePool, StoreError> {
         // Dashboard reads come straight from the page cache through a memory map, shared by
         // every connection, instead of each connection's own 2 MB cache refilled by read()
         // calls (and emptied whenever another connection commits).
-        .pragma("mmap_size", (1i64 << 32).to_string());
+        .pragma("mmap_size", MMAP_SIZE.to_string());
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)
@@ -61,7 +64,7 @@ pub fn read_events(
     conn.busy_timeout(Duration::from_secs(30))?;
     // Pages read through a memory map rather than copied by a read() call each (the
     // export's whole range, ~1 KB per event, is read once).
-    conn.pragma_update(None, "mmap_size", 1i64 << 32)?;
+    conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
     // One read transaction: the names and the events come from the same snapshot.
     let tx = conn.unchecked_transaction()?;
     let list = |sql: &str| -> rusqlite::Result<Vec<(i64, String)>> {
