@@ -160,8 +160,8 @@ fn median_p95(mut samples: Vec<Duration>) -> (f64, f64) {
     (at(0.5), at(0.95))
 }
 
-/// Runs the benchmark against the empty database at `url` and prints the table.
-pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
+/// Runs the benchmark against the empty database at `url`; answers the markdown table.
+pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
     let store = Store::connect(Some(url)).await?;
     if opts.panels_only {
         // The ranges end where the previous bench's events do, so that reruns compare.
@@ -169,8 +169,7 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
             return Err("bench --panels-only needs a database a previous bench filled".into());
         };
         let rows = time_panels(&store, &opts, newest + 1, false).await?;
-        print_table(rows, &store);
-        return Ok(());
+        return Ok(table(rows, &store));
     }
     if store.last_event_id().await? != 0 {
         return Err("the bench needs an empty database (it writes N events into it)".into());
@@ -214,8 +213,7 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
         ),
     )];
     if opts.ingest_only {
-        print_table(rows, &store);
-        return Ok(());
+        return Ok(table(rows, &store));
     }
 
     rows.extend(time_panels(&store, &opts, now, true).await?);
@@ -301,8 +299,7 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<(), AnyError> {
             report.accepted as f64 / import.as_secs_f64()
         ),
     ));
-    print_table(rows, &store);
-    Ok(())
+    Ok(table(rows, &store))
 }
 
 /// Times the six panels for each scenario (median and p95 of `opts.runs`), and with
@@ -362,8 +359,8 @@ async fn time_panels(
     Ok(rows)
 }
 
-/// Prints the measurements, and the machine they ran on, as one markdown table.
-fn print_table(mut rows: Vec<(String, String)>, store: &Store) {
+/// The measurements, and the machine they ran on, as one markdown table.
+fn table(mut rows: Vec<(String, String)>, store: &Store) -> String {
     rows.push((
         "machine".into(),
         format!(
@@ -374,10 +371,11 @@ fn print_table(mut rows: Vec<(String, String)>, store: &Store) {
                 .unwrap_or(0)
         ),
     ));
-    println!("| measurement | result |\n|---|---|");
+    let mut out = String::from("| measurement | result |\n|---|---|\n");
     for (k, v) in rows {
-        println!("| {k} | {v} |");
+        out.push_str(&format!("| {k} | {v} |\n"));
     }
+    out
 }
 
 /// Sends `events` generated requests to the ingest API from [`CLIENTS`] concurrent clients;

@@ -272,7 +272,8 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             panels_only: *panels_only,
             ingest_only: *ingest_only,
         };
-        return server::bench::run(&url, options).await;
+        print!("{}", server::bench::run(&url, options).await?);
+        return Ok(());
     }
     let store = Store::connect(config.database_url.as_deref()).await?;
     match cli.command.unwrap_or(Command::Serve) {
