@@ -116,6 +116,62 @@ async fn retrying_a_batch_adds_nothing_even_concurrently(db: Db) {
     assert_eq!(r.accepted, 1);
 }
 
+/// Batches of several projects at once add to the same "any project" roll-up rows (same
+/// hours, same models); PostgreSQL writers lock those rows, so this is where a bad lock order
+/// would deadlock. Every batch must land whole, in its project's rows and in the shared ones.
+async fn concurrent_batches_of_several_projects_all_land_in_every_rollup(db: Db) {
+    let app = spawn_app(db).await;
+    let names = ["P1", "P2", "P3", "P4"];
+    let mut keys = Vec::new();
+    for name in names {
+        keys.push(app.project_with_key(name).await);
+    }
+    let mut bodies = Vec::new();
+    for (p, key) in keys.iter().enumerate() {
+        for round in 0..3 {
+            let batch: Vec<Value> = (0..60)
+                .map(|i| {
+                    let minute = (i * 7 + round * 3) % 60;
+                    let ts = format!("2025-01-10T{:02}:{minute:02}:00Z", 9 + i % 3);
+                    let mut e = event(&ts, ["m1", "m2"][i % 2], 10 + p as i64, 1);
+                    e["id"] = json!(format!("p{p}-r{round}-{i}"));
+                    e
+                })
+                .collect();
+            bodies.push((key.clone(), json!(batch)));
+        }
+    }
+    let sends = bodies.iter().map(|(key, body)| app.post_events(key, body));
+    for res in futures::future::join_all(sends).await {
+        assert_eq!(res.status(), 200, "every batch is stored");
+        let r: IngestResponse = res.json().await.unwrap();
+        assert_eq!((r.accepted, r.duplicates), (60, 0));
+    }
+    let projects = app.store.list_projects().await.unwrap();
+    for (p, name) in names.iter().enumerate() {
+        let id = projects.iter().find(|x| x.name == *name).unwrap().id;
+        let only = RollupFilter {
+            project_ids: vec![id],
+            ..everything()
+        };
+        let totals = app.store.rollup_totals(&only, Sums::All).await.unwrap();
+        assert_eq!(totals.requests, 180, "{name}");
+        assert_eq!(totals.input_tokens, 180 * (10 + p as i64), "{name}");
+    }
+    let all = app
+        .store
+        .rollup_totals(&everything(), Sums::All)
+        .await
+        .unwrap();
+    assert_eq!(all.requests, 720);
+    assert_eq!(all.input_tokens, 180 * (10 + 11 + 12 + 13));
+    assert_eq!(
+        app.store.all_rollups().await.unwrap(),
+        app.store.rollups_from_raw_events().await.unwrap()
+    );
+    assert_eq!(app.store.derived_rollups_mismatch().await.unwrap(), None);
+}
+
 async fn a_batch_with_one_bad_event_writes_nothing_and_names_it(db: Db) {
     let app = spawn_app(db).await;
     let key = app.project_with_key("Chatbot").await;
@@ -470,6 +526,7 @@ async fn the_dashboard_page_is_rendered_on_the_server_with_stored_numbers(db: Db
 on_both_backends!(
     accepted_events_are_counted_in_every_body_format,
     retrying_a_batch_adds_nothing_even_concurrently,
+    concurrent_batches_of_several_projects_all_land_in_every_rollup,
     a_batch_with_one_bad_event_writes_nothing_and_names_it,
     missing_unknown_and_revoked_keys_get_401,
     oversized_bodies_and_batches_get_413_and_the_server_keeps_serving,

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 
 use super::rollups::{upsert_sql, ROLLUP_COLUMN_COUNT};
 use super::{Batch, StoreError, EVENT_COLUMNS};
-use crate::rollup::{expand, BatchRollup, Level, RollupDelta, RollupKey};
+use crate::rollup::{expand, BatchRollup, Level, RollupDelta, RollupKey, ANY};
 
 /// Connects to PostgreSQL at `url` and migrates it (migrations take an advisory lock, so
 /// replicas starting together do not race).
@@ -58,10 +58,17 @@ pub async fn write_batch(pool: &PgPool, b: &Batch) -> Result<u64, StoreError> {
             rollup.add(b.project_id, b.model_ids[&e.model], e, *cost);
         }
     }
-    // Every level, finest first and each in key order ("any" rows first): one lock order for
-    // all writers.
+    // The batch's own project's rows first, then the "any project" rows that every batch
+    // adds to; each part level by level, finest first, each level in key order: one lock
+    // order for all writers. Row locks are held until the commit, so with the shared rows
+    // taken last, concurrent batches overlap everything before them (with the shared rows
+    // first, 1M events: 21.6k / 26.0k events/s; last: 23.1k / 28.0k, alternated).
+    let mut shared = Vec::new();
     for (level, rows) in expand(&rollup.rows) {
-        upsert_rollups(&mut tx, level, &rows).await?;
+        let (any, own): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            rows.into_iter().partition(|(k, _)| k.project_id == ANY);
+        upsert_rollups(&mut tx, level, &own).await?;
+        shared.push((level, any));
     }
     let models: BTreeSet<i64> = rollup.rows.keys().map(|k| k.model_id).collect();
     if !models.is_empty() {
@@ -73,6 +80,9 @@ pub async fn write_batch(pool: &PgPool, b: &Batch) -> Result<u64, StoreError> {
         .bind(models.into_iter().collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
+    }
+    for (level, rows) in &shared {
+        upsert_rollups(&mut tx, *level, rows).await?;
     }
     if accepted > 0 {
         // Delivered to every replica's listener when (and only if) this commits; the payload

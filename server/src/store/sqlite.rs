@@ -147,7 +147,7 @@ pub fn write_batch(conn: &mut rusqlite::Connection, b: &Batch) -> Result<u64, St
             }
         }
     }
-    // Every level, finest first and each in key order, as on PostgreSQL.
+    // Every level, finest first and each in key order (one writer: no lock order to keep).
     let values = format!("VALUES ({})", placeholders(ROLLUP_COLUMN_COUNT));
     for (level, rows) in expand(&rollup.rows) {
         let mut upsert = tx.prepare_cached(&upsert_sql(level, &values))?;
