@@ -6,8 +6,8 @@ use common::{spawn_app, spawn_app_with, Db};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use server::ingest::ModelPrice;
-use server::store::{RollupFilter, Sums};
-use server::Config;
+use server::store::{RollupFilter, RollupTotals, Sums};
+use server::{Config, Store};
 use shared::{DateRange, IngestResponse, UsageQuery};
 
 fn event(ts: &str, model: &str, input: i64, output: i64) -> Value {
@@ -20,6 +20,21 @@ fn everything() -> RollupFilter {
         end_bucket: i64::MAX / 2,
         ..Default::default()
     }
+}
+
+/// The roll-up sums of every stored event.
+async fn stored_totals(store: &Store) -> RollupTotals {
+    store.rollup_totals(&everything(), Sums::All).await.unwrap()
+}
+
+/// Every roll-up row equals the recomputation from raw events, and every level the sum of
+/// the finer one.
+async fn assert_rollups_match_raw_events(store: &Store) {
+    assert_eq!(
+        store.all_rollups().await.unwrap(),
+        store.rollups_from_raw_events().await.unwrap()
+    );
+    assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
 }
 
 async fn accepted_events_are_counted_in_every_body_format(db: Db) {
@@ -47,11 +62,7 @@ async fn accepted_events_are_counted_in_every_body_format(db: Db) {
         .unwrap();
     assert_eq!(res.json::<IngestResponse>().await.unwrap().accepted, 2);
 
-    let totals = app
-        .store
-        .rollup_totals(&everything(), Sums::All)
-        .await
-        .unwrap();
+    let totals = stored_totals(&app.store).await;
     assert_eq!(totals.requests, 6);
     assert_eq!(totals.input_tokens, 600);
     assert_eq!(totals.output_tokens, 120);
@@ -91,19 +102,8 @@ async fn retrying_a_batch_adds_nothing_even_concurrently(db: Db) {
         accepted += r.accepted;
     }
     assert_eq!(accepted, 75, "each new id is stored exactly once");
-    assert_eq!(
-        app.store
-            .rollup_totals(&everything(), Sums::All)
-            .await
-            .unwrap()
-            .requests,
-        125
-    );
-    assert_eq!(
-        app.store.all_rollups().await.unwrap(),
-        app.store.rollups_from_raw_events().await.unwrap()
-    );
-    assert_eq!(app.store.derived_rollups_mismatch().await.unwrap(), None);
+    assert_eq!(stored_totals(&app.store).await.requests, 125);
+    assert_rollups_match_raw_events(&app.store).await;
 
     // The same id in another project is not a duplicate.
     let other = app.project_with_key("Other").await;
@@ -158,18 +158,10 @@ async fn concurrent_batches_of_several_projects_all_land_in_every_rollup(db: Db)
         assert_eq!(totals.requests, 180, "{name}");
         assert_eq!(totals.input_tokens, 180 * (10 + p as i64), "{name}");
     }
-    let all = app
-        .store
-        .rollup_totals(&everything(), Sums::All)
-        .await
-        .unwrap();
+    let all = stored_totals(&app.store).await;
     assert_eq!(all.requests, 720);
     assert_eq!(all.input_tokens, 180 * (10 + 11 + 12 + 13));
-    assert_eq!(
-        app.store.all_rollups().await.unwrap(),
-        app.store.rollups_from_raw_events().await.unwrap()
-    );
-    assert_eq!(app.store.derived_rollups_mismatch().await.unwrap(), None);
+    assert_rollups_match_raw_events(&app.store).await;
 }
 
 async fn a_batch_with_one_bad_event_writes_nothing_and_names_it(db: Db) {
@@ -184,14 +176,7 @@ async fn a_batch_with_one_bad_event_writes_nothing_and_names_it(db: Db) {
     assert_eq!(body.problems.len(), 1);
     assert_eq!(body.problems[0].index, Some(1));
     assert_eq!(body.problems[0].field, "input_tokens");
-    assert_eq!(
-        app.store
-            .rollup_totals(&everything(), Sums::All)
-            .await
-            .unwrap()
-            .requests,
-        0
-    );
+    assert_eq!(stored_totals(&app.store).await.requests, 0);
     assert!(app
         .store
         .rollups_from_raw_events()
@@ -233,14 +218,7 @@ async fn missing_unknown_and_revoked_keys_get_401(db: Db) {
     let prefix = server::keys::prefix_of(&key).unwrap().to_string();
     app.store.revoke_key(&prefix).await.unwrap();
     assert_eq!(app.post_events(&key, &body).await.status(), 401);
-    assert_eq!(
-        app.store
-            .rollup_totals(&everything(), Sums::All)
-            .await
-            .unwrap()
-            .requests,
-        1
-    );
+    assert_eq!(stored_totals(&app.store).await.requests, 1);
 }
 
 async fn oversized_bodies_and_batches_get_413_and_the_server_keeps_serving(db: Db) {
@@ -261,14 +239,7 @@ async fn oversized_bodies_and_batches_get_413_and_the_server_keeps_serving(db: D
 
     let res = app.post_events(&key, &json!([small])).await;
     assert_eq!(res.status(), 200);
-    assert_eq!(
-        app.store
-            .rollup_totals(&everything(), Sums::All)
-            .await
-            .unwrap()
-            .requests,
-        1
-    );
+    assert_eq!(stored_totals(&app.store).await.requests, 1);
 }
 
 async fn cached_tokens_are_priced_at_their_own_rates_and_price_changes_keep_history(db: Db) {
@@ -325,11 +296,7 @@ async fn cached_tokens_are_priced_at_their_own_rates_and_price_changes_keep_hist
          "output_tokens": 5, "cost_usd": 0.123456789}, // the client's cost wins
     ]);
     assert_eq!(app.post_events(&key, &body).await.status(), 200);
-    let t = app
-        .store
-        .rollup_totals(&everything(), Sums::All)
-        .await
-        .unwrap();
+    let t = stored_totals(&app.store).await;
     assert_eq!(t.cost_nanos, 1_605_000_000 + 535_000_000 + 123_456_789);
     assert_eq!(t.unpriced_requests, 2);
 
@@ -344,11 +311,7 @@ async fn cached_tokens_are_priced_at_their_own_rates_and_price_changes_keep_hist
         ))
         .await
         .unwrap();
-    let again = app
-        .store
-        .rollup_totals(&everything(), Sums::All)
-        .await
-        .unwrap();
+    let again = stored_totals(&app.store).await;
     assert_eq!(again.cost_nanos, t.cost_nanos);
 
     // The summary query reads the same numbers.
