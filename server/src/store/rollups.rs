@@ -44,7 +44,7 @@ pub(super) fn upsert_sql(level: Level, source: &str) -> String {
 /// the rows of real ids (the filter's, or `every` id of the grouped dimension), any other
 /// reads `ANY`. Listing the ids (not `<> 0` or a subquery) lets both databases seek each
 /// series in the key; PostgreSQL otherwise scanned the whole history of `ANY` project.
-fn series_condition(f: &RollupFilter, group: Group, every: &Every, args: &mut Vec<Arg>) -> String {
+fn series_condition(f: &RollupFilter, group: Group, every: &Every, args: &mut Vec<i64>) -> String {
     let mut parts = Vec::new();
     for (column, ids, grouped, all) in [
         (
@@ -67,48 +67,9 @@ fn series_condition(f: &RollupFilter, group: Group, every: &Every, args: &mut Ve
             .map(|i| format!("${}", args.len() + i + 1))
             .collect();
         parts.push(format!("{column} IN ({})", marks.join(",")));
-        args.extend(ids.iter().map(|id| Arg::Int(*id)));
+        args.extend(ids.iter().copied());
     }
     parts.join(" AND ")
-}
-
-/// The bucket ranges a grouped read covers, per level: whole UTC days where the range has
-/// them, and for local days or hours buckets inside one of them and of one offset.
-fn ranges_to_read(f: &RollupFilter, group: Group) -> BTreeMap<Level, Vec<(i64, i64)>> {
-    let (start, end) = (f.start_bucket, f.end_bucket);
-    let pieces = match group {
-        Group::LocalDay => local_cover(start, end, &f.offsets, Level::Day),
-        Group::LocalHourOfWeek => local_cover(start, end, &f.offsets, Level::Hour),
-        _ => cover(start, end, Level::Day),
-    };
-    let mut ranges: BTreeMap<Level, Vec<(i64, i64)>> = BTreeMap::new();
-    for (level, s, e) in pieces {
-        ranges.entry(level).or_default().push((s, e));
-    }
-    ranges
-}
-
-/// A bound parameter of a roll-up read.
-enum Arg {
-    Int(i64),
-    /// A PostgreSQL array literal (`{1,2,3}`), cast to `BIGINT[]` where it is used.
-    List(String),
-}
-
-/// PostgreSQL's condition on the buckets of a level read in many `ranges` (of buckets `width`
-/// seconds wide): every bucket inside them, listed in one array parameter. One index scan that
-/// seeks each bucket, whose generic plan does not depend on the values. Kolkata's days over 90
-/// days at 10M events: 9.6 ms for ~2,000 hours and ~360 quarter-hours listed, against 22.7 ms
-/// reading all the range's quarter-hours. A range with the buckets between its pieces left out
-/// (`<> ALL`) was slower still: the array was cast again for every row.
-fn bucket_list_condition(ranges: &[(i64, i64)], width: i64, args: &mut Vec<Arg>) -> String {
-    let inside: Vec<String> = ranges
-        .iter()
-        .flat_map(|&(s, e)| (s..e).step_by(width as usize))
-        .map(|b| b.to_string())
-        .collect();
-    args.push(Arg::List(format!("{{{}}}", inside.join(","))));
-    format!(" AND bucket = ANY(CAST(${} AS BIGINT[]))", args.len())
 }
 
 /// Every project and model id, for grouping by a dimension the filter leaves open.
@@ -160,6 +121,33 @@ impl Store {
     ) -> Result<RollupTotals, StoreError> {
         let rows = self.rollup_grouped(f, Group::Total, sums).await?;
         Ok(rows.into_iter().next().map(|r| r.sums).unwrap_or_default())
+    }
+
+    /// The bucket ranges a grouped read covers, per level: whole UTC days where the range has
+    /// them, and for local days or hours buckets inside one of them and of one offset.
+    fn ranges_to_read(&self, f: &RollupFilter, group: Group) -> BTreeMap<Level, Vec<(i64, i64)>> {
+        let (start, end) = (f.start_bucket, f.end_bucket);
+        let pieces = match group {
+            Group::LocalDay => local_cover(start, end, &f.offsets, Level::Day),
+            Group::LocalHourOfWeek => local_cover(start, end, &f.offsets, Level::Hour),
+            _ => cover(start, end, Level::Day),
+        };
+        let mut ranges: BTreeMap<Level, Vec<(i64, i64)>> = BTreeMap::new();
+        for (level, s, e) in pieces {
+            ranges.entry(level).or_default().push((s, e));
+        }
+        let ragged = ranges.values().any(|r| r.len() > 2);
+        if ragged && matches!(self.backend, Backend::Postgres(_)) {
+            // PostgreSQL's generic plan for the join of many ranges filtered the level's whole
+            // series (the Kolkata daily history of 30 days at 1M events: 430 ms), and one scan
+            // per range cost more to start than it saved (six panels 40 -> 54 ms): it reads
+            // quarter-hours, which never straddle a local day or hour, over the whole range.
+            // Listing the buckets in an array (`bucket = ANY($1)`) was 2.4x faster once the
+            // roll-ups had statistics, but before autovacuum's first ANALYZE the generic plan
+            // filtered the series' every row against the array (six Kolkata panels: 540 ms).
+            return BTreeMap::from([(Level::Quarter, vec![(start, end)])]);
+        }
+        ranges
     }
 
     /// Sums the roll-up rows the filter selects, per group. Each group reads the coarsest
@@ -230,26 +218,19 @@ impl Store {
             }
         }
         // One statement: the pieces' rows (whole days, hours, quarter-hours) summed together,
-        // each range of a level one index range scan. A level read in many ranges (around each
-        // Kolkata midnight) is one scan of the buckets listed on PostgreSQL, and on SQLite a
-        // join of the list of ranges (it allows at most 500 parts in a compound SELECT).
-        let mark = |args: &mut Vec<Arg>, v: i64| {
-            args.push(Arg::Int(v));
+        // each range of a level one index range scan. A level read in many ranges (the
+        // quarter-hours around each Kolkata midnight) joins the list of them instead (SQLite
+        // allows at most 500 parts in a compound SELECT).
+        let mark = |args: &mut Vec<i64>, v: i64| {
+            args.push(v);
             format!("${}", args.len())
         };
         let mut args = Vec::new();
         let mut pieces = Vec::new();
-        let postgres = matches!(self.backend, Backend::Postgres(_));
-        for (level, ranges) in ranges_to_read(f, group) {
+        for (level, ranges) in self.ranges_to_read(f, group) {
             let table = level.table();
             // (what a read is FROM, its condition on the bucket)
-            let reads: Vec<(String, String)> = if ranges.len() > 2 && postgres {
-                // A join of the ranges made PostgreSQL's generic plan filter the level's whole
-                // series (Kolkata's daily history of 30 days at 1M events: 430 ms), and one
-                // scan per range cost more to start than it saved.
-                let within = bucket_list_condition(&ranges, level.seconds(), &mut args);
-                vec![(table.to_string(), within)]
-            } else if ranges.len() > 2 {
+            let reads: Vec<(String, String)> = if ranges.len() > 2 {
                 let rows: Vec<String> = ranges
                     .iter()
                     .map(|(s, e)| {
@@ -315,10 +296,7 @@ impl Store {
         let rows = dispatch!(self, pool => {
             let mut q = sqlx::query(&sql);
             for a in &args {
-                q = match a {
-                    Arg::Int(v) => q.bind(*v),
-                    Arg::List(text) => q.bind(text.as_str()),
-                };
+                q = q.bind(*a);
             }
             let mut out = Vec::new();
             for row in q.fetch_all(pool).await? {
