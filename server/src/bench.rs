@@ -30,9 +30,9 @@ const DAYS: i64 = 90;
 const BATCH: usize = 1_000;
 const CLIENTS: usize = 2;
 /// Untimed dashboard loads before each scenario's timed runs: as many as the PostgreSQL pool
-/// has connections (16), so that each has prepared the scenario's statements. With two, half of
+/// has connections, so that each has prepared the scenario's statements. With two, half of
 /// the first scenario's timed runs on PostgreSQL still parsed and planned a statement.
-const WARM_UP_RUNS: usize = 16;
+const WARM_UP_RUNS: usize = crate::store::POSTGRES_CONNECTIONS as usize;
 
 /// Zipf weights (s = 1.1), cumulated: a few large projects (or models), a long tail.
 fn zipf_cumulative(n: usize) -> Vec<f64> {

@@ -92,6 +92,7 @@ mod rollups;
 pub use access::{LoginRow, Principal};
 pub use alerts::{AlertChange, AlertRuleRow, Attempt, DueDelivery};
 pub use budgets::{BudgetAlert, BudgetRow};
+pub(crate) use postgres::MAX_CONNECTIONS as POSTGRES_CONNECTIONS;
 pub use shared::{AuditEntry, KeyInfo, Project, TokenInfo, UserInfo};
 
 /// One batch of one project, ready to store: new events (no repeated ids), their costs and

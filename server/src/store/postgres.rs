@@ -12,6 +12,9 @@ use super::rollups::{upsert_sql, ROLLUP_COLUMN_COUNT};
 use super::{Batch, StoreError, EVENT_COLUMNS};
 use crate::rollup::{expand, BatchRollup, Level, RollupDelta, RollupKey, ANY};
 
+/// Connections in each replica's pool.
+pub(crate) const MAX_CONNECTIONS: u32 = 16;
+
 /// Connects to PostgreSQL at `url` and migrates it (migrations take an advisory lock, so
 /// replicas starting together do not race).
 pub async fn open(url: &str) -> Result<PgPool, StoreError> {
@@ -30,7 +33,7 @@ pub async fn open(url: &str) -> Result<PgPool, StoreError> {
             ("max_parallel_workers_per_gather", "0"),
         ]);
     let pool = PgPoolOptions::new()
-        .max_connections(16)
+        .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await?;
