@@ -216,17 +216,18 @@ async fn summary_of(store: &Store, r: &Resolved) -> Result<UsageSummary, QueryEr
     let previous = store
         .rollup_grouped(&before, Group::Total, Sums::Traffic)
         .await?;
-    let (t, errors) = current
+    let t = current
         .into_iter()
         .next()
-        .map(|g| (g.sums, g.errors))
+        .map(|g| g.sums)
         .unwrap_or_default();
+    let errors = t.errors;
     let previous = previous.into_iter().next().map(|g| PeriodTotals {
         total_requests: g.sums.requests,
         total_cost_nanos: g.sums.cost_nanos,
         total_tokens: g.sums.input_tokens + g.sums.output_tokens,
         average_response_time_ms: mean(g.sums.latency_sum_ms, g.sums.latency_count),
-        success_rate: mean(g.sums.requests - g.errors, g.sums.requests).map(|v| v * 100.0),
+        success_rate: mean(g.sums.requests - g.sums.errors, g.sums.requests).map(|v| v * 100.0),
     });
     Ok(UsageSummary {
         total_requests: t.requests,
@@ -329,7 +330,7 @@ async fn breakdown(
                 request_share: share(s.requests, requests),
                 cost_share: share(s.cost_nanos, cost),
                 average_response_time_ms: mean(s.latency_sum_ms, s.latency_count),
-                error_rate: share(g.errors, s.requests),
+                error_rate: share(s.errors, s.requests),
             };
             Some((id, stats))
         })

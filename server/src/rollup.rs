@@ -5,7 +5,8 @@
 //!
 //! Every stored event adds to twelve roll-up rows: at each of three [`Level`]s (15 minutes,
 //! UTC hour, UTC day), the row of its project x model and the rows where the project, the
-//! model or both are [`ANY`]. A query then reads one series (e.g. "any project, any model")
+//! model or both are [`ANY`]. These are the rows of every status ([`ALL_STATUSES`]); a failed
+//! event adds to the twelve rows of its error type as well. A query then reads one series (e.g. "any project, any model")
 //! over whole days plus its ragged ends ([`cover`]), so its cost grows with the range and the
 //! number of series it needs, not with the number of events.
 
@@ -184,13 +185,20 @@ pub fn local_cover(
     out
 }
 
+/// The `error_type` of the rows that sum every request, failed or not. Dashboards that do
+/// not split by status read only these: one row per series and bucket instead of one per
+/// error type seen (at 10M events, 30 days of project days: 1,500 rows instead of 3,865).
+/// Successes alone are these rows minus the error rows. Clients cannot send an empty error
+/// type (a missing one is stored as `unknown`).
+pub const ALL_STATUSES: &str = "";
+
 /// The key of one roll-up row.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RollupKey {
     pub bucket: i64,
     pub project_id: i64,
     pub model_id: i64,
-    /// `""` for successful requests.
+    /// [`ALL_STATUSES`], or the error type of failed requests only.
     pub error_type: String,
 }
 
@@ -208,12 +216,14 @@ pub struct RollupDelta {
     pub latency_sum_ms: i64,
     pub ttft_count: i64,
     pub ttft_sum_ms: i64,
+    /// Failed requests among `requests`.
+    pub errors: i64,
     pub hist: [i64; HIST_BINS],
 }
 
 impl RollupDelta {
     /// The additive columns in the order of their fields (the store's `ROLLUP_SUMS`).
-    pub fn sums(&self) -> [i64; 11] {
+    pub fn sums(&self) -> [i64; 12] {
         [
             self.requests,
             self.input_tokens,
@@ -226,6 +236,7 @@ impl RollupDelta {
             self.latency_sum_ms,
             self.ttft_count,
             self.ttft_sum_ms,
+            self.errors,
         ]
     }
 }
@@ -244,6 +255,7 @@ impl Default for RollupDelta {
             latency_sum_ms: 0,
             ttft_count: 0,
             ttft_sum_ms: 0,
+            errors: 0,
             hist: [0; HIST_BINS],
         }
     }
@@ -264,6 +276,7 @@ impl RollupDelta {
         self.latency_sum_ms += d.latency_sum_ms;
         self.ttft_count += d.ttft_count;
         self.ttft_sum_ms += d.ttft_sum_ms;
+        self.errors += d.errors;
         for (a, b) in self.hist.iter_mut().zip(d.hist.iter()) {
             *a += b;
         }
@@ -301,11 +314,16 @@ pub fn expand(
         .collect()
 }
 
-/// The error type a roll-up row is keyed by: `""` for successes, `unknown` when not given.
-pub fn rollup_error_type(event: &UsageEvent) -> String {
+/// The error type of a failed event's own roll-up rows (`unknown` when not given or empty,
+/// which ingest rejects anyway); `None` for a success, which adds to the [`ALL_STATUSES`]
+/// rows only.
+pub fn rollup_error_type(event: &UsageEvent) -> Option<String> {
     match event.status {
-        EventStatus::Success => String::new(),
-        EventStatus::Error => event.error_type.clone().unwrap_or_else(|| "unknown".into()),
+        EventStatus::Success => None,
+        EventStatus::Error => Some(match event.error_type.as_deref() {
+            None | Some(ALL_STATUSES) => "unknown".into(),
+            Some(t) => t.into(),
+        }),
     }
 }
 
@@ -316,35 +334,42 @@ pub struct BatchRollup {
 }
 
 impl BatchRollup {
-    /// Adds one stored event (with its final cost) to the batch's deltas.
+    /// Adds one stored event (with its final cost) to the batch's deltas: to the row of every
+    /// status and, when it failed, to the row of its error type.
     pub fn add(&mut self, project_id: i64, model_id: i64, event: &UsageEvent, cost: PricedCost) {
-        let key = RollupKey {
-            bucket: bucket_of(event.timestamp_ms),
-            project_id,
-            model_id,
-            error_type: rollup_error_type(event),
-        };
-        let d = self.rows.entry(key).or_default();
-        d.requests += 1;
-        d.input_tokens += event.input_tokens;
-        d.output_tokens += event.output_tokens;
-        d.cached_input_tokens += event.cached_input_tokens;
-        d.cache_write_tokens += event.cache_write_tokens;
-        // Money is the one sum a batch can overflow: 9,224 events at the largest client cost
-        // ($1M) exceed i64 nano-USD. Saturate rather than panic or wrap negative. Token and
-        // latency sums cannot: a 16 MiB batch holds too few events at their caps.
-        d.cost_nanos = d.cost_nanos.saturating_add(cost.nanos);
-        if cost.source == CostSource::Unpriced {
-            d.unpriced_requests += 1;
-        }
-        if let Some(ms) = event.latency_ms {
-            d.latency_count += 1;
-            d.latency_sum_ms += ms;
-            d.hist[latency_bin(ms)] += 1;
-        }
-        if let Some(ms) = event.ttft_ms {
-            d.ttft_count += 1;
-            d.ttft_sum_ms += ms;
+        let bucket = bucket_of(event.timestamp_ms);
+        let own = rollup_error_type(event);
+        let failed = own.is_some();
+        for error_type in std::iter::once(ALL_STATUSES.to_string()).chain(own) {
+            let key = RollupKey {
+                bucket,
+                project_id,
+                model_id,
+                error_type,
+            };
+            let d = self.rows.entry(key).or_default();
+            d.requests += 1;
+            d.errors += i64::from(failed);
+            d.input_tokens += event.input_tokens;
+            d.output_tokens += event.output_tokens;
+            d.cached_input_tokens += event.cached_input_tokens;
+            d.cache_write_tokens += event.cache_write_tokens;
+            // Money is the one sum a batch can overflow: 9,224 events at the largest client
+            // cost ($1M) exceed i64 nano-USD. Saturate rather than panic or wrap negative.
+            // Token and latency sums cannot: a 16 MiB batch holds too few events at their caps.
+            d.cost_nanos = d.cost_nanos.saturating_add(cost.nanos);
+            if cost.source == CostSource::Unpriced {
+                d.unpriced_requests += 1;
+            }
+            if let Some(ms) = event.latency_ms {
+                d.latency_count += 1;
+                d.latency_sum_ms += ms;
+                d.hist[latency_bin(ms)] += 1;
+            }
+            if let Some(ms) = event.ttft_ms {
+                d.ttft_count += 1;
+                d.ttft_sum_ms += ms;
+            }
         }
     }
 }
@@ -433,6 +458,52 @@ mod tests {
         let row = batch.rows.values().next().unwrap();
         assert_eq!(row.requests, 10_000);
         assert_eq!(row.cost_nanos, i64::MAX);
+    }
+
+    #[test]
+    fn a_failure_adds_to_the_row_of_every_status_and_to_its_error_type() {
+        let mut event = UsageEvent {
+            id: None,
+            timestamp_ms: 1_748_779_200_000,
+            model: "m".into(),
+            input_tokens: 100,
+            output_tokens: 10,
+            cached_input_tokens: 0,
+            cache_write_tokens: 0,
+            cost_nanos: None,
+            latency_ms: Some(300),
+            ttft_ms: None,
+            status: EventStatus::Success,
+            error_type: None,
+            error_message: None,
+            user: None,
+            metadata: None,
+        };
+        let cost = PricedCost {
+            nanos: 5,
+            source: CostSource::PriceTable,
+        };
+        let mut batch = BatchRollup::default();
+        batch.add(1, 2, &event, cost);
+        event.status = EventStatus::Error;
+        event.error_type = Some("timeout".into());
+        batch.add(1, 2, &event, cost);
+        event.error_type = None;
+        batch.add(1, 2, &event, cost);
+        let row = |error_type: &str| {
+            let key = RollupKey {
+                bucket: bucket_of(event.timestamp_ms),
+                project_id: 1,
+                model_id: 2,
+                error_type: error_type.into(),
+            };
+            let d = &batch.rows[&key];
+            (d.requests, d.errors, d.cost_nanos, d.hist[latency_bin(300)])
+        };
+        assert_eq!(batch.rows.len(), 3);
+        assert_eq!(row(ALL_STATUSES), (3, 2, 15, 3));
+        assert_eq!(row("timeout"), (1, 1, 5, 1));
+        assert_eq!(row("unknown"), (1, 1, 5, 1));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Migration 0004 builds the hour and day levels and the "any" rows from the quarter-hour
-//! rows an older database holds (and PostgreSQL's 0008 moves them into partitions);
-//! `derived_rollups_mismatch` (what `verify` runs) notices a level that is not their exact
-//! sum.
+//! rows an older database holds (and PostgreSQL's 0008 moves them into partitions); 0010 turns
+//! the rows of successes into the rows of every status; `derived_rollups_mismatch` (what
+//! `verify` runs) notices a level that is not their exact sum.
 
 mod common;
 
@@ -56,7 +56,47 @@ async fn exec(db: Db, url: &str, sql: &str) {
     }
 }
 
-async fn the_level_migration_sums_old_quarter_hours_exactly(db: Db) {
+/// SQL taking every level back to its shape before 0010: each '' row less its error rows
+/// (successes only), '' rows of failures only gone, and no `errors` column.
+fn undo_rows_of_every_status() -> String {
+    let sums: Vec<String> = [
+        "requests",
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "cost_nanos",
+        "unpriced_requests",
+        "latency_count",
+        "latency_sum_ms",
+        "ttft_count",
+        "ttft_sum_ms",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain((0..80).map(|i| format!("h{i:02}")))
+    .collect();
+    let mut sql = String::new();
+    for t in ["rollup_15m", "rollup_1h", "rollup_1d"] {
+        let less: Vec<String> = sums
+            .iter()
+            .map(|c| format!("{t}.{c} - COALESCE(SUM(e.{c}), 0)"))
+            .collect();
+        sql.push_str(&format!(
+            "UPDATE {t} SET ({}) = (SELECT {} FROM {t} AS e \
+               WHERE e.project_id = {t}.project_id AND e.model_id = {t}.model_id \
+               AND e.bucket = {t}.bucket AND e.error_type <> '') \
+             WHERE error_type = ''; \
+             DELETE FROM {t} WHERE error_type = '' AND requests = 0; \
+             ALTER TABLE {t} DROP COLUMN errors;",
+            sums.join(", "),
+            less.join(", ")
+        ));
+    }
+    sql
+}
+
+async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_url(db, &dir).await;
     let store = Store::connect(Some(&url)).await.unwrap();
@@ -66,6 +106,8 @@ async fn the_level_migration_sums_old_quarter_hours_exactly(db: Db) {
     }
     assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
 
+    // Back to the shape before 0010: the '' rows hold successes only, and no `errors`.
+    exec(db, &url, &undo_rows_of_every_status()).await;
     // Back to the shape before 0004: quarter-hours of each project x model only.
     exec(
         db,
@@ -96,6 +138,11 @@ async fn the_level_migration_sums_old_quarter_hours_exactly(db: Db) {
             }
         }
     }
+    let every_status = match db {
+        Db::Sqlite => include_str!("../../migrations/sqlite/0010_rollups_of_every_status.sql"),
+        Db::Postgres => include_str!("../../migrations/postgres/0010_rollups_of_every_status.sql"),
+    };
+    exec(db, &url, every_status).await;
     let store = Store::connect(Some(&url)).await.unwrap();
     assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
     assert_eq!(
@@ -118,4 +165,4 @@ async fn the_level_migration_sums_old_quarter_hours_exactly(db: Db) {
     );
 }
 
-on_both_backends!(the_level_migration_sums_old_quarter_hours_exactly);
+on_both_backends!(the_rollup_migrations_rebuild_old_rows_exactly);

@@ -296,21 +296,21 @@ pub enum Sums {
     /// Requests, failures, cost, tokens in / out / cached and latency (the daily history, the
     /// breakdowns, the previous period's cards).
     Traffic,
-    /// Every additive column and the failures.
+    /// Every additive column.
     All,
     /// Everything, and the latency histogram (most of a row's width: the summary's percentiles).
     AllWithHist,
 }
 
 impl Sums {
-    /// Whether the read sums `column` (one of [`ROLLUP_SUMS`]) or `failed`.
+    /// Whether the read sums `column` (one of [`ROLLUP_SUMS`]).
     fn includes(self, column: &str) -> bool {
         match self {
             Sums::RequestsCost => matches!(column, "requests" | "cost_nanos"),
             Sums::Traffic => matches!(
                 column,
                 "requests"
-                    | "failed"
+                    | "errors"
                     | "cost_nanos"
                     | "input_tokens"
                     | "output_tokens"
@@ -333,7 +333,7 @@ pub enum GroupKey {
     LocalHourOfWeek(i64),
     Model(i64),
     Project(i64),
-    /// `""` for successful requests.
+    /// A failed request's error type (`unknown` when not given).
     ErrorType(String),
     /// Project id, model id.
     ProjectModel(i64, i64),
@@ -345,8 +345,6 @@ pub enum GroupKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupRow {
     pub key: GroupKey,
-    /// Failed requests among `sums.requests`.
-    pub errors: i64,
     pub sums: RollupDelta,
 }
 
@@ -371,7 +369,7 @@ fn new_chunk() -> Vec<u8> {
     Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096)
 }
 /// The additive roll-up columns, in the order of [`RollupDelta`]'s fields.
-const ROLLUP_SUMS: [&str; 11] = [
+const ROLLUP_SUMS: [&str; 12] = [
     "requests",
     "input_tokens",
     "output_tokens",
@@ -383,6 +381,7 @@ const ROLLUP_SUMS: [&str; 11] = [
     "latency_sum_ms",
     "ttft_count",
     "ttft_sum_ms",
+    "errors",
 ];
 
 fn hist_columns() -> impl Iterator<Item = String> {
@@ -439,6 +438,7 @@ where
         latency_sum_ms: g(8)?,
         ttft_count: g(9)?,
         ttft_sum_ms: g(10)?,
+        errors: g(11)?,
         hist: [0; HIST_BINS],
     };
     if with_hist {

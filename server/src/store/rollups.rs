@@ -12,7 +12,8 @@ use super::{
     Store, StoreError, Sums, ROLLUP_SUMS,
 };
 use crate::rollup::{
-    cover, expand, latency_bin, local_cover, Level, RollupDelta, RollupKey, ANY, HIST_BINS,
+    cover, expand, latency_bin, local_cover, Level, RollupDelta, RollupKey, ALL_STATUSES, ANY,
+    HIST_BINS,
 };
 
 /// Columns of a roll-up row: the key (`bucket`, `project_id`, `model_id`, `error_type`), the
@@ -164,19 +165,32 @@ impl Store {
         let with_hist = sums == Sums::AllWithHist;
         let hist = with_hist.then(hist_columns).into_iter().flatten();
         // Every column in the order `delta_from_row` reads them, `None` where not summed.
-        let columns: Vec<Option<String>> = std::iter::once("failed".to_string())
-            .chain(ROLLUP_SUMS.iter().map(|c| c.to_string()))
-            .map(|c| sums.includes(&c).then_some(c))
+        let columns: Vec<Option<String>> = ROLLUP_SUMS
+            .iter()
+            .map(|c| sums.includes(c).then(|| c.to_string()))
             .chain(hist.map(Some))
             .collect();
-        // What each piece selects: the failures of a row and the columns summed.
-        let selected: Vec<&str> = columns
+        // Which rows: those of every status, the error rows, or (successes) the rows of every
+        // status minus the error rows. Error types are read from the error rows alone.
+        let status = match group {
+            Group::ErrorType => Some(EventStatus::Error),
+            _ => f.status,
+        };
+        let (rows_read, sign) = match status {
+            None => (format!(" AND error_type = '{ALL_STATUSES}'"), String::new()),
+            Some(EventStatus::Error) => (
+                format!(" AND error_type <> '{ALL_STATUSES}'"),
+                String::new(),
+            ),
+            Some(EventStatus::Success) => (
+                String::new(),
+                format!("CASE WHEN error_type = '{ALL_STATUSES}' THEN 1 ELSE -1 END * "),
+            ),
+        };
+        let selected: Vec<String> = columns
             .iter()
             .flatten()
-            .map(|c| match c.as_str() {
-                "failed" => "CASE WHEN error_type <> '' THEN requests ELSE 0 END AS failed",
-                c => c,
-            })
+            .map(|c| format!("{sign}{c} AS {c}"))
             .collect();
         let selected = selected.join(", ");
         // Local days and hours of the week count from 1970-01-01 (a Thursday); ingest keeps
@@ -259,11 +273,7 @@ impl Store {
             for (from, within) in reads {
                 let mut cond = series_condition(f, group, &every, &mut args);
                 cond.push_str(&within);
-                match f.status {
-                    Some(EventStatus::Success) => cond.push_str(" AND error_type = ''"),
-                    Some(EventStatus::Error) => cond.push_str(" AND error_type <> ''"),
-                    None => {}
-                }
+                cond.push_str(&rows_read);
                 pieces.push(format!(
                     "SELECT {key} AS k, {key2} AS k2, {selected} FROM {from} WHERE {cond}"
                 ));
@@ -312,8 +322,7 @@ impl Store {
                 };
                 out.push(GroupRow {
                     key,
-                    errors: row.try_get(2)?,
-                    sums: delta_from_row(&row, 3, with_hist)?,
+                    sums: delta_from_row(&row, 2, with_hist)?,
                 });
             }
             out
@@ -393,43 +402,47 @@ impl Store {
     }
 
     /// Recomputes the 15-minute project x model rows straight from raw events (SQL
-    /// aggregation plus histogram binning), to check that the maintained roll-ups are exact.
+    /// aggregation per status plus histogram binning; the rows of every status summed here),
+    /// to check that the maintained roll-ups are exact.
     pub async fn rollups_from_raw_events(
         &self,
     ) -> Result<Vec<(RollupKey, RollupDelta)>, StoreError> {
         let sql = "SELECT (ts / 900000) * 900 AS b, project_id, model_id, \
-            CASE WHEN is_error = 1 THEN COALESCE(error_type, 'unknown') ELSE '' END AS et, \
+            CASE WHEN is_error = 1 THEN COALESCE(NULLIF(error_type, ''), 'unknown') END AS et, \
             CAST(COUNT(*) AS BIGINT), CAST(SUM(input_tokens) AS BIGINT), \
             CAST(SUM(output_tokens) AS BIGINT), CAST(SUM(cached_input_tokens) AS BIGINT), \
             CAST(SUM(cache_write_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), \
             CAST(SUM(CASE WHEN cost_source = 0 THEN 1 ELSE 0 END) AS BIGINT), \
             CAST(COUNT(latency_ms) AS BIGINT), CAST(COALESCE(SUM(latency_ms), 0) AS BIGINT), \
-            CAST(COUNT(ttft_ms) AS BIGINT), CAST(COALESCE(SUM(ttft_ms), 0) AS BIGINT) \
+            CAST(COUNT(ttft_ms) AS BIGINT), CAST(COALESCE(SUM(ttft_ms), 0) AS BIGINT), \
+            CAST(SUM(is_error) AS BIGINT) \
             FROM events GROUP BY 1, 2, 3, 4";
         let latencies = "SELECT (ts / 900000) * 900, project_id, model_id, \
-            CASE WHEN is_error = 1 THEN COALESCE(error_type, 'unknown') ELSE '' END, latency_ms \
+            CASE WHEN is_error = 1 THEN COALESCE(NULLIF(error_type, ''), 'unknown') END, latency_ms \
             FROM events WHERE latency_ms IS NOT NULL";
-        let mut out: std::collections::BTreeMap<RollupKey, RollupDelta> = Default::default();
+        // A group of raw events adds to the row of every status and, when failed, its own.
+        let keys = |bucket, project_id, model_id, failed: Option<String>| {
+            std::iter::once(ALL_STATUSES.to_string())
+                .chain(failed)
+                .map(move |error_type| RollupKey {
+                    bucket,
+                    project_id,
+                    model_id,
+                    error_type,
+                })
+        };
+        let mut out: BTreeMap<RollupKey, RollupDelta> = BTreeMap::new();
         dispatch!(self, pool => {
             for r in sqlx::query(sql).fetch_all(pool).await? {
-                let key = RollupKey {
-                    bucket: r.try_get(0)?,
-                    project_id: r.try_get(1)?,
-                    model_id: r.try_get(2)?,
-                    error_type: r.try_get(3)?,
-                };
-                out.insert(key, delta_from_row(&r, 4, false)?);
+                let d = delta_from_row(&r, 4, false)?;
+                for key in keys(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?) {
+                    out.entry(key).or_default().add(&d);
+                }
             }
             for r in sqlx::query(latencies).fetch_all(pool).await? {
-                let key = RollupKey {
-                    bucket: r.try_get(0)?,
-                    project_id: r.try_get(1)?,
-                    model_id: r.try_get(2)?,
-                    error_type: r.try_get(3)?,
-                };
                 let ms: i64 = r.try_get(4)?;
-                if let Some(d) = out.get_mut(&key) {
-                    d.hist[latency_bin(ms)] += 1;
+                for key in keys(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?) {
+                    out.entry(key).or_default().hist[latency_bin(ms)] += 1;
                 }
             }
         });
