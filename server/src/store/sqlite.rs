@@ -20,6 +20,15 @@ use crate::rollup::{expand, BatchRollup};
 /// Bytes of the database file each connection may read through a memory map (4 GiB).
 const MMAP_SIZE: i64 = 1 << 32;
 
+/// Pages the write-ahead log may hold before a commit copies them into the database file
+/// (SQLite's default: 1,000). Commits are durable either way (the log is synced on every
+/// commit); a larger log copies each page once for many commits. Every batch rewrites the
+/// same hot roll-up pages ("any" series, today's buckets), so at 1,000 the writer spent about
+/// a tenth of its time copying them again: 1M events over HTTP, alternated, 119k / 122k /
+/// 123k events/s at 1,000 pages, 134k / 130k / 129k at 10,000, 135k / 133k without
+/// checkpoints. The log stays at about 40 MB.
+const WAL_CHECKPOINT_PAGES: i64 = 10_000;
+
 /// Opens (creating if needed) the SQLite database at `url` and migrates it.
 pub async fn open(url: &str) -> Result<SqlitePool, StoreError> {
     let options = SqliteConnectOptions::from_str(url)
@@ -36,7 +45,8 @@ pub async fn open(url: &str) -> Result<SqlitePool, StoreError> {
         // Dashboard reads come straight from the page cache through a memory map, shared by
         // every connection, instead of each connection's own 2 MB cache refilled by read()
         // calls (and emptied whenever another connection commits).
-        .pragma("mmap_size", MMAP_SIZE.to_string());
+        .pragma("mmap_size", MMAP_SIZE.to_string())
+        .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string());
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)
@@ -102,6 +112,7 @@ pub fn open_writer(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     // is a property of the file, set by the pool).
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
     Ok(conn)
 }
 
