@@ -82,5 +82,9 @@ fuzz_target!(|data: &[u8]| {
             delta.cost_nanos >= 0 && delta.latency_sum_ms >= 0 && delta.input_tokens >= 0,
             "roll-up row {key:?} went negative: {delta:?}"
         );
+        assert!(
+            (0..=delta.requests).contains(&delta.errors),
+            "roll-up row {key:?} counts more failures than requests: {delta:?}"
+        );
     }
 });
