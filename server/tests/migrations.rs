@@ -1,7 +1,8 @@
 //! Migration 0004 builds the hour and day levels and the "any" rows from the quarter-hour
 //! rows an older database holds (and PostgreSQL's 0008 moves them into partitions); 0010 turns
-//! the rows of successes into the rows of every status; `derived_rollups_mismatch` (what
-//! `verify` runs) notices a level that is not their exact sum.
+//! the rows of successes into the rows of every status (and PostgreSQL's 0011 lets empty
+//! histogram bins be NULL); `derived_rollups_mismatch` (what `verify` runs) notices a level
+//! that is not their exact sum.
 
 mod common;
 
@@ -56,8 +57,9 @@ async fn exec(db: Db, url: &str, sql: &str) {
     }
 }
 
-/// SQL taking every level back to its shape before 0010: each '' row less its error rows
-/// (successes only), '' rows of failures only gone, and no `errors` column.
+/// SQL taking every level back to its shape before 0010: empty histogram bins 0 again (not
+/// NULL, as PostgreSQL's 0011 stores them), each '' row less its error rows (successes
+/// only), '' rows of failures only gone, and no `errors` column.
 fn undo_rows_of_every_status() -> String {
     let sums: Vec<String> = [
         "requests",
@@ -78,6 +80,10 @@ fn undo_rows_of_every_status() -> String {
     .collect();
     let mut sql = String::new();
     for t in ["rollup_15m", "rollup_1h", "rollup_1d"] {
+        let zeros: Vec<String> = (0..80)
+            .map(|i| format!("h{i:02} = COALESCE(h{i:02}, 0)"))
+            .collect();
+        sql.push_str(&format!("UPDATE {t} SET {};", zeros.join(", ")));
         let less: Vec<String> = sums
             .iter()
             .map(|c| format!("{t}.{c} - COALESCE(SUM(e.{c}), 0)"))
@@ -105,6 +111,16 @@ async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
         store.ingest(p.id, &events(seed, 700)).await.unwrap();
     }
     assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
+    if matches!(db, Db::Postgres) {
+        // Ingest stores empty bins as NULL, never as 0 (latencies here are 20 ms to 60 s:
+        // bins 17 to 63, so the first and last bins are always empty).
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+        let zeros = count("SELECT COUNT(*) FROM rollup_15m WHERE h00 = 0 OR h79 = 0");
+        assert_eq!(zeros.fetch_one(&mut c).await.unwrap(), 0);
+        let nulls = count("SELECT COUNT(*) FROM rollup_1d WHERE h00 IS NULL AND h79 IS NULL");
+        assert!(nulls.fetch_one(&mut c).await.unwrap() > 0);
+    }
 
     // Back to the shape before 0010: the '' rows hold successes only, and no `errors`.
     exec(db, &url, &undo_rows_of_every_status()).await;
@@ -143,6 +159,10 @@ async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
         Db::Postgres => include_str!("../../migrations/postgres/0010_rollups_of_every_status.sql"),
     };
     exec(db, &url, every_status).await;
+    if matches!(db, Db::Postgres) {
+        let sparse = include_str!("../../migrations/postgres/0011_sparse_histograms.sql");
+        exec(db, &url, sparse).await;
+    }
     let store = Store::connect(Some(&url)).await.unwrap();
     assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
     assert_eq!(

@@ -9,8 +9,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
 use super::rollups::{upsert_sql, ROLLUP_COLUMN_COUNT};
-use super::{Batch, StoreError, EVENT_COLUMNS};
-use crate::rollup::{expand, BatchRollup, Level, RollupDelta, RollupKey, ANY};
+use super::{Batch, StoreError, EVENT_COLUMNS, ROLLUP_SUMS};
+use crate::rollup::{expand, BatchRollup, Level, RollupDelta, RollupKey, ANY, HIST_BINS};
 
 /// Connections in each replica's pool.
 pub(crate) const MAX_CONNECTIONS: u32 = 16;
@@ -169,7 +169,13 @@ async fn upsert_rollups(
     let mut projects = Vec::with_capacity(rows.len());
     let mut models = Vec::with_capacity(rows.len());
     let mut error_types = Vec::with_capacity(rows.len());
-    let mut values: Vec<Vec<i64>> = (4..ROLLUP_COLUMN_COUNT)
+    let mut sums: Vec<Vec<i64>> = (0..ROLLUP_SUMS.len())
+        .map(|_| Vec::with_capacity(rows.len()))
+        .collect();
+    // Empty bins are stored as NULL: PostgreSQL keeps a NULL in a bit, an 8-byte 0 in 8
+    // bytes, and most of a row's 80 bins are empty (1M events: 338 MB of roll-ups as zeros,
+    // 96 MB as NULLs).
+    let mut bins: Vec<Vec<Option<i64>>> = (0..HIST_BINS)
         .map(|_| Vec::with_capacity(rows.len()))
         .collect();
     for (k, d) in rows {
@@ -177,8 +183,11 @@ async fn upsert_rollups(
         projects.push(k.project_id);
         models.push(k.model_id);
         error_types.push(k.error_type.as_str());
-        for (column, v) in values.iter_mut().zip(d.sums().into_iter().chain(d.hist)) {
+        for (column, v) in sums.iter_mut().zip(d.sums()) {
             column.push(v);
+        }
+        for (column, &v) in bins.iter_mut().zip(d.hist.iter()) {
+            column.push((v != 0).then_some(v));
         }
     }
     let mut q = sqlx::query(upsert_unnest_sql(level))
@@ -186,7 +195,10 @@ async fn upsert_rollups(
         .bind(projects)
         .bind(models)
         .bind(error_types);
-    for column in values {
+    for column in sums {
+        q = q.bind(column);
+    }
+    for column in bins {
         q = q.bind(column);
     }
     q.execute(&mut *tx).await?;
@@ -205,7 +217,7 @@ fn upsert_unnest_sql(level: Level) -> &'static str {
                 "SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], {})",
                 arrays.join(", ")
             );
-            upsert_sql(level, &source)
+            upsert_sql(level, &source, true)
         })
     });
     &all[Level::ALL.iter().position(|&l| l == level).unwrap_or(0)]

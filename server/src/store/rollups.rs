@@ -21,22 +21,30 @@ use crate::rollup::{
 pub(super) const ROLLUP_COLUMN_COUNT: usize = 4 + ROLLUP_SUMS.len() + HIST_BINS;
 
 /// The upsert adding deltas to a level's rows; `source` (a `VALUES` list or a `SELECT`) gives
-/// the rows in column order: key, sums, histogram.
-pub(super) fn upsert_sql(level: Level, source: &str) -> String {
+/// the rows in column order: key, sums, histogram. With `sparse_hist` (PostgreSQL) a histogram
+/// bin may be NULL, meaning 0, in the stored row and in `source`.
+pub(super) fn upsert_sql(level: Level, source: &str, sparse_hist: bool) -> String {
     let table = level.table();
-    let sums: Vec<String> = ROLLUP_SUMS
+    let updates: Vec<String> = ROLLUP_SUMS
+        .iter()
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .chain(hist_columns().map(|c| {
+            if sparse_hist {
+                format!("{c} = COALESCE({table}.{c} + excluded.{c}, {table}.{c}, excluded.{c})")
+            } else {
+                format!("{c} = {table}.{c} + excluded.{c}")
+            }
+        }))
+        .collect();
+    let columns: Vec<String> = ROLLUP_SUMS
         .iter()
         .map(|c| c.to_string())
         .chain(hist_columns())
         .collect();
-    let updates: Vec<String> = sums
-        .iter()
-        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-        .collect();
     format!(
         "INSERT INTO {table} (bucket, project_id, model_id, error_type, {}) {source} \
          ON CONFLICT (project_id, model_id, bucket, error_type) DO UPDATE SET {}",
-        sums.join(", "),
+        columns.join(", "),
         updates.join(", ")
     )
 }
@@ -338,10 +346,11 @@ impl Store {
         level: Level,
         base_only: bool,
     ) -> Result<Vec<(RollupKey, RollupDelta)>, StoreError> {
+        // A histogram bin may be NULL (0) on PostgreSQL.
         let cols: Vec<String> = ROLLUP_SUMS
             .iter()
             .map(|c| c.to_string())
-            .chain(hist_columns())
+            .chain(hist_columns().map(|c| format!("COALESCE({c}, 0)")))
             .collect();
         let only = if base_only {
             format!(" WHERE project_id <> {ANY} AND model_id <> {ANY}")

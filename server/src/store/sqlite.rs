@@ -161,7 +161,7 @@ pub fn write_batch(conn: &mut rusqlite::Connection, b: &Batch) -> Result<u64, St
     // Every level, finest first and each in key order (one writer: no lock order to keep).
     let values = format!("VALUES ({})", placeholders(ROLLUP_COLUMN_COUNT));
     for (level, rows) in expand(&rollup.rows) {
-        let mut upsert = tx.prepare_cached(&upsert_sql(level, &values))?;
+        let mut upsert = tx.prepare_cached(&upsert_sql(level, &values, false))?;
         for (k, d) in rows {
             upsert.raw_bind_parameter(1, k.bucket)?;
             upsert.raw_bind_parameter(2, k.project_id)?;
