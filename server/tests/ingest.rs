@@ -514,3 +514,61 @@ async fn sqlite_without_a_file_is_refused_with_the_reason() {
     };
     assert!(err.contains("needs a database file"), "{err}");
 }
+
+/// A young PostgreSQL database's first bulk load gets roll-up statistics from ingest itself
+/// (autovacuum counts apart: it bumps `autoanalyze_count`, not `analyze_count`), so the
+/// dashboard's plans do not wait for autovacuum's visit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_analyzes_the_rollups_of_a_first_bulk_load() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_url(Db::Postgres, &dir).await;
+    let store = Store::connect(Some(&url)).await.unwrap();
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    let analyses = "SELECT analyze_count FROM pg_stat_user_tables \
+                    WHERE relname = 'rollup_15m_project_by_model'";
+    let before: i64 = sqlx::query_scalar(analyses)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    let project = store.create_project("Bulk").await.unwrap();
+    let start = 1_740_700_800_000i64;
+    let events: Vec<shared::UsageEvent> = (0..12_000i64)
+        .map(|i| shared::UsageEvent {
+            id: Some(format!("e{i}")),
+            timestamp_ms: start + i * 15_000,
+            model: ["m1", "m2", "m3"][(i % 3) as usize].into(),
+            input_tokens: 100 + i % 50,
+            output_tokens: 20,
+            cached_input_tokens: 0,
+            cache_write_tokens: 0,
+            cost_nanos: Some(1_000),
+            latency_ms: Some(200 + i % 700),
+            ttft_ms: None,
+            status: shared::EventStatus::Success,
+            error_type: None,
+            error_message: None,
+            user: None,
+            metadata: None,
+        })
+        .collect();
+    for batch in events.chunks(1_000) {
+        store.ingest(project.id, batch).await.unwrap();
+    }
+    // The analysis runs beside ingest; its count reaches the view within about a second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now: i64 = sqlx::query_scalar(analyses)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        if now > before {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the roll-ups were not analysed after 12,000 events ({before} analyses before, {now} now)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -164,6 +164,9 @@ pub struct Store {
     /// spin on SQLITE_BUSY. It holds the connection ingest writes through (`None` on
     /// PostgreSQL).
     write_lock: Arc<tokio::sync::Mutex<Option<rusqlite::Connection>>>,
+    /// When to analyse PostgreSQL's roll-ups (unused on SQLite, which needs no statistics
+    /// for its plans).
+    statistics: Arc<postgres::StatisticsKeeper>,
 }
 
 /// One stored event as exported, with project and model names; the text borrows from the
@@ -482,6 +485,7 @@ impl Store {
             backend,
             models: Arc::default(),
             write_lock: Arc::new(tokio::sync::Mutex::new(writer)),
+            statistics: Arc::default(),
         })
     }
 
@@ -752,7 +756,22 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::Io(std::io::Error::other(e)))??
             }
-            Backend::Postgres(pool) => postgres::write_batch(pool, &batch).await?,
+            Backend::Postgres(pool) => {
+                let accepted = postgres::write_batch(pool, &batch).await?;
+                if self.statistics.count(accepted) {
+                    let pool = pool.clone();
+                    tokio::spawn(async move {
+                        match postgres::analyze_grown_rollups(&pool).await {
+                            Ok(tables) if !tables.is_empty() => {
+                                tracing::info!("analysed {} grown roll-up tables", tables.len())
+                            }
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!("analysing the roll-ups: {e}"),
+                        }
+                    });
+                }
+                accepted
+            }
         };
         Ok(IngestResponse {
             accepted,

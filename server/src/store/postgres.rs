@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -14,6 +15,54 @@ use crate::rollup::{expand, BatchRollup, Level, RollupDelta, RollupKey, ANY, HIS
 
 /// Connections in each replica's pool.
 pub(crate) const MAX_CONNECTIONS: u32 = 16;
+
+/// Events a replica stores before it first checks the roll-ups' planner statistics; each
+/// later check waits until the count has doubled.
+const FIRST_STATISTICS_CHECK: u64 = 10_000;
+
+/// Counts the events this replica stored, to analyse the roll-ups while a young database
+/// takes its first bulk loads. Autovacuum does it too, but it visits each database once a
+/// minute and vacuums the events table first: a dashboard opened right after importing 1M
+/// events was planned without statistics and took 10.7-16.3 ms instead of ~6.4 (the models'
+/// read walked the whole "any project" history instead of seeking each model).
+#[derive(Default)]
+pub struct StatisticsKeeper {
+    stored: AtomicU64,
+}
+
+impl StatisticsKeeper {
+    /// Counts `n` more stored events; true when the count reaches the next check (10,000
+    /// events, then 20,000, 40,000, …).
+    pub fn count(&self, n: u64) -> bool {
+        let before = self.stored.fetch_add(n, Ordering::Relaxed);
+        // Which doubling of the first check a count has reached (`None`: not the first).
+        let doubling = |count: u64| {
+            (count >= FIRST_STATISTICS_CHECK)
+                .then(|| 63 - (count / FIRST_STATISTICS_CHECK).leading_zeros())
+        };
+        doubling(before.saturating_add(n)) > doubling(before)
+    }
+}
+
+/// Analyses each roll-up table (partition) whose file has more than doubled since its
+/// statistics were taken (`relpages`, which ANALYZE and VACUUM set), and answers which.
+/// Measured in pages, not in the statistics views' counts of changed rows, which other
+/// connections report up to a second late.
+pub async fn analyze_grown_rollups(pool: &PgPool) -> Result<Vec<String>, StoreError> {
+    let sql = "SELECT c.relname::TEXT FROM pg_class c \
+        WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' \
+        AND c.relname LIKE 'rollup\\_%' \
+        AND pg_relation_size(c.oid) / current_setting('block_size')::BIGINT \
+            > GREATEST(2 * c.relpages, 8) \
+        ORDER BY 1";
+    let tables: Vec<String> = sqlx::query_scalar(sql).fetch_all(pool).await?;
+    for table in &tables {
+        // SKIP_LOCKED: another replica analysing the same table is enough.
+        let analyze = format!("ANALYZE (SKIP_LOCKED) \"{table}\"");
+        sqlx::raw_sql(&analyze).execute(pool).await?;
+    }
+    Ok(tables)
+}
 
 /// Connects to PostgreSQL at `url` and migrates it (migrations take an advisory lock, so
 /// replicas starting together do not race).
@@ -221,4 +270,20 @@ fn upsert_unnest_sql(level: Level) -> &'static str {
         })
     });
     &all[Level::ALL.iter().position(|&l| l == level).unwrap_or(0)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_are_checked_at_10k_events_and_each_doubling() {
+        let keeper = StatisticsKeeper::default();
+        let checks: Vec<bool> = [9_999, 1, 9_999, 1, 30_000, 10_000, 20_000, 1_000_000]
+            .into_iter()
+            .map(|n| keeper.count(n))
+            .collect();
+        // Totals: 9,999; 10,000; 19,999; 20,000; 50,000 (past 40,000); 60,000; 80,000; 1,080,000.
+        assert_eq!(checks, [false, true, false, true, true, false, true, true]);
+    }
 }
