@@ -453,12 +453,9 @@ async fn error_types_of(store: &Store, r: &Resolved) -> Result<Vec<ErrorTypeUsag
         // Only successful requests are asked for: none of them failed.
         return Ok(Vec::new());
     }
-    let f = RollupFilter {
-        status: Some(EventStatus::Error),
-        ..r.filter.clone()
-    };
+    // Grouped by error type, the store reads the error rows alone.
     let rows = store
-        .rollup_grouped(&f, Group::ErrorType, Sums::RequestsCost)
+        .rollup_grouped(&r.filter, Group::ErrorType, Sums::RequestsCost)
         .await?;
     let total: i64 = rows.iter().map(|g| g.sums.requests).sum();
     let mut out: Vec<ErrorTypeUsage> = rows

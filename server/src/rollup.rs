@@ -425,12 +425,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_batch_whose_cost_exceeds_i64_saturates_instead_of_overflowing() {
-        // Found by the ingest_body fuzz target: 1,600 copies of one event priced at
-        // ~1e18 nano-USD overflowed the bucket's cost sum ("attempt to add with overflow").
-        // A client can reach the same with 9,224 events at the largest cost_usd, $1M.
-        let event = UsageEvent {
+    /// A successful request with tokens and no cost, latency or text.
+    fn success() -> UsageEvent {
+        UsageEvent {
             id: None,
             timestamp_ms: 1_748_779_200_000,
             model: "m".into(),
@@ -438,7 +435,7 @@ mod tests {
             output_tokens: 10,
             cached_input_tokens: 0,
             cache_write_tokens: 0,
-            cost_nanos: Some(1_000_000 * shared::NANOS_PER_USD),
+            cost_nanos: None,
             latency_ms: None,
             ttft_ms: None,
             status: EventStatus::Success,
@@ -446,6 +443,17 @@ mod tests {
             error_message: None,
             user: None,
             metadata: None,
+        }
+    }
+
+    #[test]
+    fn a_batch_whose_cost_exceeds_i64_saturates_instead_of_overflowing() {
+        // Found by the ingest_body fuzz target: 1,600 copies of one event priced at
+        // ~1e18 nano-USD overflowed the bucket's cost sum ("attempt to add with overflow").
+        // A client can reach the same with 9,224 events at the largest cost_usd, $1M.
+        let event = UsageEvent {
+            cost_nanos: Some(1_000_000 * shared::NANOS_PER_USD),
+            ..success()
         };
         let cost = PricedCost {
             nanos: 1_000_000 * shared::NANOS_PER_USD,
@@ -463,21 +471,8 @@ mod tests {
     #[test]
     fn a_failure_adds_to_the_row_of_every_status_and_to_its_error_type() {
         let mut event = UsageEvent {
-            id: None,
-            timestamp_ms: 1_748_779_200_000,
-            model: "m".into(),
-            input_tokens: 100,
-            output_tokens: 10,
-            cached_input_tokens: 0,
-            cache_write_tokens: 0,
-            cost_nanos: None,
             latency_ms: Some(300),
-            ttft_ms: None,
-            status: EventStatus::Success,
-            error_type: None,
-            error_message: None,
-            user: None,
-            metadata: None,
+            ..success()
         };
         let cost = PricedCost {
             nanos: 5,

@@ -61,6 +61,8 @@ async fn exec(db: Db, url: &str, sql: &str) {
 /// NULL, as PostgreSQL's 0011 stores them), each '' row less its error rows (successes
 /// only), '' rows of failures only gone, and no `errors` column.
 fn undo_rows_of_every_status() -> String {
+    // The sums as they were before 0010 (no `errors`), spelled out: the store's list follows
+    // the current schema.
     let sums: Vec<String> = [
         "requests",
         "input_tokens",
