@@ -46,7 +46,7 @@ use shared::{EventStatus, IngestResponse, UsageEvent};
 use sqlx::{PgPool, Row, SqlitePool};
 
 use crate::ingest::{ModelPrice, PriceBook};
-use crate::rollup::{PricedCost, RollupDelta, HIST_BINS};
+use crate::rollup::{BatchRollup, PricedCost, RollupDelta, HIST_BINS};
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +118,17 @@ pub(crate) struct EventRow<'a> {
 }
 
 impl Batch {
+    /// The roll-up deltas of the events whose `accepted` flag is set (all when `None`).
+    pub fn rollup(&self, accepted: Option<&[bool]>) -> BatchRollup {
+        let mut rollup = BatchRollup::default();
+        for (i, (e, cost)) in self.events.iter().zip(&self.costs).enumerate() {
+            if accepted.is_none_or(|a| a[i]) {
+                rollup.add(self.project_id, self.model_ids[&e.model], e, *cost);
+            }
+        }
+        rollup
+    }
+
     /// The events' values as stored, in the batch's order.
     pub fn rows(&self) -> impl Iterator<Item = EventRow<'_>> {
         self.events
@@ -748,9 +759,12 @@ impl Store {
         };
         let accepted = match &self.backend {
             Backend::Sqlite(_) => {
+                // Built before waiting for the writer, so on the other core while it writes
+                // the previous batch: the roll-ups of the batch if every event is new.
+                let expected = sqlite::expected_rollups(&batch);
                 let mut writer = self.write_lock.clone().lock_owned().await;
                 tokio::task::spawn_blocking(move || match writer.as_mut() {
-                    Some(conn) => sqlite::write_batch(conn, &batch),
+                    Some(conn) => sqlite::write_batch(conn, &batch, expected),
                     None => Err(StoreError::Url(NO_SQLITE_FILE.into())),
                 })
                 .await

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 
 use super::rollups::{upsert_sql, ROLLUP_COLUMN_COUNT};
 use super::{Batch, StoreError, EVENT_COLUMNS, ROLLUP_SUMS};
-use crate::rollup::{expand, BatchRollup, Level, RollupDelta, RollupKey, ANY, HIST_BINS};
+use crate::rollup::{expand, Level, RollupDelta, RollupKey, ANY, HIST_BINS};
 
 /// Connections in each replica's pool.
 pub(crate) const MAX_CONNECTIONS: u32 = 16;
@@ -101,15 +101,12 @@ pub async fn open(url: &str) -> Result<PgPool, StoreError> {
 pub async fn write_batch(pool: &PgPool, b: &Batch) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
     let inserted = insert_events(&mut tx, b).await?;
-    let mut rollup = BatchRollup::default();
-    let mut accepted = 0u64;
-    for (e, cost) in b.events.iter().zip(&b.costs) {
-        // Events without an id are always new; with one, new when the insert returned it.
-        if e.id.as_ref().is_none_or(|id| inserted.contains(id)) {
-            accepted += 1;
-            rollup.add(b.project_id, b.model_ids[&e.model], e, *cost);
-        }
-    }
+    // Events without an id are always new; with one, new when the insert returned it.
+    let new: Vec<bool> = (b.events.iter())
+        .map(|e| e.id.as_ref().is_none_or(|id| inserted.contains(id)))
+        .collect();
+    let accepted = new.iter().filter(|n| **n).count() as u64;
+    let rollup = b.rollup(Some(&new));
     // The batch's own project's rows first, then the "any project" rows that every batch
     // adds to; each part level by level, finest first, each level in key order: one lock
     // order for all writers. Row locks are held until the commit, so with the shared rows

@@ -8,14 +8,15 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::OnceLock;
 
 use super::rollups::{upsert_sql, ROLLUP_COLUMN_COUNT};
 use super::{
     new_chunk, write_to_chunk, Batch, ExportNames, RawEvent, StoreError, TextAt, WriteEvent,
     EVENT_COLUMNS,
 };
-use crate::rollup::{expand, BatchRollup};
+use crate::rollup::{expand, Level, RollupDelta, RollupKey, ANY};
 
 /// Bytes of the database file each connection may read through a memory map (4 GiB).
 const MMAP_SIZE: i64 = 1 << 32;
@@ -123,24 +124,45 @@ fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
+/// A batch's roll-up rows at every level, finest first, each level in key order, as they are
+/// if every event of the batch is new (see [`write_batch`]).
+pub fn expected_rollups(b: &Batch) -> Vec<(Level, BTreeMap<RollupKey, RollupDelta>)> {
+    expand(&b.rollup(None).rows)
+}
+
+/// The upsert of each level, with one `?` per column.
+fn upsert_statement(level: Level) -> &'static str {
+    static SQL: OnceLock<[String; 3]> = OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let values = format!("VALUES ({})", placeholders(ROLLUP_COLUMN_COUNT));
+        Level::ALL.map(|level| upsert_sql(level, &values, false))
+    });
+    &sql[level as usize]
+}
+
 /// Stores a batch on the writer connection, in one transaction: raw events (an id already
 /// stored for the project changes nothing), every roll-up level and the project's models.
-/// Answers how many events were new.
+/// Answers how many events were new. `expected` is [`expected_rollups`] of the batch, built
+/// before the writer was free; when an event turns out to be stored already, the roll-ups of
+/// the new ones are built here instead.
 ///
 /// The same work as the sqlx path of `Store::ingest`, with prepared single-row statements
 /// bound in place: through sqlx each statement crossed to the connection's thread and back
 /// and every value was boxed on the way.
-pub fn write_batch(conn: &mut rusqlite::Connection, b: &Batch) -> Result<u64, StoreError> {
+pub fn write_batch(
+    conn: &mut rusqlite::Connection,
+    b: &Batch,
+    expected: Vec<(Level, BTreeMap<RollupKey, RollupDelta>)>,
+) -> Result<u64, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut rollup = BatchRollup::default();
-    let mut accepted = 0;
+    let mut new = Vec::with_capacity(b.events.len());
     {
         let mut insert = tx.prepare_cached(&format!(
             "INSERT INTO events ({EVENT_COLUMNS}) VALUES ({}) \
              ON CONFLICT (project_id, client_id) DO NOTHING",
             placeholders(18)
         ))?;
-        for ((e, cost), row) in b.events.iter().zip(&b.costs).zip(b.rows()) {
+        for row in b.rows() {
             insert.raw_bind_parameter(1, b.project_id)?;
             insert.raw_bind_parameter(2, row.client_id)?;
             for (i, v) in row.ints.iter().enumerate() {
@@ -152,16 +174,19 @@ pub fn write_batch(conn: &mut rusqlite::Connection, b: &Batch) -> Result<u64, St
             for (i, v) in row.texts.iter().enumerate() {
                 insert.raw_bind_parameter(15 + i, v)?;
             }
-            if insert.raw_execute()? == 1 {
-                accepted += 1;
-                rollup.add(b.project_id, b.model_ids[&e.model], e, *cost);
-            }
+            new.push(insert.raw_execute()? == 1);
         }
     }
+    let accepted = new.iter().filter(|n| **n).count();
+    let levels = if accepted == b.events.len() {
+        expected
+    } else {
+        expand(&b.rollup(Some(&new)).rows)
+    };
     // Every level, finest first and each in key order (one writer: no lock order to keep).
-    let values = format!("VALUES ({})", placeholders(ROLLUP_COLUMN_COUNT));
-    for (level, rows) in expand(&rollup.rows) {
-        let mut upsert = tx.prepare_cached(&upsert_sql(level, &values, false))?;
+    let mut models = HashSet::new();
+    for (level, rows) in &levels {
+        let mut upsert = tx.prepare_cached(upsert_statement(*level))?;
         for (k, d) in rows {
             upsert.raw_bind_parameter(1, k.bucket)?;
             upsert.raw_bind_parameter(2, k.project_id)?;
@@ -171,17 +196,19 @@ pub fn write_batch(conn: &mut rusqlite::Connection, b: &Batch) -> Result<u64, St
                 upsert.raw_bind_parameter(5 + i, v)?;
             }
             upsert.raw_execute()?;
+            if k.model_id != ANY {
+                models.insert(k.model_id);
+            }
         }
     }
     {
         let mut pair = tx.prepare_cached(
             "INSERT INTO project_models (project_id, model_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
         )?;
-        let models: HashSet<i64> = rollup.rows.keys().map(|k| k.model_id).collect();
         for model_id in models {
             pair.execute([b.project_id, model_id])?;
         }
     }
     tx.commit()?;
-    Ok(accepted)
+    Ok(accepted as u64)
 }
