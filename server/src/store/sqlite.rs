@@ -184,7 +184,6 @@ pub fn write_batch(
         expand(&b.rollup(Some(&new)).rows)
     };
     // Every level, finest first and each in key order (one writer: no lock order to keep).
-    let mut models = HashSet::new();
     for (level, rows) in &levels {
         let mut upsert = tx.prepare_cached(upsert_statement(*level))?;
         for (k, d) in rows {
@@ -196,15 +195,18 @@ pub fn write_batch(
                 upsert.raw_bind_parameter(5 + i, v)?;
             }
             upsert.raw_execute()?;
-            if k.model_id != ANY {
-                models.insert(k.model_id);
-            }
         }
     }
     {
         let mut pair = tx.prepare_cached(
             "INSERT INTO project_models (project_id, model_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
         )?;
+        // The finest level's rows of the batch's own project name each of its models.
+        let own_rows = levels.first().map(|(_, rows)| rows.keys());
+        let models: HashSet<i64> = (own_rows.into_iter().flatten())
+            .filter(|k| k.project_id == b.project_id && k.model_id != ANY)
+            .map(|k| k.model_id)
+            .collect();
         for model_id in models {
             pair.execute([b.project_id, model_id])?;
         }
