@@ -25,10 +25,15 @@ psql_admin() { as_root su postgres -c "psql -v ON_ERROR_STOP=1 -tAc \"$1\""; }
 if [[ "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname = 'usage'")" != "1" ]]; then
   psql_admin "CREATE ROLE usage WITH LOGIN CREATEDB PASSWORD 'usage'"
 fi
-# Databases left by earlier runs (each integration test creates its own ua_test_… database).
-for db in $(psql_admin "SELECT datname FROM pg_database WHERE datname LIKE 'ua\\_test\\_%'"); do
-  psql_admin "DROP DATABASE $db" >/dev/null
-done
+# Each integration test creates its own ua_test_… database and leaves it behind; they are
+# dropped before and after the tests (left to pile up, they kept autovacuum from reaching a
+# benchmark's database in time: it visits one database at a time).
+drop_test_databases() {
+  for db in $(psql_admin "SELECT datname FROM pg_database WHERE datname LIKE 'ua\\_test\\_%'"); do
+    psql_admin "DROP DATABASE $db" >/dev/null
+  done
+}
+drop_test_databases
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://usage:usage@localhost:5432/postgres}"
 
 say "formatting and lints"
@@ -37,6 +42,7 @@ cargo clippy -p shared -p app -p server --all-targets -- -D warnings
 
 say "unit and integration tests (SQLite and PostgreSQL)"
 cargo test -p shared -p app -p server
+drop_test_databases
 
 say "end-to-end tests in Chromium"
 (cd end2end && npm ci --silent --no-audit --no-fund)
