@@ -20,6 +20,8 @@ pub struct BenchOptions {
     pub panels_only: bool,
     /// Only measure ingest over HTTP, on an empty database.
     pub ingest_only: bool,
+    /// Skip the panels' baseline from raw events (at 100M events it takes minutes a panel).
+    pub no_baseline: bool,
 }
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
@@ -142,14 +144,15 @@ impl Workload {
     }
 
     /// The next batch `(project index, JSON array)`; `None` when every event has been sent.
-    fn next_batch(&mut self) -> Option<(usize, Vec<u8>)> {
+    /// The next batch: its project, its number of events and its JSON body.
+    fn next_batch(&mut self) -> Option<(usize, usize, Vec<u8>)> {
         if self.next >= self.total {
             return None;
         }
         let project = pick(&mut self.rng, &self.projects);
         let n = BATCH.min(self.total - self.next);
         let batch: Vec<Generated> = (0..n).map(|_| self.event()).collect();
-        Some((project, serde_json::to_vec(&batch).unwrap_or_default()))
+        Some((project, n, serde_json::to_vec(&batch).unwrap_or_default()))
     }
 }
 
@@ -216,20 +219,40 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
         "ingesting {} events over HTTP ({CLIENTS} clients, batches of {BATCH})…",
         opts.events
     );
-    let ingest = ingest_over_http(opts.events, now, &base, keys).await?;
-    let mut rows = vec![(
-        format!("ingest over HTTP, {} events", opts.events),
-        format!(
-            "{:.1} s, {:.0} events/s",
-            ingest.as_secs_f64(),
-            opts.events as f64 / ingest.as_secs_f64()
+    let (ingest, tenths) = ingest_over_http(opts.events, now, &base, keys).await?;
+    let tenths: Vec<String> = tenths.iter().map(|r| format!("{:.0}k", r / 1e3)).collect();
+    let mut rows = vec![
+        (
+            format!("ingest over HTTP, {} events", opts.events),
+            format!(
+                "{:.1} s, {:.0} events/s",
+                ingest.as_secs_f64(),
+                opts.events as f64 / ingest.as_secs_f64()
+            ),
         ),
-    )];
+        (
+            "ingest by tenth of the run (events/s)".into(),
+            tenths.join(", "),
+        ),
+        (
+            "process memory (RssAnon) after ingest".into(),
+            proc_status_mb("RssAnon"),
+        ),
+    ];
+    let (bytes, events) = (store.bytes_on_disk().await?, opts.events.max(1) as f64);
+    rows.push((
+        "database on disk (raw events + roll-ups, after a checkpoint)".into(),
+        format!(
+            "{:.2} GB, {:.0} bytes per event",
+            bytes as f64 / 1e9,
+            bytes as f64 / events
+        ),
+    ));
     if opts.ingest_only {
         return Ok(table(rows, &store));
     }
 
-    rows.extend(time_panels(&store, &opts, now, true).await?);
+    rows.extend(time_panels(&store, &opts, now, !opts.no_baseline).await?);
 
     // About a million events: the last N days holding them.
     let days = ((DAYS * 1_000_000) as f64 / opts.events.max(1) as f64).ceil() as i64;
@@ -325,6 +348,7 @@ async fn time_panels(
 ) -> Result<Vec<(String, String)>, AnyError> {
     eprintln!("timing the six panels…");
     let mut rows = Vec::new();
+    let mut anon_peak = 0.0f64;
     // The largest project, for the filtered scenario.
     let scenarios: Vec<(&str, DateRange, Vec<String>)> = vec![
         ("last 30 days", DateRange::Preset(Period::Last30d), vec![]),
@@ -355,6 +379,7 @@ async fn time_panels(
                 let t = Instant::now();
                 query::dashboard(store, &q, now).await?;
                 samples.push(t.elapsed());
+                anon_peak = anon_peak.max(proc_status_kb("RssAnon").unwrap_or(0.0));
             }
             let (median, p95) = median_p95(samples);
             let mut result = format!("median {median:.1} ms, p95 {p95:.1} ms");
@@ -368,7 +393,10 @@ async fn time_panels(
             rows.push((format!("six panels, {label}, {tz}"), result));
         }
     }
-
+    rows.push((
+        "process memory (RssAnon), peak while timing the panels".into(),
+        format!("{:.1} MB", anon_peak / 1024.0),
+    ));
     Ok(rows)
 }
 
@@ -392,15 +420,16 @@ fn table(mut rows: Vec<(String, String)>, store: &Store) -> String {
 }
 
 /// Sends `events` generated requests to the ingest API from [`CLIENTS`] concurrent clients;
-/// answers the time from the first request to the last answer. One thread generates and
+/// answers the time from the first request to the last answer, and the rate of each tenth of
+/// the events (so a slow-down as the database grows shows). One thread generates and
 /// serialises the batches (on this machine, as a real client would), a little ahead.
 async fn ingest_over_http(
     events: usize,
     now: i64,
     base: &str,
     keys: Vec<String>,
-) -> Result<Duration, AnyError> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<(usize, Vec<u8>)>(4 * CLIENTS);
+) -> Result<(Duration, Vec<f64>), AnyError> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<(usize, usize, Vec<u8>)>(4 * CLIENTS);
     let producer = tokio::task::spawn_blocking(move || {
         let mut w = Workload::new(2026, events, now, "b");
         while let Some(batch) = w.next_batch() {
@@ -412,14 +441,17 @@ async fn ingest_over_http(
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let keys = Arc::new(keys);
     let started = Instant::now();
+    // Events stored so far, and when each tenth of them was reached.
+    let progress = Arc::new(std::sync::Mutex::new((0usize, Vec::<Duration>::new())));
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
         let (rx, keys, base) = (rx.clone(), keys.clone(), base.to_string());
+        let progress = progress.clone();
         clients.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             loop {
                 let next = rx.lock().await.recv().await;
-                let Some((p, body)) = next else { break };
+                let Some((p, n, body)) = next else { break };
                 let res = http
                     .post(format!("{base}/api/v1/events"))
                     .bearer_auth(&keys[p])
@@ -430,6 +462,11 @@ async fn ingest_over_http(
                 if !res.status().is_success() {
                     return Err(format!("ingest answered {}", res.status()).into());
                 }
+                let mut p = progress.lock().unwrap_or_else(|e| e.into_inner());
+                p.0 += n;
+                while p.1.len() < 10 && p.0 * 10 >= events * (p.1.len() + 1) {
+                    p.1.push(started.elapsed());
+                }
             }
             Ok::<(), AnyError>(())
         }));
@@ -438,7 +475,16 @@ async fn ingest_over_http(
         c.await??;
     }
     producer.await?;
-    Ok(started.elapsed())
+    let elapsed = started.elapsed();
+    let marks = progress.lock().unwrap_or_else(|e| e.into_inner()).1.clone();
+    let tenth = events as f64 / 10.0;
+    let rates = (marks.iter().enumerate())
+        .map(|(i, t)| {
+            let before = if i == 0 { Duration::ZERO } else { marks[i - 1] };
+            tenth / (*t - before).as_secs_f64().max(1e-9)
+        })
+        .collect();
+    Ok((elapsed, rates))
 }
 
 /// A `/proc/self/status` size line (`VmRSS`, `VmHWM`, `RssAnon`) in MB.

@@ -4,9 +4,11 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+use futures::StreamExt;
+
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
-use shared::IngestResponse;
+use shared::{IngestResponse, UsageEvent};
 
 use crate::ingest::validate_batch;
 use crate::store::Store;
@@ -35,7 +37,20 @@ const NUMERIC: [&str; 7] = [
     "ttft_ms",
 ];
 
-/// Imports `path` into `project` in batches of `batch` events.
+/// Batches stored at once. Reading and validating run on a thread of their own, and two
+/// batches in the store let one be priced and rolled up while the other is written: the
+/// same overlap HTTP ingest gets from concurrent clients. One batch at a time, reading,
+/// validating and storing took turns (2026-12-04: import 17-44k events/s against HTTP's
+/// 43-86k).
+const IN_FLIGHT: usize = 2;
+
+/// A validated batch, or why reading stopped.
+type Read = Result<Vec<UsageEvent>, ImportError>;
+
+/// Imports `path` into `project` in batches of `batch` events. Stops at the first invalid
+/// record: the batches before its batch are stored, its batch and the rest are not. Each
+/// batch is stored atomically; when storing one fails, the one stored beside it may have
+/// landed too (a re-run adds only what is missing: stored events are duplicates).
 pub async fn import_file(
     store: &Store,
     path: &Path,
@@ -50,17 +65,91 @@ pub async fn import_file(
         ProgressStyle::with_template("import {bar:40} {bytes}/{total_bytes} ({eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let reader = bar.wrap_read(file);
     let is_csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Read>(IN_FLIGHT * 2);
+    let reader = {
+        let bar = bar.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = read_batches(bar.wrap_read(file), shown, is_csv, batch.max(1), &tx) {
+                let _ = tx.blocking_send(Err(e));
+            }
+        })
+    };
     let mut total = IngestResponse {
         accepted: 0,
         duplicates: 0,
     };
-    let mut pending: Vec<Value> = Vec::with_capacity(batch);
-    // Line number of each record in `pending`, for error messages.
-    let mut lines: Vec<usize> = Vec::with_capacity(batch);
+    let mut storing = futures::stream::FuturesOrdered::new();
+    let mut failed = None;
+    loop {
+        // Keep IN_FLIGHT batches in the store while the reader has more.
+        let next = if failed.is_none() && storing.len() < IN_FLIGHT {
+            tokio::select! {
+                read = rx.recv() => Some(read),
+                Some(stored) = storing.next(), if !storing.is_empty() => {
+                    count(&mut total, &mut failed, stored);
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        match next {
+            Some(Some(Ok(events))) => storing.push_back(store_batch(store, project_id, events)),
+            Some(Some(Err(e))) => failed = failed.or(Some(e)),
+            // The reader is done, or we stopped: let the batches in the store finish.
+            Some(None) | None => match storing.next().await {
+                Some(stored) => count(&mut total, &mut failed, stored),
+                None => break,
+            },
+        }
+    }
+    drop(rx);
+    let _ = reader.await;
+    bar.finish_and_clear();
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(total),
+    }
+}
+
+/// Adds a stored batch's counts to `total`, or keeps the first failure.
+fn count(
+    total: &mut IngestResponse,
+    failed: &mut Option<ImportError>,
+    stored: Result<IngestResponse, ImportError>,
+) {
+    match stored {
+        Ok(r) => {
+            total.accepted += r.accepted;
+            total.duplicates += r.duplicates;
+        }
+        Err(e) => *failed = failed.take().or(Some(e)),
+    }
+}
+
+/// Stores one batch and checks the budgets its events count towards, as HTTP ingest does.
+async fn store_batch(
+    store: &Store,
+    project_id: i64,
+    events: Vec<UsageEvent>,
+) -> Result<IngestResponse, ImportError> {
+    let r = store.ingest(project_id, &events).await?;
+    crate::budgets::after_ingest(store, project_id, &events).await?;
+    Ok(r)
+}
+
+/// Reads records from `reader` (CSV or NDJSON), validates them in batches of `batch` and
+/// sends each batch to `tx`. Stops at the first invalid record, or when nobody listens.
+fn read_batches(
+    reader: impl std::io::Read,
+    shown: String,
+    is_csv: bool,
+    batch: usize,
+    tx: &tokio::sync::mpsc::Sender<Read>,
+) -> Result<(), ImportError> {
     let mut records: Box<dyn Iterator<Item = Result<(usize, Value), ImportError>>> = if is_csv {
         let mut rdr = csv::Reader::from_reader(reader);
         let headers = rdr.headers()?.clone();
@@ -95,40 +184,39 @@ pub async fn import_file(
             })),
         }))
     };
+    let mut pending: Vec<Value> = Vec::with_capacity(batch);
+    // Line number of each record in `pending`, for error messages.
+    let mut lines: Vec<usize> = Vec::with_capacity(batch);
     loop {
         let next = records.next().transpose()?;
         let done = next.is_none();
         if let Some((line, value)) = next {
             lines.push(line);
             pending.push(value);
-            if pending.len() < batch.max(1) {
+            if pending.len() < batch {
                 continue;
             }
         }
-        if pending.is_empty() {
-            break;
-        }
-        let now = chrono::Utc::now().timestamp_millis();
-        let events = validate_batch(&pending, now).map_err(|problems| {
-            let p = &problems[0];
-            ImportError::Invalid {
-                line: lines[p.index.unwrap_or(0)],
-                reason: format!(
-                    "{} {} (nothing from this batch was stored)",
-                    p.field, p.reason
-                ),
+        if !pending.is_empty() {
+            let now = chrono::Utc::now().timestamp_millis();
+            let events = validate_batch(&pending, now).map_err(|problems| {
+                let p = &problems[0];
+                ImportError::Invalid {
+                    line: lines[p.index.unwrap_or(0)],
+                    reason: format!(
+                        "{} {} (nothing from this batch was stored)",
+                        p.field, p.reason
+                    ),
+                }
+            })?;
+            if tx.blocking_send(Ok(events)).is_err() {
+                return Ok(());
             }
-        })?;
-        let r = store.ingest(project_id, &events).await?;
-        crate::budgets::after_ingest(store, project_id, &events).await?;
-        total.accepted += r.accepted;
-        total.duplicates += r.duplicates;
-        pending.clear();
-        lines.clear();
+            pending.clear();
+            lines.clear();
+        }
         if done {
-            break;
+            return Ok(());
         }
     }
-    bar.finish_and_clear();
-    Ok(total)
 }

@@ -301,15 +301,80 @@ fn with_security_headers(router: Router) -> Router {
 
 /// Serves the application on `listener` until the process is asked to stop.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    let stopping = state.stopping.clone();
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing requests in flight");
-            stopping.send_replace(true);
+    serve_while_opening(listener, async { Ok::<_, std::io::Error>(state) }).await
+}
+
+/// Serves `listener` at once, and the application once `opening` (opening and migrating the
+/// database, which can take minutes on a large one) has made its state. Until then
+/// `/healthz` answers "ok" (the process is alive) and every other path 503 "migrating"
+/// with `Retry-After`, so that a load balancer waits rather than sends traffic. Ends when
+/// the process is asked to stop, or with `opening`'s error.
+pub async fn serve_while_opening<E>(
+    listener: tokio::net::TcpListener,
+    opening: impl std::future::Future<Output = Result<AppState, E>>,
+) -> Result<(), E>
+where
+    E: From<std::io::Error>,
+{
+    let app: Arc<std::sync::OnceLock<(Router, AppState)>> = Arc::default();
+    let front = {
+        let app = app.clone();
+        Router::new().fallback(move |req: axum::extract::Request| {
+            let app = app.clone();
+            async move {
+                use tower::ServiceExt;
+                match app.get() {
+                    Some((router, _)) => match router.clone().oneshot(req).await {
+                        Ok(res) => res,
+                        Err(never) => match never {},
+                    },
+                    None => opening_answer(req.uri().path()),
+                }
+            }
         })
-        .await
+    };
+    let stopping = app.clone();
+    use std::future::IntoFuture;
+    let server = axum::serve(
+        listener,
+        front.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        if let Some((_, state)) = stopping.get() {
+            state.stopping.send_replace(true);
+        }
+    })
+    .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        // Asked to stop before the database was open.
+        done = &mut server => return Ok(done?),
+        state = opening => {
+            let state = state?;
+            let _ = app.set((router(state.clone()), state));
+            tracing::info!("database open: serving the application");
+        }
+    }
+    Ok(server.await?)
+}
+
+/// What the server answers while the database opens.
+fn opening_answer(path: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if path == "/healthz" {
+        return "ok".into_response();
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "10")],
+        axum::Json(serde_json::json!({
+            "status": "migrating",
+            "error": "the database is being opened and migrated; try again shortly",
+        })),
+    )
+        .into_response()
 }
 
 async fn shutdown_signal() {

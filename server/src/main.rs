@@ -83,6 +83,9 @@ enum Command {
         /// Only measure ingest over HTTP (on an empty database): for trying a change to ingest.
         #[arg(long, conflicts_with = "panels_only")]
         ingest_only: bool,
+        /// Skip the panels' baseline straight from raw events (minutes per panel at 100M).
+        #[arg(long)]
+        no_baseline: bool,
     },
 }
 
@@ -260,6 +263,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
         runs,
         panels_only,
         ingest_only,
+        no_baseline,
     }) = &cli.command
     {
         let url = config
@@ -271,27 +275,37 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             runs: *runs,
             panels_only: *panels_only,
             ingest_only: *ingest_only,
+            no_baseline: *no_baseline,
         };
         print!("{}", server::bench::run(&url, options).await?);
         return Ok(());
     }
-    let store = Store::connect(config.database_url.as_deref()).await?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            let leptos_options = server::leptos_options();
-            let addr = leptos_options.site_addr;
-            let listener = tokio::net::TcpListener::bind(addr).await?;
-            println!(
-                "usage-analytics serving on http://{} ({} storage)",
-                listener.local_addr()?,
-                store.backend_name()
-            );
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Serve = command {
+        // Listening before the database is open: a long migration answers /readyz with 503
+        // "migrating" meanwhile.
+        let leptos_options = server::leptos_options();
+        let listener = tokio::net::TcpListener::bind(leptos_options.site_addr).await?;
+        println!(
+            "usage-analytics serving on http://{}",
+            listener.local_addr()?
+        );
+        let opening = async {
+            let store = Store::connect(config.database_url.as_deref()).await?;
+            tracing::info!("{} storage", store.backend_name());
             let state = AppState::new(store, config, leptos_options);
             server::retention::spawn(state.clone());
             server::alerts::spawn(state.clone());
             server::webhooks::spawn(state.clone());
-            server::serve(listener, state).await?;
-        }
+            Ok::<_, AnyError>(state)
+        };
+        server::serve_while_opening(listener, opening).await?;
+        return Ok(());
+    }
+    let store = Store::connect(config.database_url.as_deref()).await?;
+    match command {
+        // Handled above.
+        Command::Serve => {}
         Command::Projects(ProjectCmd::Create { name }) => {
             let p = admin::create_project(&store, CLI, &name).await?;
             println!("created project {:?} (id {})", p.name, p.id);

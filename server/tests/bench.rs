@@ -27,10 +27,22 @@ async fn a_small_bench_stores_every_event_and_reports_each_measurement(db: Db) {
         runs: 3,
         panels_only,
         ingest_only: false,
+        no_baseline: false,
     };
     let table = run(&url, options(false)).await.unwrap();
 
     assert!(cell(&table, "ingest over HTTP, 3000 events").contains("events/s"));
+    let tenths = cell(&table, "ingest by tenth of the run");
+    assert_eq!(tenths.split(", ").count(), 10, "{tenths}");
+    let disk = cell(&table, "database on disk");
+    let per_event: f64 = (disk.split(", ").nth(1).unwrap().split(' ').next().unwrap())
+        .parse()
+        .unwrap();
+    // Each event's raw row alone is more than 50 bytes; the whole database less than 1 MB
+    // per event.
+    assert!(per_event > 50.0 && per_event < 1e6, "{disk}");
+    assert!(cell(&table, "process memory (RssAnon) after ingest").contains(" MB"));
+    assert!(cell(&table, "process memory (RssAnon), peak while timing").contains(" MB"));
     let panel_rows = table
         .lines()
         .filter(|l| l.starts_with("| six panels, "))

@@ -77,7 +77,39 @@ async fn an_invalid_line_stops_the_import_and_is_named(db: Db) {
     assert!(import_file(&store, &nd, "Nope", 100).await.is_err());
 }
 
+/// Batches are stored two at a time while the file is read on, yet an invalid record still
+/// stops the import exactly at its batch: every batch before it is stored, none after.
+async fn batches_before_an_invalid_one_are_stored_and_none_after(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store(db, &dir).await;
+    store.create_project("Imports").await.unwrap();
+    let nd = dir.path().join("many.ndjson");
+    let mut lines: Vec<String> = (0..2_000)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"b{i}\",\"timestamp\":\"2025-01-01T10:00:00Z\",\"model\":\"m\",\"input_tokens\":1,\"output_tokens\":1}}"
+            )
+        })
+        .collect();
+    // Line 1,234 is in the 13th batch of 100 (lines 1,201-1,300).
+    lines[1_233] = "{\"timestamp\":\"2025-01-01T10:00:00Z\",\"model\":\"m\"}".into();
+    std::fs::write(&nd, lines.join("\n")).unwrap();
+    match import_file(&store, &nd, "Imports", 100).await {
+        Err(ImportError::Invalid { line, .. }) => assert_eq!(line, 1_234),
+        other => panic!("expected an invalid-line error, got {other:?}"),
+    }
+    let requests: i64 = (store.all_rollups().await.unwrap().iter())
+        .filter(|(k, _)| k.error_type == ALL_STATUSES)
+        .map(|(_, d)| d.requests)
+        .sum();
+    assert_eq!(
+        requests, 1_200,
+        "the twelve batches before the invalid one, no more"
+    );
+}
+
 on_both_backends!(
     ndjson_and_csv_files_are_imported_in_batches_and_retries_dedupe,
     an_invalid_line_stops_the_import_and_is_named,
+    batches_before_an_invalid_one_are_stored_and_none_after,
 );

@@ -69,30 +69,33 @@ async fn accepted_events_are_counted_in_every_body_format(db: Db) {
     assert_eq!(totals.output_tokens, 120);
 }
 
+/// `n` events with ids `req-{from}`.. at `ts`.
+fn events_with_ids(ids: std::ops::Range<usize>, ts: &str) -> Vec<Value> {
+    ids.map(|i| {
+        let mut e = event(ts, "m", 10, 1);
+        e["id"] = json!(format!("req-{i}"));
+        e
+    })
+    .collect()
+}
+
+/// The duplicate rule: a retry (the same id at the same timestamp, in the same project) adds
+/// nothing, also when sent by several clients at once; the same id at another timestamp is a
+/// new event, stored once however often it is sent.
 async fn retrying_a_batch_adds_nothing_even_concurrently(db: Db) {
     let app = spawn_app(db).await;
     let key = app.project_with_key("Chatbot").await;
-    let batch: Vec<Value> = (0..50)
-        .map(|i| {
-            let mut e = event("2025-01-10T10:00:00Z", "m", 10, 1);
-            e["id"] = json!(format!("req-{i}"));
-            e
-        })
-        .collect();
+    let batch = events_with_ids(0..50, "2025-01-10T10:00:00Z");
     let body = json!(batch);
     let first: IngestResponse = app.post_events(&key, &body).await.json().await.unwrap();
     assert_eq!((first.accepted, first.duplicates), (50, 0));
     let again: IngestResponse = app.post_events(&key, &body).await.json().await.unwrap();
     assert_eq!((again.accepted, again.duplicates), (0, 50));
 
-    // A new batch overlapping the stored one, sent by four clients at once.
-    let overlapping: Vec<Value> = (25..125)
-        .map(|i| {
-            let mut e = event("2025-01-10T11:00:00Z", "m", 10, 1);
-            e["id"] = json!(format!("req-{i}"));
-            e
-        })
-        .collect();
+    // A batch overlapping the stored one (ids 25-49 retried at their timestamp, 50-124
+    // new), sent by four clients at once.
+    let mut overlapping = events_with_ids(25..50, "2025-01-10T10:00:00Z");
+    overlapping.extend(events_with_ids(50..125, "2025-01-10T11:00:00Z"));
     let body = json!(overlapping);
     let sends = (0..4).map(|_| app.post_events(&key, &body));
     let mut accepted = 0;
@@ -102,11 +105,51 @@ async fn retrying_a_batch_adds_nothing_even_concurrently(db: Db) {
         assert_eq!(r.accepted + r.duplicates, 100);
         accepted += r.accepted;
     }
-    assert_eq!(accepted, 75, "each new id is stored exactly once");
+    assert_eq!(
+        accepted, 75,
+        "each new (id, timestamp) is stored exactly once"
+    );
     assert_eq!(stored_totals(&app.store).await.requests, 125);
+
+    // Ids already stored, at another timestamp: new events, stored once more and counted
+    // once, also when four clients send them at once.
+    let restamped = json!(events_with_ids(0..10, "2025-01-10T12:00:00Z"));
+    let sends = (0..4).map(|_| app.post_events(&key, &restamped));
+    let mut accepted = 0;
+    for res in futures::future::join_all(sends).await {
+        assert_eq!(res.status(), 200);
+        accepted += res.json::<IngestResponse>().await.unwrap().accepted;
+    }
+    assert_eq!(
+        accepted, 10,
+        "an id at a new timestamp is a new event, stored once"
+    );
+    assert_eq!(stored_totals(&app.store).await.requests, 135);
+
+    // Within one batch: a repeat of (id, timestamp) is a duplicate of the first copy, the
+    // same id at two timestamps is two events, and events without an id are never
+    // duplicates.
+    let mut within = events_with_ids(500..501, "2025-01-11T10:00:00Z");
+    within.extend(events_with_ids(500..501, "2025-01-11T10:00:00Z"));
+    within.extend(events_with_ids(500..501, "2025-01-11T10:00:00.001Z"));
+    let anonymous = event("2025-01-11T10:00:00Z", "m", 10, 1);
+    within.extend([anonymous.clone(), anonymous.clone()]);
+    let r: IngestResponse = app
+        .post_events(&key, &json!(within))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((r.accepted, r.duplicates), (4, 1));
+    let r: IngestResponse = (app.post_events(&key, &json!([anonymous])).await)
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((r.accepted, r.duplicates), (1, 0));
+    assert_eq!(stored_totals(&app.store).await.requests, 140);
     assert_rollups_match_raw_events(&app.store).await;
 
-    // The same id in another project is not a duplicate.
+    // The same id and timestamp in another project is not a duplicate.
     let other = app.project_with_key("Other").await;
     let r: IngestResponse = app
         .post_events(&other, &json!([batch[0]]))

@@ -2,7 +2,8 @@
 //! rows an older database holds (and PostgreSQL's 0008 moves them into partitions); 0010 turns
 //! the rows of successes into the rows of every status (and PostgreSQL's 0011 lets empty
 //! histogram bins be NULL); `derived_rollups_mismatch` (what `verify` runs) notices a level
-//! that is not their exact sum.
+//! that is not their exact sum. 0012 (and PostgreSQL's 0013) move the duplicate key from
+//! (project, id) to (project, timestamp, id) and keep every stored event as it was.
 
 mod common;
 
@@ -188,3 +189,213 @@ async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
 }
 
 on_both_backends!(the_rollup_migrations_rebuild_old_rows_exactly);
+
+/// The events table taken back to its shape before 0012: the duplicate key (project, id) as
+/// 0001 made it.
+fn undo_duplicate_key(db: Db) -> &'static str {
+    match db {
+        Db::Sqlite => {
+            "CREATE TABLE events_old (
+               id INTEGER PRIMARY KEY,
+               project_id INTEGER NOT NULL REFERENCES projects(id),
+               client_id TEXT, ts INTEGER NOT NULL, received_at INTEGER NOT NULL,
+               model_id INTEGER NOT NULL REFERENCES models(id),
+               input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+               cached_input_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL,
+               cost_nanos INTEGER NOT NULL, cost_source INTEGER NOT NULL, latency_ms INTEGER,
+               ttft_ms INTEGER, is_error INTEGER NOT NULL, error_type TEXT,
+               error_message TEXT, end_user TEXT, metadata TEXT,
+               UNIQUE (project_id, client_id));
+             INSERT INTO events_old SELECT * FROM events;
+             DROP TABLE events;
+             ALTER TABLE events_old RENAME TO events;
+             CREATE INDEX events_ts ON events (ts);
+             CREATE INDEX events_errors_ts ON events (ts) WHERE is_error = 1;
+             CREATE INDEX events_errors_project_ts ON events (project_id, ts) WHERE is_error = 1;
+             DELETE FROM _sqlx_migrations WHERE version >= 12;"
+        }
+        Db::Postgres => {
+            "DROP INDEX events_project_ts_client;
+             ALTER TABLE events ADD CONSTRAINT events_project_id_client_id_key
+               UNIQUE (project_id, client_id);
+             DELETE FROM _sqlx_migrations WHERE version >= 12;"
+        }
+    }
+}
+
+/// Every stored event's columns, in row id order.
+type EventRow = (
+    i64,
+    i64,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+);
+async fn stored_events(db: Db, url: &str) -> Vec<EventRow> {
+    let sql = "SELECT id, project_id, client_id, ts, model_id, input_tokens, cost_nanos, \
+               is_error, error_type FROM events ORDER BY id";
+    match db {
+        Db::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
+        }
+        Db::Postgres => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
+        }
+    }
+}
+
+/// Names of the events table's unique indexes.
+async fn unique_indexes(db: Db, url: &str) -> Vec<String> {
+    let mut names: Vec<String> = match db {
+        Db::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            let rows: Vec<(i64, String, i64)> =
+                sqlx::query_as("SELECT seq, name, \"unique\" FROM pragma_index_list('events')")
+                    .fetch_all(&mut c)
+                    .await
+                    .unwrap();
+            let mut names = Vec::new();
+            for (_, name, _) in rows.into_iter().filter(|r| r.2 == 1) {
+                let cols: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM pragma_index_info(?) ORDER BY seqno")
+                        .bind(&name)
+                        .fetch_all(&mut c)
+                        .await
+                        .unwrap();
+                names.push(cols.join(","));
+            }
+            names
+        }
+        Db::Postgres => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_scalar(
+                "SELECT string_agg(a.attname, ',' ORDER BY k.n) \
+                 FROM pg_index i \
+                 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                 WHERE i.indrelid = 'events'::regclass AND i.indisunique AND NOT i.indisprimary \
+                   AND i.indisvalid \
+                 GROUP BY i.indexrelid",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+        }
+    };
+    names.sort();
+    names
+}
+
+async fn the_duplicate_key_migration_keeps_every_event_and_changes_the_rule(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_url(db, &dir).await;
+    let store = Store::connect(Some(&url)).await.unwrap();
+    let mut anonymous = events(9, 40);
+    for e in &mut anonymous {
+        e.id = None;
+    }
+    for (name, seed) in [("A", 1), ("B", 2)] {
+        let p = store.create_project(name).await.unwrap();
+        store.ingest(p.id, &events(seed, 600)).await.unwrap();
+        store.ingest(p.id, &anonymous).await.unwrap();
+    }
+    let events_before = stored_events(db, &url).await;
+    let rollups_before = store.all_rollups().await.unwrap();
+    assert_eq!(events_before.len(), 2 * 640);
+    drop(store);
+
+    // An older database: the key is (project, id), and 0012 has not run.
+    exec(db, &url, undo_duplicate_key(db)).await;
+    assert_eq!(unique_indexes(db, &url).await, ["project_id,client_id"]);
+
+    let store = Store::connect(Some(&url)).await.unwrap();
+    assert_eq!(unique_indexes(db, &url).await, ["project_id,ts,client_id"]);
+    assert_eq!(
+        stored_events(db, &url).await,
+        events_before,
+        "every event kept as it was"
+    );
+    assert_eq!(store.all_rollups().await.unwrap(), rollups_before);
+    assert_eq!(
+        store.rollups_from_raw_events().await.unwrap(),
+        rollups_before
+    );
+    assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
+
+    // The new rule: a stored (id, timestamp) is a duplicate, the id at another time is new.
+    let a = store.project_by_name("A").await.unwrap().id;
+    let mut retry = events(1, 1);
+    let r = store.ingest(a, &retry).await.unwrap();
+    assert_eq!((r.accepted, r.duplicates), (0, 1));
+    retry[0].timestamp_ms += 1;
+    let r = store.ingest(a, &retry).await.unwrap();
+    assert_eq!((r.accepted, r.duplicates), (1, 0));
+    assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
+}
+
+on_both_backends!(the_duplicate_key_migration_keeps_every_event_and_changes_the_rule);
+
+/// A server listens before its database is open (a long migration): meanwhile `/healthz`
+/// says the process is alive and everything else answers 503 "migrating" with Retry-After;
+/// once the store is open, the application answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_database_opens_readyz_says_migrating_and_then_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_url(Db::Sqlite, &dir).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (open, opened) = tokio::sync::oneshot::channel::<()>();
+    let opening = async move {
+        let _ = opened.await;
+        let store = Store::connect(Some(&url))
+            .await
+            .map_err(std::io::Error::other)?;
+        Ok::<_, std::io::Error>(server::AppState::new(
+            store,
+            server::Config::default(),
+            server::leptos_options(),
+        ))
+    };
+    tokio::spawn(server::serve_while_opening(listener, opening));
+    let client = reqwest::Client::new();
+
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.headers()["retry-after"], "10");
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "migrating");
+    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ingest = (client.post(format!("{base}/api/v1/events")).body("[]"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ingest.status(),
+        503,
+        "nothing reaches the database meanwhile"
+    );
+
+    open.send(()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let res = client.get(format!("{base}/readyz")).send().await.unwrap();
+        if res.status() == 200 {
+            assert_eq!(res.text().await.unwrap(), "ready");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never became ready");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let ingest = (client.post(format!("{base}/api/v1/events")).body("[]"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ingest.status(), 401, "the application answers now");
+}

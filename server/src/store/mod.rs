@@ -36,6 +36,7 @@ macro_rules! raw_event_from_row {
     };
 }
 
+mod migrate;
 mod postgres;
 mod sqlite;
 
@@ -95,7 +96,7 @@ pub use budgets::{BudgetAlert, BudgetRow};
 pub(crate) use postgres::MAX_CONNECTIONS as POSTGRES_CONNECTIONS;
 pub use shared::{AuditEntry, KeyInfo, Project, TokenInfo, UserInfo};
 
-/// One batch of one project, ready to store: new events (no repeated ids), their costs and
+/// One batch of one project, ready to store: new events (no repeated id and timestamp), their costs and
 /// the ids of their models.
 pub(crate) struct Batch {
     pub project_id: i64,
@@ -712,8 +713,9 @@ impl Store {
     // ---- ingest ---------------------------------------------------------------------
 
     /// Stores a validated batch for one project: raw events and their roll-ups in one
-    /// transaction. Events whose `id` is already stored for the project (or repeated within
-    /// the batch) are duplicates and change nothing, also when retried concurrently.
+    /// transaction. Events whose `id` and timestamp are already stored for the project (or
+    /// repeated within the batch) are duplicates and change nothing, also when retried
+    /// concurrently. The same id at another timestamp is a new event.
     pub async fn ingest(
         &self,
         project_id: i64,
@@ -739,11 +741,11 @@ impl Store {
         events: &[UsageEvent],
     ) -> Result<IngestResponse, StoreError> {
         let events_len = events.len() as u64;
-        // Later copies of an id within the batch are duplicates of the first.
+        // Later copies of an id and timestamp within the batch are duplicates of the first.
         let mut seen = HashSet::new();
         let fresh: Vec<UsageEvent> = events
             .iter()
-            .filter(|e| e.id.as_ref().is_none_or(|id| seen.insert(id.as_str())))
+            .filter(|e| (e.id.as_ref()).is_none_or(|id| seen.insert((id.as_str(), e.timestamp_ms))))
             .cloned()
             .collect();
         let names: HashSet<&str> = fresh.iter().map(|e| e.model.as_str()).collect();
@@ -849,6 +851,30 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// Bytes the database takes on disk (raw events, roll-ups and everything else): on
+    /// SQLite the file after copying the write-ahead log into it, on PostgreSQL the
+    /// database's size. For the benchmark's bytes per stored event.
+    pub async fn bytes_on_disk(&self) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let _writer = self.write_lock.lock().await;
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(pool)
+                    .await?;
+                let path = pool.connect_options().get_filename().to_path_buf();
+                let mut wal = path.clone().into_os_string();
+                wal.push("-wal");
+                let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len());
+                Ok(size(&path)? + size(std::path::Path::new(&wal)).unwrap_or(0))
+            }
+            Backend::Postgres(pool) => {
+                let sql = "SELECT pg_database_size(current_database())";
+                let bytes: i64 = sqlx::query_scalar(sql).fetch_one(pool).await?;
+                Ok(bytes.max(0) as u64)
+            }
+        }
     }
 
     // ---- change feed ----------------------------------------------------------------

@@ -86,12 +86,12 @@ pub async fn open(url: &str) -> Result<PgPool, StoreError> {
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await?;
-    sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+    super::migrate::postgres(&pool).await?;
     Ok(pool)
 }
 
 /// Stores a batch in one transaction, as [`super::sqlite::write_batch`] does: raw events (an id
-/// already stored for the project changes nothing), every roll-up level, the project's models,
+/// already stored for the project at the same timestamp changes nothing), every roll-up level, the project's models,
 /// and a notification for the other replicas' live streams. Answers how many events were new.
 ///
 /// Each table gets one statement whose parameters are one array per column, unnested into
@@ -101,9 +101,10 @@ pub async fn open(url: &str) -> Result<PgPool, StoreError> {
 pub async fn write_batch(pool: &PgPool, b: &Batch) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
     let inserted = insert_events(&mut tx, b).await?;
-    // Events without an id are always new; with one, new when the insert returned it.
+    // Events without an id are always new; with one, new when the insert returned its id and
+    // timestamp.
     let new: Vec<bool> = (b.events.iter())
-        .map(|e| e.id.as_ref().is_none_or(|id| inserted.contains(id)))
+        .map(|e| (e.id.as_ref()).is_none_or(|id| inserted.contains(&(id.clone(), e.timestamp_ms))))
         .collect();
     let accepted = new.iter().filter(|n| **n).count() as u64;
     let rollup = b.rollup(Some(&new));
@@ -145,11 +146,11 @@ pub async fn write_batch(pool: &PgPool, b: &Batch) -> Result<u64, StoreError> {
     Ok(accepted)
 }
 
-/// Inserts the batch's events; answers the client ids that were new.
+/// Inserts the batch's events; answers the (client id, timestamp) of those that were new.
 async fn insert_events(
     tx: &mut sqlx::PgConnection,
     b: &Batch,
-) -> Result<HashSet<String>, StoreError> {
+) -> Result<HashSet<(String, i64)>, StoreError> {
     let n = b.events.len();
     let mut ids = Vec::with_capacity(n);
     let mut ints: [Vec<i64>; 9] = std::array::from_fn(|_| Vec::with_capacity(n));
@@ -171,13 +172,13 @@ async fn insert_events(
     }
     let [ts, received, model, input, output, cached, cache_write, cost, source] = ints;
     let [error_type, error_message, user, metadata] = texts;
-    let inserted: Vec<Option<String>> = sqlx::query_scalar(&format!(
+    let inserted: Vec<(Option<String>, i64)> = sqlx::query_as(&format!(
         "INSERT INTO events ({EVENT_COLUMNS}) \
          SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], \
            $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], \
            $12::BIGINT[], $13::BIGINT[], $14::BIGINT[], $15::TEXT[], $16::TEXT[], $17::TEXT[], \
            $18::TEXT[]) AS u \
-         ON CONFLICT (project_id, client_id) DO NOTHING RETURNING client_id"
+         ON CONFLICT (project_id, ts, client_id) DO NOTHING RETURNING client_id, ts"
     ))
     .bind(b.project_id)
     .bind(ids)
@@ -199,7 +200,9 @@ async fn insert_events(
     .bind(metadata)
     .fetch_all(&mut *tx)
     .await?;
-    Ok(inserted.into_iter().flatten().collect())
+    Ok((inserted.into_iter())
+        .filter_map(|(id, ts)| Some((id?, ts)))
+        .collect())
 }
 
 /// Adds one level's deltas to its rows.

@@ -52,7 +52,8 @@ pub async fn open(url: &str) -> Result<SqlitePool, StoreError> {
         .max_connections(8)
         .connect_with(options)
         .await?;
-    sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+    let path = pool.connect_options().get_filename().to_path_buf();
+    super::migrate::sqlite(&pool, &path).await?;
     Ok(pool)
 }
 
@@ -141,7 +142,7 @@ fn upsert_statement(level: Level) -> &'static str {
 }
 
 /// Stores a batch on the writer connection, in one transaction: raw events (an id already
-/// stored for the project changes nothing), every roll-up level and the project's models.
+/// stored for the project at the same timestamp changes nothing), every roll-up level and the project's models.
 /// Answers how many events were new. `expected` is [`expected_rollups`] of the batch, built
 /// before the writer was free; when an event turns out to be stored already, the roll-ups of
 /// the new ones are built here instead.
@@ -159,7 +160,7 @@ pub fn write_batch(
     {
         let mut insert = tx.prepare_cached(&format!(
             "INSERT INTO events ({EVENT_COLUMNS}) VALUES ({}) \
-             ON CONFLICT (project_id, client_id) DO NOTHING",
+             ON CONFLICT (project_id, ts, client_id) DO NOTHING",
             placeholders(18)
         ))?;
         for row in b.rows() {
