@@ -21,7 +21,8 @@ pub enum EventStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageEvent {
-    /// Client idempotency key; a second event with the same id in a project is a duplicate.
+    /// Client idempotency key: an event with the same id and timestamp as one stored for the
+    /// project is a duplicate (a retry); the same id at another timestamp is a new event.
     pub id: Option<String>,
     /// When the request happened, unix milliseconds UTC.
     pub timestamp_ms: i64,
@@ -49,7 +50,7 @@ pub struct UsageEvent {
 pub struct IngestResponse {
     /// Events newly stored.
     pub accepted: u64,
-    /// Events whose id was already stored for the project (not counted again).
+    /// Events whose id and timestamp were already stored for the project (not counted again).
     pub duplicates: u64,
 }
 
