@@ -1,4 +1,5 @@
-// cargo-leptos starts the server just before the tests; wait until it answers /healthz, then
+// cargo-leptos starts the server just before the tests; wait until /readyz says its database
+// is open (it listens before, answering 503 "migrating"), then
 // create the admin every spec signs in as (through the real log-in form) and keep the
 // session cookie for the specs in storage/admin.json.
 import { request } from '@playwright/test';
@@ -12,11 +13,11 @@ export default async function setup(config) {
   let up = false;
   for (let i = 0; i < 120 && !up; i++) {
     try {
-      up = (await fetch(`${base}/healthz`)).ok;
+      up = (await fetch(`${base}/readyz`)).ok;
     } catch { /* not listening yet */ }
     if (!up) await new Promise((r) => setTimeout(r, 500));
   }
-  if (!up) throw new Error(`the server at ${base} did not answer /healthz within 60 s`);
+  if (!up) throw new Error(`the server at ${base} was not ready (/readyz) within 60 s`);
 
   process.env.UA_PASSWORD = ADMIN_PASSWORD;
   cli('users', 'create', '--email', ADMIN_EMAIL, '--role', 'admin');

@@ -18,7 +18,7 @@ demo_s=$(echo "$(date +%s.%N) - $start" | bc)
 token=$("$bin" tokens create --name bench-export | tail -1)
 "$bin" serve >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:3077/healthz >/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 100); do curl -sf http://127.0.0.1:3077/readyz >/dev/null && break; sleep 0.1; done
 rss_before=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 start=$(date +%s.%N)
 # Whole local days in UTC from 91 days ago to today cover every generated event.

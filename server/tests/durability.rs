@@ -47,7 +47,7 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts the server on `url` and a free port; returns once it says it is serving.
+    /// Starts the server on `url` and a free port; returns once `/readyz` says it is ready.
     async fn start(url: &str, dir: &Path, name: &str) -> ServerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -76,8 +76,23 @@ impl ServerProcess {
             _stdout: stdout,
         };
         match ready {
-            Ok(Ok(n)) if n > 0 && line.contains("usage-analytics serving on") => server,
+            Ok(Ok(n)) if n > 0 && line.contains("usage-analytics serving on") => {}
             other => panic!("{name} did not start ({other:?}, stdout {line:?})"),
+        }
+        // It listens before the database is open (and migrated); ready once /readyz is 200.
+        let deadline = std::time::Instant::now() + PATIENCE;
+        let readyz = format!("http://{}/readyz", server.addr);
+        loop {
+            if let Ok(res) = reqwest::get(&readyz).await {
+                if res.status() == 200 {
+                    return server;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} was not ready within {PATIENCE:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 
