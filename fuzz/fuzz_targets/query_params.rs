@@ -9,7 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use server::export::file_stem;
 use server::query::resolve_range;
-use server::rest::usage_query_from_query_string;
+use server::web::read_api::usage_query_from_query_string;
 use shared::UsageQuery;
 
 /// 2026-01-01T00:00:00Z: the clock preset periods end at.

@@ -1,9 +1,7 @@
 //! Admin actions, shared by the command line and the admin page: each one changes the store
 //! and records who did it in the audit log.
 
-use app::api::{AdminCommand, AdminSource, AlertRuleForm, Answer};
-use axum::http::StatusCode;
-use shared::{parse_usd_micros, AdminOverview, Role};
+use shared::{parse_usd_micros, AdminCommand, AlertRuleForm, Role};
 
 use crate::ingest::ModelPrice;
 use crate::store::{KeyInfo, Project, Store, StoreError, TokenInfo};
@@ -75,7 +73,7 @@ pub async fn create_user(
     role: Role,
     projects: Option<&[String]>,
 ) -> Result<(), AdminError> {
-    let email = crate::auth::normalise_email(email).map_err(AdminError::Invalid)?;
+    let email = crate::access::passwords::normalise_email(email).map_err(AdminError::Invalid)?;
     if role == Role::Admin && projects.is_some() {
         return Err(AdminError::Invalid(
             "admins see every project; limit viewers only".into(),
@@ -99,9 +97,9 @@ pub async fn create_user(
 
 /// Checks a new password and hashes it off the async threads (argon2 takes tens of ms).
 async fn hash_new_password(password: &str) -> Result<String, AdminError> {
-    crate::auth::check_new_password(password).map_err(AdminError::Invalid)?;
+    crate::access::passwords::check_new_password(password).map_err(AdminError::Invalid)?;
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+    tokio::task::spawn_blocking(move || crate::access::passwords::hash_password(&password))
         .await
         .map_err(|e| AdminError::Invalid(e.to_string()))?
         .map_err(AdminError::Invalid)
@@ -173,14 +171,6 @@ pub async fn revoke_token(store: &Store, actor: &str, prefix: &str) -> Result<()
     Ok(())
 }
 
-/// The admin page's view of the store: admins only, every action audited under their name.
-pub struct AdminPage(pub Store);
-
-/// Newest audit entries the admin page shows.
-const AUDIT_SHOWN: i64 = 100;
-/// Webhook deliveries the admin page lists.
-const DELIVERIES_SHOWN: i64 = 50;
-
 /// A comma-separated project list from a form: empty means every project.
 fn project_list(s: &str) -> Option<Vec<String>> {
     let list: Vec<String> = s
@@ -206,7 +196,11 @@ fn parse_day(s: &str) -> Result<i64, AdminError> {
 }
 
 /// Carries out one command of the admin page as `actor`.
-async fn run(store: &Store, actor: &str, cmd: AdminCommand) -> Result<Option<String>, AdminError> {
+pub async fn run(
+    store: &Store,
+    actor: &str,
+    cmd: AdminCommand,
+) -> Result<Option<String>, AdminError> {
     let usd = |what: &str, s: &str| parse_usd_micros(what, s).map_err(AdminError::Invalid);
     let usd_or = |what: &str, s: &str, default: i64| {
         if s.trim().is_empty() {
@@ -468,71 +462,6 @@ pub async fn create_webhook(
         .audit(actor, "webhook.create", &format!("webhook {id} to {url}"))
         .await?;
     Ok((id, secret))
-}
-
-impl AdminPage {
-    /// The signed-in admin's name, or a refusal (with its status set on the response).
-    fn admin_name() -> Result<String, String> {
-        let refuse = crate::auth::fail_server_fn;
-        let who =
-            crate::auth::current_principal().map_err(|e| refuse(StatusCode::UNAUTHORIZED, e))?;
-        crate::auth::require_admin(&who).map_err(|e| refuse(StatusCode::FORBIDDEN, e.0))?;
-        Ok(who.account.name)
-    }
-}
-
-fn message(e: AdminError) -> String {
-    match e {
-        AdminError::Invalid(m) => m,
-        AdminError::Store(StoreError::NotFound(m) | StoreError::Conflict(m)) => m,
-        AdminError::Store(other) => {
-            tracing::error!(error = %other, "admin action failed");
-            "the database is unavailable; nothing was changed".into()
-        }
-    }
-}
-
-impl AdminSource for AdminPage {
-    fn overview(&self) -> Answer<'_, AdminOverview> {
-        let admin = Self::admin_name();
-        Box::pin(async move {
-            admin?;
-            let load = async {
-                Ok::<_, StoreError>(AdminOverview {
-                    projects: self.0.list_projects().await?,
-                    keys: self.0.list_keys().await?,
-                    prices: self.0.list_prices().await?,
-                    users: self.0.list_users().await?,
-                    tokens: self.0.list_tokens().await?,
-                    audit: self.0.audit_log(AUDIT_SHOWN).await?,
-                    alert_rules: self
-                        .0
-                        .alert_rules()
-                        .await?
-                        .into_iter()
-                        .map(|r| r.info)
-                        .collect(),
-                    webhooks: self.0.list_webhooks().await?,
-                    deliveries: self.0.deliveries(DELIVERIES_SHOWN).await?,
-                })
-            };
-            load.await.map_err(|e| message(AdminError::Store(e)))
-        })
-    }
-
-    fn run(&self, cmd: AdminCommand) -> Answer<'_, Option<String>> {
-        let admin = Self::admin_name();
-        Box::pin(async move {
-            let actor = admin?;
-            run(&self.0, &actor, cmd).await.map_err(|e| {
-                let status = match e {
-                    AdminError::Store(StoreError::Db(_)) => StatusCode::SERVICE_UNAVAILABLE,
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                crate::auth::fail_server_fn(status, message(e))
-            })
-        })
-    }
 }
 
 /// Creates a budget of `amount_usd` per `period` in `tz` for a project (`None`: the whole

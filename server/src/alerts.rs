@@ -13,7 +13,7 @@ use shared::{format_metric, metric_label, AlertHistoryEntry, AlertRuleInfo, Aler
 
 use crate::store::{AlertRuleRow, Principal, StoreError};
 use crate::webhooks::iso;
-use crate::{AppState, Store};
+use crate::Store;
 
 /// How often rules are evaluated.
 const EVERY: Duration = Duration::from_secs(60);
@@ -139,7 +139,7 @@ fn body(rule: &AlertRuleInfo, kind: &str, value: i64, now_ms: i64) -> String {
 fn may_see(who: &Principal, rule: &AlertRuleRow) -> bool {
     match rule.project_id {
         None => who.project_ids.is_none(),
-        Some(p) => crate::auth::may_see_project(who, p),
+        Some(p) => crate::access::may_see_project(who, p),
     }
 }
 
@@ -189,12 +189,11 @@ pub async fn view(store: &Store, who: &Principal, limit: i64) -> Result<AlertsVi
 
 /// Evaluates the rules every minute until the server stops (each replica does; the store
 /// records each change once).
-pub fn spawn(state: AppState) {
-    let mut stopping = state.stopping.subscribe();
+pub fn spawn(store: Store, mut stopping: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         loop {
             let now = chrono::Utc::now().timestamp_millis();
-            if let Err(e) = evaluate(&state.store, now).await {
+            if let Err(e) = evaluate(&store, now).await {
                 tracing::error!(error = %e, "alert evaluation failed");
             }
             tokio::select! {

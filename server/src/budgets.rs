@@ -205,7 +205,7 @@ pub async fn statuses(
 pub fn may_see(who: &Principal, b: &BudgetRow) -> bool {
     match b.project_id {
         None => who.project_ids.is_none(),
-        Some(p) => crate::auth::may_see_project(who, p),
+        Some(p) => crate::access::may_see_project(who, p),
     }
 }
 

@@ -294,9 +294,14 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             let store = Store::connect(config.database_url.as_deref()).await?;
             tracing::info!("{} storage", store.backend_name());
             let state = AppState::new(store, config, leptos_options);
-            server::retention::spawn(state.clone());
-            server::alerts::spawn(state.clone());
-            server::webhooks::spawn(state.clone());
+            let (store, stopping) = (&state.store, &state.stopping);
+            server::retention::spawn(
+                store.clone(),
+                state.config.retention_days,
+                stopping.subscribe(),
+            );
+            server::alerts::spawn(store.clone(), stopping.subscribe());
+            server::webhooks::spawn(store.clone(), stopping.subscribe());
             Ok::<_, AnyError>(state)
         };
         server::serve_while_opening(listener, opening).await?;
@@ -440,7 +445,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
                 (None, Some(t)) => ("below", t),
                 (None, None) => return Err("give --above or --below".into()),
             };
-            let form = app::api::AlertRuleForm {
+            let form = shared::AlertRuleForm {
                 name,
                 metric,
                 project: project.unwrap_or_default(),

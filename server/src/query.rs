@@ -555,13 +555,13 @@ async fn error_page_of(
 /// models with data in them, when they are limited to some projects.
 pub async fn filter_options(
     store: &Store,
-    who: &crate::store::Principal,
+    who: &crate::access::Principal,
 ) -> Result<shared::FilterOptions, QueryError> {
     let projects = store
         .list_projects()
         .await?
         .into_iter()
-        .filter(|p| crate::auth::may_see_project(who, p.id))
+        .filter(|p| crate::access::may_see_project(who, p.id))
         .map(|p| p.name)
         .collect();
     let mut models: Vec<String> = match &who.project_ids {

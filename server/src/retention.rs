@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::store::StoreError;
-use crate::{AppState, Store};
+use crate::Store;
 
 /// Default age, in days, after which raw events are deleted.
 pub const DEFAULT_DAYS: u32 = 400;
@@ -39,17 +39,15 @@ pub async fn sweep(store: &Store, cutoff_ms: i64, batch: i64) -> Result<u64, Sto
 
 /// Sweeps now and then every hour until the server stops (each replica does; the deletes are
 /// idempotent).
-pub fn spawn(state: AppState) {
-    let days = state.config.retention_days;
+pub fn spawn(store: Store, days: u32, mut stopping: tokio::sync::watch::Receiver<bool>) {
     if days == 0 {
         return;
     }
-    let mut stopping = state.stopping.subscribe();
     tokio::spawn(async move {
         loop {
             let now = chrono::Utc::now().timestamp_millis();
             if let Some(at) = cutoff(now, days) {
-                match sweep(&state.store, at, BATCH).await {
+                match sweep(&store, at, BATCH).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, days, "retention: deleted old raw events"),
                     Err(e) => tracing::error!(error = %e, "retention sweep failed"),

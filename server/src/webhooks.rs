@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::store::{DueDelivery, StoreError};
-use crate::{AppState, Store};
+use crate::Store;
 
 /// Retry schedule: after failed attempt n (1-based) the next waits `base_ms x 2^(n-1)`, at most
 /// an hour; after `max_attempts` the delivery is marked failed.
@@ -189,8 +189,7 @@ async fn post(
 }
 
 /// Sends due deliveries every second until the server stops.
-pub fn spawn(state: AppState) {
-    let mut stopping = state.stopping.subscribe();
+pub fn spawn(store: Store, mut stopping: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         let client = match client() {
             Ok(c) => c,
@@ -201,7 +200,7 @@ pub fn spawn(state: AppState) {
         };
         let clock = || chrono::Utc::now().timestamp_millis();
         loop {
-            if let Err(e) = send_due(&state.store, &client, &clock, Backoff::default()).await {
+            if let Err(e) = send_due(&store, &client, &clock, Backoff::default()).await {
                 tracing::error!(error = %e, "webhook sender failed");
             }
             tokio::select! {

@@ -346,7 +346,7 @@ async fn log_in_is_rate_limited_and_does_not_tell_unknown_emails_apart(db: Db) {
         Some("Wrong email or password.")
     );
 
-    for _ in 1..server::auth::LOGIN_MAX_PER_ACCOUNT {
+    for _ in 1..server::web::session::LOGIN_MAX_PER_ACCOUNT {
         assert_eq!(
             form("user@example.com", "wrong").await.unwrap().status(),
             401
@@ -378,7 +378,7 @@ async fn log_in_from_one_address_is_limited_behind_a_trusted_proxy(db: Db) {
             .form(&[("email", email), ("password", "guess-123".to_string())])
             .send()
     };
-    for i in 0..server::auth::LOGIN_MAX_PER_ADDRESS {
+    for i in 0..server::web::session::LOGIN_MAX_PER_ADDRESS {
         let res = attempt(format!("user{i}@example.com"), "198.51.100.7")
             .await
             .unwrap();

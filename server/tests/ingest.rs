@@ -259,7 +259,9 @@ async fn missing_unknown_and_revoked_keys_get_401(db: Db) {
     assert_eq!(app.post_events("nonsense", &body).await.status(), 401);
 
     assert_eq!(app.post_events(&key, &body).await.status(), 200);
-    let prefix = server::keys::prefix_of(&key).unwrap().to_string();
+    let prefix = server::access::secrets::prefix_of(&key)
+        .unwrap()
+        .to_string();
     app.store.revoke_key(&prefix).await.unwrap();
     assert_eq!(app.post_events(&key, &body).await.status(), 401);
     assert_eq!(stored_totals(&app.store).await.requests, 1);

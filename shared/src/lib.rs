@@ -815,3 +815,80 @@ pub struct CostDriver {
     /// The change in percent of the previous cost (`None` when it was 0).
     pub change_percent: Option<f64>,
 }
+
+/// One change an admin asks for on the admin page. Fields are as typed in the forms;
+/// the server parses and validates them (empty means "not given").
+#[derive(Clone, Debug)]
+pub enum AdminCommand {
+    CreateProject {
+        name: String,
+    },
+    CreateKey {
+        project: String,
+    },
+    RevokeKey {
+        prefix: String,
+    },
+    SetPrice {
+        model: String,
+        input: String,
+        output: String,
+        cached_input: String,
+        cache_write: String,
+        from: String,
+    },
+    CreateUser {
+        email: String,
+        password: String,
+        role: String,
+        projects: String,
+    },
+    DisableUser {
+        email: String,
+    },
+    CreateToken {
+        name: String,
+        projects: String,
+    },
+    RevokeToken {
+        prefix: String,
+    },
+    CreateBudget {
+        project: String,
+        usd: String,
+        period: String,
+        tz: String,
+        thresholds: String,
+    },
+    CreateAlertRule(AlertRuleForm),
+    DeleteAlertRule {
+        id: String,
+    },
+    CreateWebhook {
+        url: String,
+    },
+    DisableWebhook {
+        id: String,
+    },
+    TestWebhook {
+        id: String,
+    },
+}
+
+/// A metric alert rule as typed in the admin form or on the command line (empty: not
+/// given); the server parses and validates it.
+#[derive(Clone, Debug, Default)]
+pub struct AlertRuleForm {
+    pub name: String,
+    /// `error_rate`, `p95_latency` or `requests`.
+    pub metric: String,
+    pub project: String,
+    pub model: String,
+    /// `above` or `below`.
+    pub op: String,
+    /// A percentage for error_rate (up to two decimals), milliseconds or a count.
+    pub threshold: String,
+    pub window_minutes: String,
+    /// Default 20.
+    pub min_requests: String,
+}

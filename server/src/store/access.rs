@@ -6,14 +6,7 @@ use std::collections::HashMap;
 use shared::{Account, AuditEntry, Role, TokenInfo, UserInfo};
 
 use super::{now_ms, Backend, Store, StoreError};
-
-/// Who a session or token belongs to, with the ids of the projects it may see.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    pub account: Account,
-    /// `None`: every project.
-    pub project_ids: Option<Vec<i64>>,
-}
+use crate::access::Principal;
 
 /// What a log-in attempt needs to know about an email address.
 #[derive(Clone, Debug)]
@@ -260,7 +253,7 @@ impl Store {
             Some(names) => Some(self.project_ids_of(names).await?),
             None => None,
         };
-        let (prefix, secret) = crate::keys::generate_token();
+        let (prefix, secret) = crate::access::secrets::generate_token();
         let created = now_ms();
         let sql = "INSERT INTO api_tokens (name, prefix, token_hash, limited, created_by, \
                    created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
@@ -268,7 +261,7 @@ impl Store {
         dispatch!(self, pool => {
             let mut tx = pool.begin().await?;
             let id: i64 = sqlx::query_scalar(sql)
-                .bind(name).bind(&prefix).bind(crate::keys::hash(&secret))
+                .bind(name).bind(&prefix).bind(crate::access::secrets::hash(&secret))
                 .bind(ids.is_some() as i64).bind(created_by).bind(created)
                 .fetch_one(&mut *tx).await?;
             for p in ids.iter().flatten() {
@@ -324,7 +317,7 @@ impl Store {
 
     /// The principal of a valid, unrevoked read token.
     pub async fn token_principal(&self, secret: &str) -> Result<Option<Principal>, StoreError> {
-        let Some(prefix) = crate::keys::token_prefix_of(secret) else {
+        let Some(prefix) = crate::access::secrets::token_prefix_of(secret) else {
             return Ok(None);
         };
         let sql = "SELECT id, name, token_hash, limited FROM api_tokens \
@@ -334,7 +327,7 @@ impl Store {
         let Some((id, name, stored, limited)) = row else {
             return Ok(None);
         };
-        if !crate::keys::hash_matches(secret, &stored) {
+        if !crate::access::secrets::hash_matches(secret, &stored) {
             return Ok(None);
         }
         let scope = self

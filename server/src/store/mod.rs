@@ -90,7 +90,8 @@ mod alerts;
 mod budgets;
 mod retention;
 mod rollups;
-pub use access::{LoginRow, Principal};
+pub use crate::access::Principal;
+pub use access::LoginRow;
 pub use alerts::{AlertChange, AlertRuleRow, Attempt, DueDelivery};
 pub use budgets::{BudgetAlert, BudgetRow};
 pub(crate) use postgres::MAX_CONNECTIONS as POSTGRES_CONNECTIONS;
@@ -571,12 +572,12 @@ impl Store {
     /// Creates an ingest key for a project and returns the full key; only its hash is kept.
     pub async fn create_key(&self, project: &str) -> Result<(KeyInfo, String), StoreError> {
         let project = self.project_by_name(project).await?;
-        let (prefix, key) = crate::keys::generate();
+        let (prefix, key) = crate::access::secrets::generate();
         let created = now_ms();
         let sql = "INSERT INTO api_keys (project_id, prefix, key_hash, created_at) \
                    VALUES ($1, $2, $3, $4)";
         dispatch!(self, pool => sqlx::query(sql)
-            .bind(project.id).bind(&prefix).bind(crate::keys::hash(&key)).bind(created)
+            .bind(project.id).bind(&prefix).bind(crate::access::secrets::hash(&key)).bind(created)
             .execute(pool).await.map(|_| ())?);
         let info = KeyInfo {
             prefix,
@@ -619,7 +620,7 @@ impl Store {
 
     /// The project an ingest key writes to, or `None` for an unknown or revoked key.
     pub async fn authenticate_key(&self, key: &str) -> Result<Option<i64>, StoreError> {
-        let Some(prefix) = crate::keys::prefix_of(key) else {
+        let Some(prefix) = crate::access::secrets::prefix_of(key) else {
             return Ok(None);
         };
         let sql = "SELECT project_id, key_hash FROM api_keys \
@@ -627,7 +628,7 @@ impl Store {
         let row: Option<(i64, String)> = dispatch!(self, pool => sqlx::query_as(sql)
             .bind(prefix).fetch_optional(pool).await?);
         Ok(row.and_then(|(project_id, stored)| {
-            crate::keys::hash_matches(key, &stored).then_some(project_id)
+            crate::access::secrets::hash_matches(key, &stored).then_some(project_id)
         }))
     }
 

@@ -12,7 +12,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::AppState;
+use super::AppState;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BOUNDS: [f64; 12] = [

@@ -1,97 +1,15 @@
-//! The JSON HTTP API: ingest (`POST /api/v1/events`) and health probes.
+//! Ingest over HTTP (`POST /api/v1/events`) and the readiness probe.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use shared::{ApiError, Problem};
+use axum::Json;
+use shared::Problem;
 
+use super::error::HttpError;
+use super::AppState;
 use crate::ingest::{split_body, validate_batch, BodyFormat};
-use crate::AppState;
-
-/// Routes of the JSON API.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/events", post(ingest))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/api/v1/live", get(crate::live::sse))
-}
-
-/// An error answer: status plus a JSON [`ApiError`].
-#[derive(Debug)]
-pub struct HttpError {
-    status: StatusCode,
-    body: ApiError,
-    /// Seconds for a `Retry-After` header (429, 503).
-    retry_after: Option<u64>,
-}
-
-impl HttpError {
-    /// An error without per-field problems.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> HttpError {
-        HttpError {
-            status,
-            body: ApiError {
-                error: message.into(),
-                problems: Vec::new(),
-            },
-            retry_after: None,
-        }
-    }
-}
-
-impl HttpError {
-    /// An error listing the problems found.
-    pub fn with_problems(
-        status: StatusCode,
-        message: impl Into<String>,
-        problems: Vec<Problem>,
-    ) -> HttpError {
-        HttpError {
-            status,
-            body: ApiError {
-                error: message.into(),
-                problems,
-            },
-            retry_after: None,
-        }
-    }
-
-    /// The JSON body this error answers with.
-    pub fn body(&self) -> &ApiError {
-        &self.body
-    }
-}
-
-impl IntoResponse for HttpError {
-    fn into_response(self) -> Response {
-        let mut res = (self.status, Json(self.body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
-        }
-        if let Some(secs) = self.retry_after {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
-        }
-        res
-    }
-}
-
-impl From<crate::store::StoreError> for HttpError {
-    fn from(e: crate::store::StoreError) -> Self {
-        tracing::error!(error = %e, "storage failure");
-        let mut e = HttpError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage is unavailable; nothing of this request was stored, retry later",
-        );
-        e.retry_after = Some(5);
-        e
-    }
-}
 
 /// The token of an `Authorization: Bearer …` header (ingest keys and read tokens).
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -118,7 +36,8 @@ fn body_format(headers: &HeaderMap) -> Result<BodyFormat, HttpError> {
     }
 }
 
-async fn ingest(
+/// `POST /api/v1/events`: one batch of one project (the key's), stored whole or not at all.
+pub async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
@@ -184,18 +103,18 @@ async fn ingest_inner(
     }
     let now = chrono::Utc::now().timestamp_millis();
     let events = validate_batch(&items, now).map_err(|p| ("invalid", n, invalid(p)))?;
-    let prefix = crate::keys::prefix_of(key).unwrap_or(key);
+    let prefix = crate::access::secrets::prefix_of(key).unwrap_or(key);
     if let Err(wait) = state.ingest_limit.take(prefix, events.len()) {
         let secs = wait.as_secs() + 1;
-        let mut e = HttpError::new(
+        let e = HttpError::new(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
                 "this key sends more than {} events per second; nothing of this batch was \
                  stored, retry after {secs} s",
                 state.config.ingest_events_per_sec
             ),
-        );
-        e.retry_after = Some(secs);
+        )
+        .retry_after(secs);
         return Err(("rate_limited", n, e));
     }
     let counts = state
@@ -213,20 +132,18 @@ async fn ingest_inner(
 }
 
 fn invalid(problems: Vec<Problem>) -> HttpError {
-    HttpError {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        body: ApiError {
-            error: format!(
-                "the batch was refused and nothing was stored: {} problem(s)",
-                problems.len()
-            ),
-            problems,
-        },
-        retry_after: None,
-    }
+    HttpError::with_problems(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        format!(
+            "the batch was refused and nothing was stored: {} problem(s)",
+            problems.len()
+        ),
+        problems,
+    )
 }
 
-async fn ready(State(state): State<AppState>) -> Result<&'static str, HttpError> {
+/// `GET /readyz`: the database answers.
+pub async fn ready(State(state): State<AppState>) -> Result<&'static str, HttpError> {
     state.store.ping().await?;
     Ok("ready")
 }

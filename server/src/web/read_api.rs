@@ -6,31 +6,17 @@
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
-use shared::{DateRange, EventStatus, Period, Problem, UsageQuery};
+use shared::{DateRange, EventStatus, Period, UsageQuery};
 
-use crate::export::{self, ExportError, RawFormat};
-use crate::http::HttpError;
-use crate::query::{self, QueryError};
-use crate::store::Principal;
-use crate::AppState;
-
-/// Routes of the read API.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/usage", get(seed_get).post(seed_post))
-        .route("/api/v1/usage/export", get(v1_export))
-        .route("/api/v1/usage/{panel}", get(v1_get))
-        .route("/api/v1/events/export", get(raw_export))
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/budgets", get(budgets))
-        .route("/api/v1/budgets/alerts", get(budget_alerts))
-        .route("/api/v1/alerts", get(metric_alerts))
-}
+use super::error::{bad_param, HttpError};
+use super::AppState;
+use crate::access::Principal;
+use crate::export::{self, RawFormat};
+use crate::query;
 
 /// Query parameters as sent, in order (repeated names allowed).
 type Params = Vec<(String, String)>;
@@ -38,27 +24,6 @@ type Params = Vec<(String, String)>;
 fn parse_params(raw: Option<String>) -> Result<Params, HttpError> {
     serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|e| bad_param("query", format!("cannot be decoded: {e}")))
-}
-
-fn bad_param(param: &str, reason: impl Into<String>) -> HttpError {
-    HttpError::with_problems(
-        StatusCode::BAD_REQUEST,
-        format!("invalid parameter {param}"),
-        vec![Problem {
-            index: None,
-            field: param.into(),
-            reason: reason.into(),
-        }],
-    )
-}
-
-impl From<QueryError> for HttpError {
-    fn from(e: QueryError) -> Self {
-        match e {
-            QueryError::BadParam { param, reason } => bad_param(param, reason),
-            QueryError::Store(s) => s.into(),
-        }
-    }
 }
 
 /// The filter fields shared by the GET parameters and the seed's POST body.
@@ -157,12 +122,12 @@ impl FilterBody {
                     .ok()
                     .and_then(|id| known.iter().find(|p| p.id == id));
                 match by_id.or_else(|| known.iter().find(|p| p.name == w)) {
-                    Some(p) if crate::auth::may_see_project(who, p.id) => {
+                    Some(p) if crate::access::may_see_project(who, p.id) => {
                         projects.push(p.name.clone())
                     }
                     // Whether it exists is not told to someone who may not see it.
                     Some(_) | None if who.project_ids.is_some() => {
-                        return Err(crate::auth::Forbidden(format!(
+                        return Err(crate::access::Forbidden(format!(
                             "you may not see project {w:?}; ask an admin for access"
                         ))
                         .into())
@@ -172,7 +137,7 @@ impl FilterBody {
             }
         }
         q.projects = projects;
-        Ok(crate::auth::scope_query(who, q)?)
+        Ok(crate::access::scope_query(who, q)?)
     }
 
     /// The typed query with `projects` as sent (ids or names): everything but the store
@@ -272,7 +237,8 @@ async fn panel(
     Ok(with_usd(value))
 }
 
-async fn v1_get(
+/// `GET /api/v1/usage/{panel}`: one panel's answer for the query parameters.
+pub async fn v1_get(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(name): Path<String>,
@@ -290,25 +256,6 @@ fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
-}
-
-impl From<ExportError> for HttpError {
-    fn from(e: ExportError) -> Self {
-        match e {
-            ExportError::Query(q) => q.into(),
-            ExportError::UnknownTable(t) => bad_param(
-                "table",
-                format!("{t:?} is not one of {}", export::TABLES.join(", ")),
-            ),
-            other => {
-                tracing::error!(error = %other, "export failed");
-                HttpError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the export could not be written",
-                )
-            }
-        }
-    }
 }
 
 fn attachment(content_type: &str, file: &str, body: impl Into<Body>) -> Response {
@@ -345,7 +292,8 @@ async fn export(state: &AppState, q: &UsageQuery, params: &Params) -> Result<Res
 
 const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-async fn v1_export(
+/// `GET /api/v1/usage/export`: the dashboard's tables as a workbook or one CSV table.
+pub async fn v1_export(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     RawQuery(raw): RawQuery,
@@ -360,7 +308,7 @@ async fn v1_export(
 /// Streams the raw events of a query as CSV or NDJSON: rows are read and sent as they come,
 /// so memory stays flat whatever the size. A storage failure mid-way aborts the response
 /// (the client sees a broken transfer, never a silently short file).
-async fn raw_export(
+pub async fn raw_export(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     RawQuery(raw): RawQuery,
@@ -460,7 +408,8 @@ fn envelope(data: Value, message: Option<&str>) -> Response {
     Json(body).into_response()
 }
 
-async fn seed_get(
+/// `GET /api/usage?action=…`: the seed's action API, answered as `{success, data}`.
+pub async fn seed_get(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     RawQuery(raw): RawQuery,
@@ -480,7 +429,8 @@ async fn seed_get(
     Ok(envelope(panel(&state, &action, &q, &params).await?, None))
 }
 
-async fn seed_post(
+/// `POST /api/usage?action=filter|refresh`: the seed's filter body.
+pub async fn seed_post(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     RawQuery(raw): RawQuery,
@@ -514,7 +464,8 @@ async fn seed_post(
     }
 }
 
-async fn openapi() -> impl IntoResponse {
+/// `GET /api/v1/openapi.json`: the API's OpenAPI document.
+pub async fn openapi() -> impl IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         include_str!("openapi.json"),
@@ -523,7 +474,7 @@ async fn openapi() -> impl IntoResponse {
 
 /// `GET /api/v1/budgets`: every budget the caller may see with this period's spend,
 /// percentage, projected period-end spend and projected date of exceeding it.
-async fn budgets(
+pub async fn budgets(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
@@ -534,7 +485,7 @@ async fn budgets(
 }
 
 /// `GET /api/v1/budgets/alerts`: recorded threshold crossings of visible budgets, newest first.
-async fn budget_alerts(
+pub async fn budget_alerts(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
@@ -544,7 +495,7 @@ async fn budget_alerts(
 }
 
 /// `GET /api/v1/alerts`: metric alert rules the caller may see and the alert history.
-async fn metric_alerts(
+pub async fn metric_alerts(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {

@@ -19,8 +19,9 @@ use futures::Stream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::store::{Principal, Store};
-use crate::AppState;
+use super::AppState;
+use crate::access::Principal;
+use crate::store::Store;
 
 /// How many times each project has changed since the process started. A counter per
 /// project (rather than a plain signal) lets each stream wake only for the projects its
@@ -100,7 +101,7 @@ async fn watch(
 /// Sum of the counters of the projects `who` may see: it changes exactly when one of them does.
 fn digest(v: &Versions, who: &Principal) -> u64 {
     v.iter()
-        .filter(|(p, _)| crate::auth::may_see_project(who, **p))
+        .filter(|(p, _)| crate::access::may_see_project(who, **p))
         .map(|(_, n)| *n)
         .sum()
 }

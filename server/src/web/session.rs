@@ -1,5 +1,4 @@
-//! Who may do what: password hashing, sessions, the request guard in front of every route,
-//! the log-in and log-out pages, and the project scope applied to every query.
+//! Sessions: the request guard in front of every route, and the log-in and log-out pages.
 //!
 //! A request is authenticated by a read API token (`Authorization: Bearer uat_…`) or by the
 //! `ua_session` cookie. Anonymous requests for pages are sent to `/login`; anonymous API
@@ -7,20 +6,19 @@
 //! origin (CSRF). Ingest (`/api/v1/events`) has its own keys and is not guarded here.
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
-use shared::{Role, UsageQuery};
 
-use crate::http::{bearer, HttpError};
-use crate::store::{Principal, StoreError};
-use crate::AppState;
+use super::error::HttpError;
+use super::ingest::bearer;
+use super::AppState;
+use crate::access::passwords::{decoy_hash, verify_password};
+use crate::access::Principal;
+use crate::store::StoreError;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "ua_session";
@@ -32,131 +30,6 @@ pub const LOGIN_MAX_PER_ACCOUNT: i64 = 5;
 pub const LOGIN_MAX_PER_ADDRESS: i64 = 20;
 /// The window the log-in limits count over.
 pub const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1000;
-/// Shortest password accepted when creating a user.
-pub const MIN_PASSWORD_LEN: usize = 10;
-
-/// Hashes a password with argon2id and a random salt (PHC string).
-pub fn hash_password(password: &str) -> Result<String, String> {
-    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| format!("cannot hash the password: {e}"))
-}
-
-/// Checks a password against a stored PHC string (false for a malformed one).
-pub fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-/// A hash to verify against when the email is unknown, so that an unknown email costs as
-/// much time as a wrong password and the two cannot be told apart.
-fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| {
-        hash_password(&crate::keys::session_secret()).unwrap_or_else(|_| String::new())
-    })
-}
-
-/// Checks the rules a new password must meet.
-pub fn check_new_password(password: &str) -> Result<(), String> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(format!(
-            "a password needs at least {MIN_PASSWORD_LEN} characters"
-        ));
-    }
-    if password.len() > 1024 {
-        return Err("a password may have at most 1024 bytes".into());
-    }
-    Ok(())
-}
-
-/// Normalises an email for storage and look-up, or says why it is not one.
-pub fn normalise_email(email: &str) -> Result<String, String> {
-    let e = email.trim().to_lowercase();
-    let valid = e.len() <= 254
-        && e.split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !e.chars().any(char::is_whitespace);
-    if valid {
-        Ok(e)
-    } else {
-        Err(format!("{email:?} is not an email address"))
-    }
-}
-
-/// Why a principal may not see what it asked for.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Forbidden(pub String);
-
-impl From<Forbidden> for HttpError {
-    fn from(e: Forbidden) -> Self {
-        HttpError::new(StatusCode::FORBIDDEN, e.0)
-    }
-}
-
-/// Limits a query to the projects `who` may see: a limited principal asking for no project
-/// gets its own projects; asking for any other project is refused, never silently emptied.
-pub fn scope_query(who: &Principal, mut q: UsageQuery) -> Result<UsageQuery, Forbidden> {
-    let Some(allowed) = &who.account.projects else {
-        return Ok(q);
-    };
-    if let Some(other) = q.projects.iter().find(|p| !allowed.contains(p)) {
-        return Err(Forbidden(format!(
-            "you may not see project {other:?}; ask an admin for access"
-        )));
-    }
-    if q.projects.is_empty() {
-        if allowed.is_empty() {
-            return Err(Forbidden(
-                "your account is not given any project yet; ask an admin for access".into(),
-            ));
-        }
-        q.projects = allowed.clone();
-    }
-    Ok(q)
-}
-
-/// The principal the guard attached to the request a server function or page is answering.
-pub fn current_principal() -> Result<Principal, String> {
-    leptos::prelude::use_context::<axum::http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<Principal>().cloned())
-        .ok_or_else(|| "sign in to see usage".to_string())
-}
-
-/// Sets the HTTP status of a failed server-function call (a page being rendered keeps its
-/// 200: its panels show their own errors). Answers `message` for chaining.
-pub fn fail_server_fn(status: axum::http::StatusCode, message: String) -> String {
-    let is_server_fn = leptos::prelude::use_context::<axum::http::request::Parts>()
-        .is_some_and(|p| p.uri.path().starts_with("/api/"));
-    if is_server_fn {
-        if let Some(r) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            r.set_status(status);
-        }
-    }
-    message
-}
-
-/// Whether `who` may see events of project `id`.
-pub fn may_see_project(who: &Principal, id: i64) -> bool {
-    who.project_ids.as_ref().is_none_or(|ids| ids.contains(&id))
-}
-
-/// Refuses anyone but an admin.
-pub fn require_admin(who: &Principal) -> Result<(), Forbidden> {
-    if who.account.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(Forbidden("only admins may do this".into()))
-    }
-}
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -182,7 +55,7 @@ async fn principal_of(
             let now = chrono::Utc::now().timestamp_millis();
             state
                 .store
-                .session_principal(&crate::keys::hash(secret), now)
+                .session_principal(&crate::access::secrets::hash(secret), now)
                 .await
         }
         None => Ok(None),
@@ -430,11 +303,11 @@ pub async fn login(
             .into_response());
     };
     state.store.clear_login_failures(&subjects[0]).await?;
-    let secret = crate::keys::session_secret();
+    let secret = crate::access::secrets::session_secret();
     state
         .store
         .create_session(
-            &crate::keys::hash(&secret),
+            &crate::access::secrets::hash(&secret),
             user.user_id,
             now + SESSION_TTL_MS,
         )
@@ -463,7 +336,7 @@ pub async fn logout(
     if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
         state
             .store
-            .delete_session(&crate::keys::hash(secret))
+            .delete_session(&crate::access::secrets::hash(secret))
             .await?;
     }
     let mut res = Redirect::to("/login").into_response();
@@ -477,54 +350,6 @@ pub async fn logout(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::{Account, DateRange, Period};
-
-    fn viewer(projects: Option<Vec<&str>>) -> Principal {
-        Principal {
-            account: Account {
-                name: "v@example.com".into(),
-                role: Role::Viewer,
-                projects: projects
-                    .clone()
-                    .map(|p| p.into_iter().map(String::from).collect()),
-            },
-            project_ids: projects.map(|p| (1..=p.len() as i64).collect()),
-        }
-    }
-
-    fn query(projects: &[&str]) -> UsageQuery {
-        UsageQuery {
-            range: DateRange::Preset(Period::Last30d),
-            projects: projects.iter().map(|s| s.to_string()).collect(),
-            ..UsageQuery::default()
-        }
-    }
-
-    #[test]
-    fn a_limited_viewer_asking_for_everything_gets_only_their_projects() {
-        let q = scope_query(&viewer(Some(vec!["a"])), query(&[])).unwrap();
-        assert_eq!(q.projects, vec!["a".to_string()]);
-    }
-
-    #[test]
-    fn a_limited_viewer_asking_for_another_project_is_refused() {
-        assert!(scope_query(&viewer(Some(vec!["a"])), query(&["a", "b"])).is_err());
-        assert!(scope_query(&viewer(Some(vec![])), query(&[])).is_err());
-    }
-
-    #[test]
-    fn an_unlimited_viewer_keeps_the_query_as_asked() {
-        let q = scope_query(&viewer(None), query(&[])).unwrap();
-        assert!(q.projects.is_empty());
-    }
-
-    #[test]
-    fn passwords_verify_only_against_their_own_hash() {
-        let h = hash_password("correct horse battery").unwrap();
-        assert!(verify_password("correct horse battery", &h));
-        assert!(!verify_password("correct horse batterx", &h));
-        assert!(!verify_password("anything", "not a hash"));
-    }
 
     #[test]
     fn only_local_paths_are_redirected_to_after_login() {
@@ -562,13 +387,5 @@ mod tests {
             client_address(Some(&peer), &HeaderMap::new(), true),
             "10.0.0.9"
         );
-    }
-
-    #[test]
-    fn emails_are_normalised_and_checked() {
-        assert_eq!(normalise_email(" A@Example.COM ").unwrap(), "a@example.com");
-        for bad in ["", "a", "a@b", "@b.c", "a b@c.d"] {
-            assert!(normalise_email(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -1,0 +1,233 @@
+//! The server side of the app's server functions: the dashboard's and the admin page's views
+//! of the query layer and the admin actions, as the signed-in principal may see them.
+
+use app::api::{AdminCommand, AdminSource, Answer, DashboardSource};
+use axum::http::StatusCode;
+use shared::{
+    Account, AdminOverview, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell,
+    HourlyUsage, ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
+};
+
+use crate::access::Principal;
+use crate::access::{require_admin, scope_query};
+use crate::admin::{self, AdminError};
+use crate::store::{Store, StoreError};
+use crate::{alerts, budgets, forecast, insights, query};
+
+/// The principal the guard attached to the request a server function or page is answering.
+pub fn current_principal() -> Result<Principal, String> {
+    leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>().cloned())
+        .ok_or_else(|| "sign in to see usage".to_string())
+}
+
+/// Sets the HTTP status of a failed server-function call (a page being rendered keeps its
+/// 200: its panels show their own errors). Answers `message` for chaining.
+pub fn fail_server_fn(status: axum::http::StatusCode, message: String) -> String {
+    let is_server_fn = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .is_some_and(|p| p.uri.path().starts_with("/api/"));
+    if is_server_fn {
+        if let Some(r) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            r.set_status(status);
+        }
+    }
+    message
+}
+
+/// The dashboard's view of the query layer, as seen by the signed-in principal.
+pub struct Dashboard(pub Store);
+
+impl Dashboard {
+    /// Scopes `q` to the caller's projects, runs one query-layer call with it, and turns its
+    /// error into a message for the user.
+    fn answer<'a, T, F, Fut>(&'a self, q: UsageQuery, run: F) -> Answer<'a, T>
+    where
+        T: Send + 'a,
+        F: FnOnce(&'a Store, UsageQuery) -> Fut + Send + 'a,
+        Fut: std::future::Future<Output = Result<T, query::QueryError>> + Send + 'a,
+    {
+        // Server functions answer errors with a status that says whose fault it was.
+        let fail = fail_server_fn;
+        let scoped = match current_principal() {
+            Err(e) => Err(fail(StatusCode::UNAUTHORIZED, e)),
+            Ok(who) => scope_query(&who, q).map_err(|e| fail(StatusCode::FORBIDDEN, e.to_string())),
+        };
+        Box::pin(async move {
+            run(&self.0, scoped?).await.map_err(|e| match e {
+                query::QueryError::Store(_) => {
+                    tracing::error!(error = %e, "dashboard query failed");
+                    fail(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the database is unavailable; try again".to_string(),
+                    )
+                }
+                other => fail(StatusCode::BAD_REQUEST, other.to_string()),
+            })
+        })
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl DashboardSource for Dashboard {
+    fn summary(&self, q: UsageQuery) -> Answer<'_, UsageSummary> {
+        self.answer(
+            q,
+            |s, q| async move { query::summary(s, &q, now_ms()).await },
+        )
+    }
+    fn daily(&self, q: UsageQuery) -> Answer<'_, Vec<DailyUsage>> {
+        self.answer(q, |s, q| async move { query::daily(s, &q, now_ms()).await })
+    }
+    fn models(&self, q: UsageQuery) -> Answer<'_, Vec<ModelUsage>> {
+        self.answer(
+            q,
+            |s, q| async move { query::models(s, &q, now_ms()).await },
+        )
+    }
+    fn projects(&self, q: UsageQuery) -> Answer<'_, Vec<ProjectUsage>> {
+        self.answer(
+            q,
+            |s, q| async move { query::projects(s, &q, now_ms()).await },
+        )
+    }
+    fn hourly(&self, q: UsageQuery) -> Answer<'_, (Vec<HourlyUsage>, Vec<HeatmapCell>)> {
+        self.answer(
+            q,
+            |s, q| async move { query::hourly(s, &q, now_ms()).await },
+        )
+    }
+    fn error_types(&self, q: UsageQuery) -> Answer<'_, Vec<ErrorTypeUsage>> {
+        self.answer(q, |s, q| async move {
+            query::error_types(s, &q, now_ms()).await
+        })
+    }
+    fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage> {
+        self.answer(q, |s, q| async move {
+            query::error_page(s, &q, now_ms(), before.as_deref(), 20).await
+        })
+    }
+    fn insights(&self, q: UsageQuery) -> Answer<'_, shared::CostInsights> {
+        self.answer(q, |s, q| async move {
+            insights::insights(s, &q, now_ms()).await
+        })
+    }
+    fn forecast(&self, q: UsageQuery) -> Answer<'_, shared::ForecastView> {
+        self.answer(q, |s, q| async move {
+            forecast::forecast(s, &q, now_ms()).await
+        })
+    }
+    fn filter_options(&self) -> Answer<'_, FilterOptions> {
+        let who = current_principal();
+        Box::pin(async move {
+            query::filter_options(&self.0, &who?).await.map_err(|e| {
+                tracing::error!(error = %e, "filter options failed");
+                "the database is unavailable; try again".to_string()
+            })
+        })
+    }
+    fn account(&self) -> Answer<'_, Account> {
+        let who = current_principal();
+        Box::pin(async move { Ok(who?.account) })
+    }
+    fn alerts(&self) -> Answer<'_, shared::AlertsView> {
+        let who = current_principal();
+        Box::pin(async move {
+            alerts::view(&self.0, &who?, 50).await.map_err(|e| {
+                tracing::error!(error = %e, "alerts failed");
+                "the database is unavailable; try again".to_string()
+            })
+        })
+    }
+    fn budgets(&self) -> Answer<'_, shared::BudgetsView> {
+        let who = current_principal();
+        Box::pin(async move {
+            let who = who?;
+            let load = async {
+                let visible = budgets::visible(&self.0, &who).await?;
+                Ok::<_, StoreError>(shared::BudgetsView {
+                    alerts: budgets::alerts(&self.0, &visible, 20).await?,
+                    budgets: budgets::statuses(&self.0, visible, now_ms()).await?,
+                })
+            };
+            load.await.map_err(|e| {
+                tracing::error!(error = %e, "budgets failed");
+                "the database is unavailable; try again".to_string()
+            })
+        })
+    }
+}
+
+/// The admin page's view of the store: admins only, every action audited under their name.
+pub struct AdminPage(pub Store);
+
+/// Newest audit entries the admin page shows.
+const AUDIT_SHOWN: i64 = 100;
+/// Webhook deliveries the admin page lists.
+const DELIVERIES_SHOWN: i64 = 50;
+
+impl AdminPage {
+    /// The signed-in admin's name, or a refusal (with its status set on the response).
+    fn admin_name() -> Result<String, String> {
+        let refuse = fail_server_fn;
+        let who = current_principal().map_err(|e| refuse(StatusCode::UNAUTHORIZED, e))?;
+        require_admin(&who).map_err(|e| refuse(StatusCode::FORBIDDEN, e.0))?;
+        Ok(who.account.name)
+    }
+}
+
+fn message(e: AdminError) -> String {
+    match e {
+        AdminError::Invalid(m) => m,
+        AdminError::Store(StoreError::NotFound(m) | StoreError::Conflict(m)) => m,
+        AdminError::Store(other) => {
+            tracing::error!(error = %other, "admin action failed");
+            "the database is unavailable; nothing was changed".into()
+        }
+    }
+}
+
+impl AdminSource for AdminPage {
+    fn overview(&self) -> Answer<'_, AdminOverview> {
+        let admin = Self::admin_name();
+        Box::pin(async move {
+            admin?;
+            let load = async {
+                Ok::<_, StoreError>(AdminOverview {
+                    projects: self.0.list_projects().await?,
+                    keys: self.0.list_keys().await?,
+                    prices: self.0.list_prices().await?,
+                    users: self.0.list_users().await?,
+                    tokens: self.0.list_tokens().await?,
+                    audit: self.0.audit_log(AUDIT_SHOWN).await?,
+                    alert_rules: self
+                        .0
+                        .alert_rules()
+                        .await?
+                        .into_iter()
+                        .map(|r| r.info)
+                        .collect(),
+                    webhooks: self.0.list_webhooks().await?,
+                    deliveries: self.0.deliveries(DELIVERIES_SHOWN).await?,
+                })
+            };
+            load.await.map_err(|e| message(AdminError::Store(e)))
+        })
+    }
+
+    fn run(&self, cmd: AdminCommand) -> Answer<'_, Option<String>> {
+        let admin = Self::admin_name();
+        Box::pin(async move {
+            let actor = admin?;
+            admin::run(&self.0, &actor, cmd).await.map_err(|e| {
+                let status = match e {
+                    AdminError::Store(StoreError::Db(_)) => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                fail_server_fn(status, message(e))
+            })
+        })
+    }
+}
