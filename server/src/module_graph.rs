@@ -1,7 +1,7 @@
 //! The server's modules must not import each other in a circle, and only `web` may use the
-//! Leptos app's types: read from the sources (`crate::…` paths in code, not in tests or
-//! comments), so
-//! `cargo test -p server module_graph` checks it without building anything else.
+//! Leptos app's types: read from the sources (`crate::…` paths in code; comments do not
+//! count, nor anything after a file's first `#[cfg(test)]`), so `cargo test -p server
+//! module_graph` checks it without building anything else.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
