@@ -49,6 +49,18 @@ say "end-to-end tests in Chromium"
 e2e_dir=$(mktemp -d)
 trap 'rm -rf "$e2e_dir"' EXIT
 export DATABASE_URL="sqlite://$e2e_dir/e2e.db"
-export LEPTOS_SITE_ADDR=127.0.0.1:3000
+# A free port, not 3000: the product may be running there (scripts/run.sh), and the specs
+# would then run against it.
+free_port() {
+  local port
+  for _ in $(seq 1 100); do
+    port=$((20000 + RANDOM % 40000))
+    # Nothing answers a connection there.
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+  echo "no free port found" >&2; return 1
+}
+port=$(free_port)
+export LEPTOS_SITE_ADDR="127.0.0.1:$port" BASE_URL="http://127.0.0.1:$port"
 cargo leptos end-to-end --release
 say "all tests passed"

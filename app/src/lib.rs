@@ -241,21 +241,27 @@ fn Dashboard() -> impl IntoView {
         version.update(|v| *v += 1);
         // Let the resources see the new version (they start reloading on the next tick).
         leptos::task::tick().await;
-        let failures = [
+        // Every panel on the page, each failure named (not only the first).
+        let failures: Vec<String> = [
             ("Summary", summary.await.err()),
+            ("Budgets", budgets.await.err()),
+            ("Alerts", alerts.await.err()),
             ("Daily history", daily.await.err()),
             ("Models", models.await.err()),
             ("Projects", projects.await.err()),
             ("Hourly pattern", hourly.await.err()),
+            ("Cost insights", insights.await.err()),
+            ("Month-end forecast", forecast.await.err()),
             ("Errors", error_types.await.err()),
             ("Error log", errors.await.err()),
-        ];
-        match failures
-            .into_iter()
-            .find_map(|(panel, e)| e.map(|e| (panel, e)))
-        {
-            None => Ok(()),
-            Some((panel, e)) => Err(format!("{panel}: {e}")),
+        ]
+        .into_iter()
+        .filter_map(|(panel, e)| e.map(|e| format!("{panel}: {e}")))
+        .collect();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(failures.join("; "))
         }
     });
 

@@ -323,7 +323,9 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
     }
     store.create_project("bench-import").await?;
     let t = Instant::now();
-    let report = crate::import::import_file(&store, &file, "bench-import", BATCH).await?;
+    // As `usage-analytics import` runs by default.
+    let batch = crate::ingest::import::DEFAULT_BATCH;
+    let report = crate::ingest::import::import_file(&store, &file, "bench-import", batch).await?;
     let import = t.elapsed();
     let _ = std::fs::remove_file(&file);
     rows.push((

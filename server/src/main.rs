@@ -64,7 +64,7 @@ enum Command {
         #[arg(long)]
         project: String,
         /// Events per ingest batch.
-        #[arg(long, default_value_t = 5_000)]
+        #[arg(long, default_value_t = server::ingest::import::DEFAULT_BATCH)]
         batch: usize,
     },
     /// Check that the roll-ups equal a recomputation from raw events.
@@ -560,7 +560,7 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             println!("revoked {prefix}");
         }
         Command::Demo { events, days, seed } => {
-            let report = server::demo::generate(&store, events, days, seed).await?;
+            let report = server::ingest::demo::generate(&store, events, days, seed).await?;
             println!(
                 "demo: {} events stored over {} days in {} projects",
                 report.accepted, days, report.projects
@@ -571,7 +571,8 @@ async fn run(cli: Cli) -> Result<(), AnyError> {
             project,
             batch,
         } => {
-            let report = server::import::import_file(&store, &file, &project, batch).await?;
+            let report =
+                server::ingest::import::import_file(&store, &file, &project, batch).await?;
             println!(
                 "imported {} events ({} duplicates) into {project:?}",
                 report.accepted, report.duplicates

@@ -36,12 +36,7 @@ async fn seeded(db: Db) -> TestApp {
 }
 
 async fn get_bytes(app: &TestApp, path: &str) -> (u16, String, Vec<u8>) {
-    let res = app
-        .client
-        .get(format!("{}{path}", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get(path).await;
     let status = res.status().as_u16();
     let disposition = res
         .headers()

@@ -85,7 +85,9 @@ async fn seed(app: &TestApp) {
                 }
             })
             .collect();
-        store.ingest(project.id, &events).await.unwrap();
+        server::ingest::submit(store, project.id, &events)
+            .await
+            .unwrap();
     }
 }
 
@@ -117,15 +119,7 @@ fn requests() -> Vec<(String, String)> {
         for action in ["summary", "daily", "models", "projects", "hourly", "errors"] {
             out.push(format!("/api/usage?action={action}&{range}"));
         }
-        for table in [
-            "summary",
-            "daily",
-            "models",
-            "projects",
-            "hourly",
-            "errors",
-            "error_log",
-        ] {
+        for table in server::export::TABLES {
             out.push(format!(
                 "/api/v1/usage/export?format=csv&table={table}&{range}"
             ));
@@ -170,12 +164,7 @@ fn workbook(bytes: Vec<u8>) -> Value {
 /// One answer as recorded: the status, and the body parsed (JSON), as lines (CSV, NDJSON)
 /// or as cells (XLSX).
 async fn answer(app: &TestApp, path: &str) -> Value {
-    let res = app
-        .client
-        .get(format!("{}{path}", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get(path).await;
     let status = res.status().as_u16();
     let kind = (res.headers().get("content-type"))
         .map(|v| v.to_str().unwrap_or("").to_string())

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{fresh_store, Db};
-use server::import::{import_file, ImportError};
+use server::ingest::import::{import_file, ImportError};
 use server::rollup::ALL_STATUSES;
 
 async fn ndjson_and_csv_files_are_imported_in_batches_and_retries_dedupe(db: Db) {

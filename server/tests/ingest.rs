@@ -466,12 +466,7 @@ async fn every_response_carries_the_security_headers(db: Db) {
         "/api/v1/openapi.json",
         "/nowhere",
     ] {
-        let res = app
-            .client
-            .get(format!("{}{path}", app.base))
-            .send()
-            .await
-            .unwrap();
+        let res = app.get(path).await;
         let h = res.headers().clone();
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(h["referrer-policy"], "same-origin", "{path}");
@@ -502,15 +497,7 @@ async fn every_response_carries_the_security_headers(db: Db) {
 
 async fn the_dashboard_page_is_rendered_on_the_server_with_stored_numbers(db: Db) {
     let app = spawn_app(db).await;
-    let html = app
-        .client
-        .get(&app.base)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get("/").await.text().await.unwrap();
     assert!(
         html.contains("data-testid=\"onboarding\""),
         "empty database shows onboarding"
@@ -520,15 +507,7 @@ async fn the_dashboard_page_is_rendered_on_the_server_with_stored_numbers(db: Db
     let now = chrono::Utc::now().to_rfc3339();
     let events: Vec<Value> = (0..1234).map(|_| event(&now, "m", 10, 5)).collect();
     assert_eq!(app.post_events(&key, &json!(events)).await.status(), 200);
-    let html = app
-        .client
-        .get(&app.base)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get("/").await.text().await.unwrap();
     assert!(
         html.contains("1,234"),
         "the summary shows the request count"
@@ -598,7 +577,9 @@ async fn postgres_analyzes_the_rollups_of_a_first_bulk_load() {
         })
         .collect();
     for batch in events.chunks(1_000) {
-        store.ingest(project.id, batch).await.unwrap();
+        server::ingest::submit(&store, project.id, batch)
+            .await
+            .unwrap();
     }
     // The analysis runs beside ingest; its count reaches the view within about a second.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -111,7 +111,9 @@ async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
     let store = Store::connect(Some(&url)).await.unwrap();
     for (name, seed) in [("A", 1), ("B", 2)] {
         let p = store.create_project(name).await.unwrap();
-        store.ingest(p.id, &events(seed, 700)).await.unwrap();
+        server::ingest::submit(&store, p.id, &events(seed, 700))
+            .await
+            .unwrap();
     }
     assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
     if matches!(db, Db::Postgres) {
@@ -159,7 +161,9 @@ async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
     }
     let every_status = match db {
         Db::Sqlite => include_str!("../../migrations/sqlite/0010_rollups_of_every_status.sql"),
-        Db::Postgres => include_str!("../../migrations/postgres/0010_rollups_of_every_status.sql"),
+        Db::Postgres => {
+            include_str!("../../migrations/postgres/0010_rollups_of_every_status.sql")
+        }
     };
     exec(db, &url, every_status).await;
     if matches!(db, Db::Postgres) {
@@ -302,8 +306,12 @@ async fn the_duplicate_key_migration_keeps_every_event_and_changes_the_rule(db: 
     }
     for (name, seed) in [("A", 1), ("B", 2)] {
         let p = store.create_project(name).await.unwrap();
-        store.ingest(p.id, &events(seed, 600)).await.unwrap();
-        store.ingest(p.id, &anonymous).await.unwrap();
+        server::ingest::submit(&store, p.id, &events(seed, 600))
+            .await
+            .unwrap();
+        server::ingest::submit(&store, p.id, &anonymous)
+            .await
+            .unwrap();
     }
     let events_before = stored_events(db, &url).await;
     let rollups_before = store.all_rollups().await.unwrap();
@@ -331,10 +339,10 @@ async fn the_duplicate_key_migration_keeps_every_event_and_changes_the_rule(db: 
     // The new rule: a stored (id, timestamp) is a duplicate, the id at another time is new.
     let a = store.project_by_name("A").await.unwrap().id;
     let mut retry = events(1, 1);
-    let r = store.ingest(a, &retry).await.unwrap();
+    let r = server::ingest::submit(&store, a, &retry).await.unwrap();
     assert_eq!((r.accepted, r.duplicates), (0, 1));
     retry[0].timestamp_ms += 1;
-    let r = store.ingest(a, &retry).await.unwrap();
+    let r = server::ingest::submit(&store, a, &retry).await.unwrap();
     assert_eq!((r.accepted, r.duplicates), (1, 0));
     assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
 }

@@ -43,10 +43,9 @@ mod sqlite;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use shared::{EventStatus, IngestResponse, UsageEvent};
+use shared::{EventStatus, IngestResponse, ModelPrice, UsageEvent};
 use sqlx::{PgPool, Row, SqlitePool};
 
-use crate::ingest::{ModelPrice, PriceBook};
 use crate::rollup::{BatchRollup, PricedCost, RollupDelta, HIST_BINS};
 
 /// What can go wrong in storage.
@@ -713,20 +712,21 @@ impl Store {
 
     // ---- ingest ---------------------------------------------------------------------
 
-    /// Stores a validated batch for one project: raw events and their roll-ups in one
-    /// transaction. Events whose `id` and timestamp are already stored for the project (or
+    /// Stores a validated, priced batch for one project (`costs[i]` is `events[i]`'s; see
+    /// `ingest::submit`): raw events and their roll-ups in one transaction. Events whose `id` and timestamp are already stored for the project (or
     /// repeated within the batch) are duplicates and change nothing, also when retried
     /// concurrently. The same id at another timestamp is a new event.
     pub async fn ingest(
         &self,
         project_id: i64,
         events: &[UsageEvent],
+        costs: &[PricedCost],
     ) -> Result<IngestResponse, StoreError> {
         // PostgreSQL may pick this transaction as a deadlock victim when batches of several
         // projects add to the same "any" rows; it was rolled back whole, so run it again.
         let mut attempt = 0;
         loop {
-            match self.ingest_once(project_id, events).await {
+            match self.ingest_once(project_id, events, costs).await {
                 Err(StoreError::Db(e)) if attempt < 3 && is_deadlock(&e) => {
                     attempt += 1;
                     tracing::warn!("ingest: deadlock, retrying the batch (attempt {attempt})");
@@ -740,19 +740,19 @@ impl Store {
         &self,
         project_id: i64,
         events: &[UsageEvent],
+        costs: &[PricedCost],
     ) -> Result<IngestResponse, StoreError> {
         let events_len = events.len() as u64;
         // Later copies of an id and timestamp within the batch are duplicates of the first.
         let mut seen = HashSet::new();
-        let fresh: Vec<UsageEvent> = events
-            .iter()
-            .filter(|e| (e.id.as_ref()).is_none_or(|id| seen.insert((id.as_str(), e.timestamp_ms))))
-            .cloned()
-            .collect();
+        let (fresh, costs): (Vec<UsageEvent>, Vec<PricedCost>) = (events.iter().zip(costs))
+            .filter(|(e, _)| {
+                (e.id.as_ref()).is_none_or(|id| seen.insert((id.as_str(), e.timestamp_ms)))
+            })
+            .map(|(e, c)| (e.clone(), *c))
+            .unzip();
         let names: HashSet<&str> = fresh.iter().map(|e| e.model.as_str()).collect();
         let model_ids = self.model_ids(&names).await?;
-        let prices = PriceBook::new(self.list_prices().await?);
-        let costs: Vec<_> = fresh.iter().map(|e| prices.cost_of(e)).collect();
         let batch = Batch {
             project_id,
             received_ms: now_ms(),

@@ -117,17 +117,10 @@ async fn ingest_inner(
         .retry_after(secs);
         return Err(("rate_limited", n, e));
     }
-    let counts = state
-        .store
-        .ingest(project_id, &events)
+    let counts = crate::ingest::submit(&state.store, project_id, &events)
         .await
         .map_err(|e| ("storage", n, HttpError::from(e)))?;
     state.metrics.ingested(counts.accepted, counts.duplicates);
-    // The batch is stored and acknowledged either way: a failed budget check is retried by
-    // the next batch of the period (alerts are recorded from totals, not from this batch).
-    if let Err(e) = crate::budgets::after_ingest(&state.store, project_id, &events).await {
-        tracing::error!(error = %e, "budget check after ingest failed");
-    }
     Ok(Json(counts).into_response())
 }
 

@@ -183,14 +183,18 @@ impl TestApp {
         Ok(set.split(';').next().unwrap().to_string())
     }
 
-    /// GETs `path` and returns the status and the JSON body.
-    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
-        let res = self
-            .client
+    /// GETs `path` with the read token.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
             .get(format!("{}{path}", self.base))
             .send()
             .await
-            .expect("request");
+            .expect("request")
+    }
+
+    /// GETs `path` and returns the status and the JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let res = self.get(path).await;
         let status = res.status().as_u16();
         (status, res.json().await.expect("a JSON body"))
     }

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::ingest::{validate_batch, ModelPrice};
+use super::{validate_batch, ModelPrice};
 use crate::store::{Store, StoreError};
 
 /// The seed platform's models with their demo prices (USD micros per million tokens):
@@ -136,7 +136,7 @@ pub async fn generate(
             store
                 .set_price(&ModelPrice {
                     model: name.into(),
-                    effective_from_ms: crate::ingest::MIN_TIMESTAMP_MS,
+                    effective_from_ms: super::MIN_TIMESTAMP_MS,
                     input: p[0],
                     cached_input: p[1],
                     cache_write: p[2],
@@ -275,7 +275,6 @@ async fn flush(
         ))
     })?;
     batch.clear();
-    let accepted = store.ingest(project_id, &events).await?.accepted;
-    crate::budgets::after_ingest(store, project_id, &events).await?;
+    let accepted = super::submit(store, project_id, &events).await?.accepted;
     Ok(accepted)
 }

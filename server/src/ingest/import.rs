@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 use shared::{IngestResponse, UsageEvent};
 
-use crate::ingest::validate_batch;
+use super::validate_batch;
 use crate::store::Store;
 
 /// Why an import stopped. Batches before the failing one stay stored (each is atomic).
@@ -43,6 +43,9 @@ const NUMERIC: [&str; 7] = [
 /// validating and storing took turns (2026-12-04: import 17-44k events/s against HTTP's
 /// 43-86k).
 const IN_FLIGHT: usize = 2;
+
+/// Events per batch unless told otherwise (`import --batch`): one transaction each.
+pub const DEFAULT_BATCH: usize = 5_000;
 
 /// A validated batch, or why reading stopped.
 type Read = Result<Vec<UsageEvent>, ImportError>;
@@ -130,15 +133,23 @@ fn count(
     }
 }
 
-/// Stores one batch and checks the budgets its events count towards, as HTTP ingest does.
+/// Stores one batch through the path every way in takes.
 async fn store_batch(
     store: &Store,
     project_id: i64,
     events: Vec<UsageEvent>,
 ) -> Result<IngestResponse, ImportError> {
-    let r = store.ingest(project_id, &events).await?;
-    crate::budgets::after_ingest(store, project_id, &events).await?;
-    Ok(r)
+    Ok(super::submit(store, project_id, &events).await?)
+}
+
+/// Threads that parse and validate each batch: parsing JSON is most of an import's work, and
+/// one thread alone could not keep the store busy.
+const VALIDATORS: usize = 2;
+
+/// A record as read: an NDJSON line still to parse, or a CSV row already made an object.
+enum Record {
+    Line(String),
+    Object(Value),
 }
 
 /// Reads records from `reader` (CSV or NDJSON), validates them in batches of `batch` and
@@ -150,7 +161,7 @@ fn read_batches(
     batch: usize,
     tx: &tokio::sync::mpsc::Sender<Read>,
 ) -> Result<(), ImportError> {
-    let mut records: Box<dyn Iterator<Item = Result<(usize, Value), ImportError>>> = if is_csv {
+    let mut records: Box<dyn Iterator<Item = Result<(usize, Record), ImportError>>> = if is_csv {
         let mut rdr = csv::Reader::from_reader(reader);
         let headers = rdr.headers()?.clone();
         Box::new(rdr.into_records().enumerate().map(move |(i, rec)| {
@@ -169,54 +180,95 @@ fn read_batches(
                 };
                 obj.insert(name.to_string(), value);
             }
-            Ok((i + 2, Value::Object(obj)))
+            Ok((i + 2, Record::Object(Value::Object(obj))))
         }))
     } else {
         let lines = BufReader::new(reader).lines().enumerate();
         Box::new(lines.filter_map(move |(i, line)| match line {
             Err(e) => Some(Err(ImportError::Io(shown.clone(), e))),
             Ok(l) if l.trim().is_empty() => None,
-            Ok(l) => Some(serde_json::from_str(&l).map(|v| (i + 1, v)).map_err(|e| {
-                ImportError::Invalid {
-                    line: i + 1,
-                    reason: format!("not valid JSON: {e}"),
-                }
-            })),
+            Ok(l) => Some(Ok((i + 1, Record::Line(l)))),
         }))
     };
-    let mut pending: Vec<Value> = Vec::with_capacity(batch);
-    // Line number of each record in `pending`, for error messages.
-    let mut lines: Vec<usize> = Vec::with_capacity(batch);
+    let mut pending: Vec<(usize, Record)> = Vec::with_capacity(batch);
     loop {
         let next = records.next().transpose()?;
         let done = next.is_none();
-        if let Some((line, value)) = next {
-            lines.push(line);
-            pending.push(value);
+        if let Some(record) = next {
+            pending.push(record);
             if pending.len() < batch {
                 continue;
             }
         }
         if !pending.is_empty() {
-            let now = chrono::Utc::now().timestamp_millis();
-            let events = validate_batch(&pending, now).map_err(|problems| {
-                let p = &problems[0];
-                ImportError::Invalid {
-                    line: lines[p.index.unwrap_or(0)],
-                    reason: format!(
-                        "{} {} (nothing from this batch was stored)",
-                        p.field, p.reason
-                    ),
-                }
-            })?;
+            let events = validate_records(std::mem::take(&mut pending))?;
             if tx.blocking_send(Ok(events)).is_err() {
                 return Ok(());
             }
-            pending.clear();
-            lines.clear();
         }
         if done {
             return Ok(());
         }
     }
+}
+
+/// Parses and validates one batch in [`VALIDATORS`] threads; the first problem in file order
+/// is the one reported.
+fn validate_records(records: Vec<(usize, Record)>) -> Result<Vec<UsageEvent>, ImportError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let per = records.len().div_ceil(VALIDATORS).max(1);
+    let mut chunks: Vec<Vec<(usize, Record)>> = Vec::with_capacity(VALIDATORS);
+    let mut rest = records;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
+    let results: Vec<Result<Vec<UsageEvent>, ImportError>> = std::thread::scope(|s| {
+        let running: Vec<_> = (chunks.into_iter())
+            .map(|chunk| s.spawn(move || validate_chunk(chunk, now)))
+            .collect();
+        (running.into_iter())
+            .map(|t| {
+                t.join().unwrap_or_else(|_| {
+                    Err(ImportError::Io(
+                        "validation".into(),
+                        std::io::Error::other("a validation thread panicked"),
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut events = Vec::new();
+    for r in results {
+        events.extend(r?);
+    }
+    Ok(events)
+}
+
+/// Parses and validates consecutive records; a problem names the record's line.
+fn validate_chunk(chunk: Vec<(usize, Record)>, now: i64) -> Result<Vec<UsageEvent>, ImportError> {
+    let mut lines = Vec::with_capacity(chunk.len());
+    let mut values = Vec::with_capacity(chunk.len());
+    for (line, record) in chunk {
+        values.push(match record {
+            Record::Object(v) => v,
+            Record::Line(l) => serde_json::from_str(&l).map_err(|e| ImportError::Invalid {
+                line,
+                reason: format!("not valid JSON: {e}"),
+            })?,
+        });
+        lines.push(line);
+    }
+    validate_batch(&values, now).map_err(|problems| {
+        let p = &problems[0];
+        ImportError::Invalid {
+            line: lines[p.index.unwrap_or(0)],
+            reason: format!(
+                "{} {} (nothing from this batch was stored)",
+                p.field, p.reason
+            ),
+        }
+    })
 }

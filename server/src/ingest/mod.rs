@@ -1,0 +1,45 @@
+//! The one way into storage. Every source of events (HTTP, `import`, `demo`, and the next
+//! ways in) validates what it received ([`validate`]), then calls [`submit`], which prices the
+//! events, stores them with their roll-ups in one transaction, and checks the budgets they
+//! count towards.
+
+pub mod demo;
+pub mod import;
+mod pricing;
+mod validate;
+
+use shared::{IngestResponse, UsageEvent};
+
+pub use pricing::{token_cost_nanos, ModelPrice, PriceBook};
+pub use validate::{
+    split_body, validate_batch, validate_event, BodyFormat, MAX_COST_USD, MAX_FUTURE_SKEW_MS,
+    MAX_ID_LEN, MAX_LATENCY_MS, MAX_MESSAGE_LEN, MAX_METADATA_BYTES, MAX_NAME_LEN, MAX_TOKENS,
+    MIN_TIMESTAMP_MS,
+};
+
+use crate::store::{Store, StoreError};
+
+/// Prices and stores one project's validated batch, then checks its budgets. Events whose id
+/// and timestamp the project already holds are duplicates and change nothing.
+///
+/// One rule for every way in: once the batch is stored it stays stored and is acknowledged,
+/// whatever the budget check does. A failed check is logged, and the next stored batch of the
+/// same period checks again (alerts are recorded from the period's totals, never from one
+/// batch, so nothing is lost but time).
+pub async fn submit(
+    store: &Store,
+    project_id: i64,
+    events: &[UsageEvent],
+) -> Result<IngestResponse, StoreError> {
+    let prices = PriceBook::new(store.list_prices().await?);
+    let costs: Vec<_> = events.iter().map(|e| prices.cost_of(e)).collect();
+    let counts = store.ingest(project_id, events, &costs).await?;
+    if let Err(e) = crate::budgets::after_ingest(store, project_id, events).await {
+        tracing::error!(
+            error = %e,
+            project_id,
+            "budget check after a stored batch failed; the next batch of the period checks again"
+        );
+    }
+    Ok(counts)
+}
