@@ -559,21 +559,12 @@ async fn postgres_analyzes_the_rollups_of_a_first_bulk_load() {
     let start = 1_740_700_800_000i64;
     let events: Vec<shared::UsageEvent> = (0..12_000i64)
         .map(|i| shared::UsageEvent {
-            id: Some(format!("e{i}")),
-            timestamp_ms: start + i * 15_000,
             model: ["m1", "m2", "m3"][(i % 3) as usize].into(),
             input_tokens: 100 + i % 50,
             output_tokens: 20,
-            cached_input_tokens: 0,
-            cache_write_tokens: 0,
             cost_nanos: Some(1_000),
             latency_ms: Some(200 + i % 700),
-            ttft_ms: None,
-            status: shared::EventStatus::Success,
-            error_type: None,
-            error_message: None,
-            user: None,
-            metadata: None,
+            ..common::event_at(format!("e{i}"), start + i * 15_000)
         })
         .collect();
     for batch in events.chunks(1_000) {

@@ -74,3 +74,37 @@ on_both_backends!(
     a_viewer_hears_of_new_events_within_two_seconds_and_at_most_once_a_second,
     an_event_ingested_through_one_replica_reaches_viewers_of_another,
 );
+
+/// The live feed's poll reads only the rows above the last id it saw, through the primary
+/// key, however many events are stored: with a plain `GROUP BY project_id` SQLite walked the
+/// whole (project_id, ts, client_id) index on every poll instead.
+#[tokio::test]
+async fn the_live_feeds_poll_reads_only_new_rows_on_sqlite() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_url(Db::Sqlite, &dir).await;
+    let store = server::Store::connect(Some(&url)).await.unwrap();
+    let p = store.create_project("P").await.unwrap();
+    let events: Vec<shared::UsageEvent> = (0..200)
+        .map(|i| common::event_at(format!("e{i}"), 1_740_700_800_000 + i * 1_000))
+        .collect();
+    server::ingest::submit(&store, p.id, &events).await.unwrap();
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("ANALYZE").execute(&mut c).await.unwrap();
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!(
+        "EXPLAIN QUERY PLAN {}",
+        server::store::CHANGED_AFTER_SQL
+    ))
+    .bind(150i64)
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    let steps: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+    assert!(
+        steps.iter().any(|s| s.contains("INTEGER PRIMARY KEY")),
+        "{steps:?}"
+    );
+    assert!(!steps.iter().any(|s| s.starts_with("SCAN")), "{steps:?}");
+    let (projects, newest) = store.projects_changed_after(150).await.unwrap();
+    assert_eq!((projects, newest), (vec![p.id], 200));
+}

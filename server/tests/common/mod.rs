@@ -228,6 +228,28 @@ pub async fn next_change(res: &mut reqwest::Response, within: std::time::Duratio
     }
 }
 
+/// A successful event `id` at `ts_ms` of model "m", one token in and one out, nothing else;
+/// tests change what they need with `UsageEvent { …, ..event_at(id, ts) }`.
+pub fn event_at(id: String, ts_ms: i64) -> shared::UsageEvent {
+    shared::UsageEvent {
+        id: Some(id),
+        timestamp_ms: ts_ms,
+        model: "m".into(),
+        input_tokens: 1,
+        output_tokens: 1,
+        cached_input_tokens: 0,
+        cache_write_tokens: 0,
+        cost_nanos: None,
+        latency_ms: None,
+        ttft_ms: None,
+        status: shared::EventStatus::Success,
+        error_type: None,
+        error_message: None,
+        user: None,
+        metadata: None,
+    }
+}
+
 /// Declares one test per backend from an `async fn(Db)`.
 #[macro_export]
 macro_rules! on_both_backends {
