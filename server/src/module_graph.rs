@@ -6,16 +6,25 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Items lib.rs re-exports at the crate root, and the module each comes from.
-const ROOT_REEXPORTS: &[(&str, &str)] = &[
-    ("Config", "config"),
-    ("Store", "store"),
-    ("AppState", "web"),
-    ("leptos_options", "web"),
-    ("router", "web"),
-    ("serve", "web"),
-    ("serve_while_opening", "web"),
-];
+/// Items lib.rs re-exports at the crate root (`pub use module::Item;` or `pub use
+/// module::{A, B};`), and the module each comes from, read from lib.rs itself.
+fn root_reexports(lib_rs: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in lib_rs.lines() {
+        let Some(path) = line.trim().strip_prefix("pub use ") else {
+            continue;
+        };
+        let path = path.trim_end_matches(';');
+        let Some((module, items)) = path.split_once("::") else {
+            continue;
+        };
+        let items = items.trim_start_matches('{').trim_end_matches('}');
+        for item in items.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            out.push((item.to_string(), module.to_string()));
+        }
+    }
+    out
+}
 
 /// Top-level module -> the top-level modules its code refers to.
 fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
@@ -60,14 +69,14 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
     // Items re-exported at the crate root count as their module; anything else that is no
     // module (a macro, say) does not count.
     let modules: BTreeSet<String> = graph.keys().cloned().collect();
+    let lib_rs = std::fs::read_to_string(src.join("lib.rs")).expect("read lib.rs");
+    let reexports = root_reexports(&lib_rs);
     for (module, deps) in graph.iter_mut() {
         let named: BTreeSet<String> = (deps.iter())
-            .map(
-                |d| match ROOT_REEXPORTS.iter().find(|(item, _)| item == d) {
-                    Some((_, from)) => from.to_string(),
-                    None => d.clone(),
-                },
-            )
+            .map(|d| match reexports.iter().find(|(item, _)| item == d) {
+                Some((_, from)) => from.clone(),
+                None => d.clone(),
+            })
             .filter(|d| modules.contains(d) && d != module)
             .collect();
         *deps = named;
@@ -203,4 +212,8 @@ fn the_reference_reader_finds_paths_and_use_groups() {
     g.insert("b".to_string(), BTreeSet::from(["a".to_string()]));
     g.insert("c".to_string(), BTreeSet::from(["a".to_string()]));
     assert_eq!(cycles(&g), vec![vec!["a".to_string(), "b".to_string()]]);
+    let lib = "pub mod web;\npub use store::Store;\npub use web::{serve, AppState};\n";
+    let found = root_reexports(lib);
+    let want = [("Store", "store"), ("serve", "web"), ("AppState", "web")];
+    assert_eq!(found, want.map(|(i, m)| (i.to_string(), m.to_string())));
 }

@@ -17,14 +17,19 @@ const DUPLICATE_KEY: i64 = 12;
 /// How often a long migration logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
+/// Whether the SQLite database has a table of this name.
+async fn sqlite_table_exists(pool: &SqlitePool, name: &str) -> Result<bool, StoreError> {
+    let sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?";
+    let found: Option<i64> = sqlx::query_scalar(sql)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// Whether migration `version` is still to run (true on a new database too).
 async fn pending_sqlite(pool: &SqlitePool, version: i64) -> Result<bool, StoreError> {
-    let table: Option<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-    )
-    .fetch_optional(pool)
-    .await?;
-    if table.is_none() {
+    if !sqlite_table_exists(pool, "_sqlx_migrations").await? {
         return Ok(true);
     }
     let done: Option<i64> =
@@ -122,12 +127,7 @@ fn room_for_rebuild(path: &Path, file: u64, free: u64) -> Result<u64, StoreError
 }
 
 async fn has_events_sqlite(pool: &SqlitePool) -> Result<bool, StoreError> {
-    let table: Option<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'",
-    )
-    .fetch_optional(pool)
-    .await?;
-    if table.is_none() {
+    if !sqlite_table_exists(pool, "events").await? {
         return Ok(false);
     }
     let any: Option<i64> = sqlx::query_scalar("SELECT id FROM events LIMIT 1")
