@@ -379,7 +379,7 @@ pub async fn create_alert_rule(
         return Err(invalid("name: 1 to 200 characters".into()));
     }
     let metric = f.metric.trim();
-    if !crate::alerts::METRICS.contains(&metric) {
+    if !crate::alerting::rules::METRICS.contains(&metric) {
         return Err(invalid(format!(
             "metric {metric:?}: expected error_rate, p95_latency or requests"
         )));
@@ -437,7 +437,7 @@ pub async fn create_alert_rule(
 /// Queues a test notification to an enabled webhook (sent within a second by the server).
 pub async fn test_webhook(store: &Store, actor: &str, id: i64) -> Result<(), AdminError> {
     let now = now_ms();
-    let body = crate::webhooks::test_body(id, now);
+    let body = crate::alerting::webhooks::test_body(id, now);
     store.enqueue_delivery(id, "test", &body, now).await?;
     store
         .audit(
@@ -455,8 +455,8 @@ pub async fn create_webhook(
     actor: &str,
     url: &str,
 ) -> Result<(i64, String), AdminError> {
-    let url = crate::webhooks::check_url(url).map_err(AdminError::Invalid)?;
-    let secret = crate::webhooks::new_secret();
+    let url = crate::alerting::webhooks::check_url(url).map_err(AdminError::Invalid)?;
+    let secret = crate::alerting::webhooks::new_secret();
     let id = store.create_webhook(&url, &secret, now_ms()).await?;
     store
         .audit(actor, "webhook.create", &format!("webhook {id} to {url}"))
@@ -480,13 +480,13 @@ pub async fn create_budget(
     if micros == 0 {
         return Err(invalid("amount: must be more than 0".into()));
     }
-    crate::budgets::BudgetPeriod::parse(period)
+    crate::alerting::budgets::BudgetPeriod::parse(period)
         .ok_or_else(|| invalid(format!("period {period:?}: expected day, week or month")))?;
     tz.parse::<chrono_tz::Tz>()
         .map_err(|_| invalid(format!("tz {tz:?}: not an IANA time zone")))?;
     let mut list = thresholds
         .map(<[i64]>::to_vec)
-        .unwrap_or_else(|| crate::budgets::DEFAULT_THRESHOLDS.to_vec());
+        .unwrap_or_else(|| crate::alerting::budgets::DEFAULT_THRESHOLDS.to_vec());
     list.sort_unstable();
     list.dedup();
     if list.is_empty() || list.iter().any(|t| !(1..=1000).contains(t)) {

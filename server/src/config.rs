@@ -38,7 +38,7 @@ impl Default for Config {
             request_timeout_secs: 30,
             secure_cookies: false,
             trust_forwarded_for: false,
-            retention_days: crate::retention::DEFAULT_DAYS,
+            retention_days: crate::jobs::retention::DEFAULT_DAYS,
         }
     }
 }

@@ -3,20 +3,16 @@
 
 pub mod access;
 pub mod admin;
-pub mod alerts;
-pub mod bench;
-pub mod budgets;
+pub mod alerting;
+pub mod cli;
 pub mod config;
 pub mod export;
-pub mod forecast;
 pub mod ingest;
-pub mod insights;
+pub mod jobs;
 pub mod query;
-pub mod retention;
 pub mod rollup;
 pub mod store;
 pub mod web;
-pub mod webhooks;
 
 #[cfg(test)]
 mod module_graph;

@@ -12,7 +12,7 @@ use common::{spawn_app, Db, TestApp};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use server::admin::{create_alert_rule, create_webhook};
-use server::webhooks::{send_due, Backoff};
+use server::alerting::webhooks::{send_due, Backoff};
 use server::Store;
 use sha2::Sha256;
 
@@ -21,7 +21,7 @@ const T: i64 = 1_768_046_400_000;
 const MIN: i64 = 60_000;
 
 fn iso(ms: i64) -> String {
-    server::webhooks::iso(ms)
+    server::alerting::webhooks::iso(ms)
 }
 
 /// `n` events of project `key` at `at_ms`, the first `errors` of them failed, latencies 1..=n.
@@ -84,7 +84,7 @@ async fn an_error_rate_alert_fires_and_resolves_once_each(db: Db) {
         .unwrap();
     let form = rule("error_rate", "above", "5", "P");
     let id = create_alert_rule(&app.store, "test", &form).await.unwrap();
-    let evaluate = |at| server::alerts::evaluate(&app.store, at);
+    let evaluate = |at| server::alerting::rules::evaluate(&app.store, at);
 
     // 5 failures in 100 requests is exactly 5 %: not above it.
     send(&app, &key, "a", T - 5 * MIN, 100, 5).await;
@@ -95,8 +95,8 @@ async fn an_error_rate_alert_fires_and_resolves_once_each(db: Db) {
     send(&app, &key, "b", T - 4 * MIN, 1, 1).await;
     let replica = Store::connect(Some(&app.url)).await.unwrap();
     let (a, b) = tokio::join!(
-        server::alerts::evaluate(&app.store, T),
-        server::alerts::evaluate(&replica, T)
+        server::alerting::rules::evaluate(&app.store, T),
+        server::alerting::rules::evaluate(&replica, T)
     );
     let mut changes = a.unwrap();
     changes.extend(b.unwrap());
@@ -149,18 +149,20 @@ async fn p95_latency_and_request_volume_are_measured_exactly(db: Db) {
         .await
         .unwrap();
     let rules = app.store.alert_rules().await.unwrap();
-    let measured = server::alerts::measure(&app.store, &rules[0], T)
+    let measured = server::alerting::rules::measure(&app.store, &rules[0], T)
         .await
         .unwrap();
     assert_eq!(measured, Some((190, true)));
     assert_eq!(
-        server::alerts::measure(&app.store, &rules[1], T)
+        server::alerting::rules::measure(&app.store, &rules[1], T)
             .await
             .unwrap(),
         Some((200, false))
     );
     assert_eq!(
-        server::alerts::evaluate(&app.store, T).await.unwrap(),
+        server::alerting::rules::evaluate(&app.store, T)
+            .await
+            .unwrap(),
         vec![(p95, "firing".to_string())]
     );
     // Many requests but fewer than min_requests (20) with a latency: p95 is not judged.
@@ -178,7 +180,7 @@ async fn p95_latency_and_request_volume_are_measured_exactly(db: Db) {
     assert_eq!(app.post_events(&key, &json!(events)).await.status(), 200);
     let rules = app.store.alert_rules().await.unwrap();
     assert_eq!(
-        server::alerts::measure(&app.store, &rules[0], later)
+        server::alerting::rules::measure(&app.store, &rules[0], later)
             .await
             .unwrap(),
         None
@@ -186,7 +188,7 @@ async fn p95_latency_and_request_volume_are_measured_exactly(db: Db) {
     // Ten minutes later the traffic has stopped: volume below 10 fires (a count needs no
     // minimum); p95 has too few requests to judge and keeps firing.
     assert_eq!(
-        server::alerts::evaluate(&app.store, T + 10 * MIN)
+        server::alerting::rules::evaluate(&app.store, T + 10 * MIN)
             .await
             .unwrap(),
         vec![(quiet, "firing".to_string())]
@@ -237,13 +239,13 @@ async fn webhooks_are_signed_and_retried_until_the_first_success(db: Db) {
     let app = spawn_app(db).await;
     let (url, seen) = receiver(2).await;
     let (hook, secret) = create_webhook(&app.store, "test", &url).await.unwrap();
-    let client = server::webhooks::client().unwrap();
+    let client = server::alerting::webhooks::client().unwrap();
     let backoff = Backoff {
         base_ms: 1_000,
         max_attempts: 5,
     };
     let now = T;
-    let body = server::webhooks::test_body(hook, now);
+    let body = server::alerting::webhooks::test_body(hook, now);
     app.store
         .enqueue_delivery(hook, "test", &body, now)
         .await
@@ -338,7 +340,7 @@ async fn deliveries_give_up_after_the_last_attempt_and_budget_alerts_are_sent(db
     assert_eq!(res.status(), 200);
     assert_eq!(delivery_kinds(&app.store).await, vec!["budget.threshold"]);
 
-    let client = server::webhooks::client().unwrap();
+    let client = server::alerting::webhooks::client().unwrap();
     let backoff = Backoff {
         base_ms: 10,
         max_attempts: 2,

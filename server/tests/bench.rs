@@ -5,7 +5,7 @@
 mod common;
 
 use common::{fresh_url, Db};
-use server::bench::{run, BenchOptions};
+use server::cli::bench::{run, BenchOptions};
 use server::Store;
 
 const EVENTS: usize = 3_000;

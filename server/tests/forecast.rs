@@ -46,7 +46,7 @@ async fn send_days(app: &TestApp, p: &str, first: NaiveDate, upto_ms: i64) {
             let cents = day_cents(p, first, t) / 4;
             if at < upto_ms && cents > 0 {
                 events.push(json!({"id": format!("{p}-{t}-{i}"),
-                    "timestamp": server::webhooks::iso(at), "model": "m",
+                    "timestamp": server::alerting::webhooks::iso(at), "model": "m",
                     "input_tokens": 1, "output_tokens": 1,
                     "cost_usd": format!("{}.{:02}", cents / 100, cents % 100).parse::<f64>().unwrap()}));
             }
@@ -91,7 +91,7 @@ async fn the_forecast_lands_on_a_known_trend_in_the_viewers_zone(db: Db) {
         tz: "America/New_York".into(),
         ..UsageQuery::default()
     };
-    let f = server::forecast::forecast(&app.store, &q, now)
+    let f = server::query::forecast::forecast(&app.store, &q, now)
         .await
         .unwrap();
     assert_eq!(
@@ -123,7 +123,7 @@ async fn the_forecast_lands_on_a_known_trend_in_the_viewers_zone(db: Db) {
         projects: vec!["B".into()],
         ..q.clone()
     };
-    let b = server::forecast::forecast(&app.store, &only_b, now)
+    let b = server::query::forecast::forecast(&app.store, &only_b, now)
         .await
         .unwrap();
     assert_eq!(b.overall.expected_nanos, f.projects[1].expected_nanos);
@@ -136,7 +136,7 @@ async fn the_forecast_lands_on_a_known_trend_in_the_viewers_zone(db: Db) {
         projects: vec!["C".into()],
         ..q.clone()
     };
-    let c = server::forecast::forecast(&app.store, &only_c, now)
+    let c = server::query::forecast::forecast(&app.store, &only_c, now)
         .await
         .unwrap();
     assert_eq!(c.overall.history_days, 7);

@@ -99,16 +99,16 @@ async fn old_raw_events_go_and_every_panel_stays(db: Db) {
     assert_eq!(export_rows(&app, &old).await, (30, None));
 
     // 0 days keeps everything.
-    assert_eq!(server::retention::cutoff(now, 0), None);
+    assert_eq!(server::jobs::retention::cutoff(now, 0), None);
 
     // 400 days, in batches of 7: the 30 old events go, the 30 recent ones stay.
-    let cutoff = server::retention::cutoff(now, 400).unwrap();
-    let deleted = server::retention::sweep(&app.store, cutoff, 7)
+    let cutoff = server::jobs::retention::cutoff(now, 400).unwrap();
+    let deleted = server::jobs::retention::sweep(&app.store, cutoff, 7)
         .await
         .unwrap();
     assert_eq!(deleted, 30);
     assert_eq!(
-        server::retention::sweep(&app.store, cutoff, 7)
+        server::jobs::retention::sweep(&app.store, cutoff, 7)
             .await
             .unwrap(),
         0,

@@ -34,7 +34,7 @@ pub async fn submit(
     let prices = PriceBook::new(store.list_prices().await?);
     let costs: Vec<_> = events.iter().map(|e| prices.cost_of(e)).collect();
     let counts = store.ingest(project_id, events, &costs).await?;
-    if let Err(e) = crate::budgets::after_ingest(store, project_id, events).await {
+    if let Err(e) = crate::alerting::budgets::after_ingest(store, project_id, events).await {
         tracing::error!(
             error = %e,
             project_id,

@@ -225,8 +225,8 @@ async fn panel(
             json!({"types": types, "log": page})
         }
         "dashboard" => json!(query::dashboard(store, q, now).await?),
-        "insights" => json!(crate::insights::insights(store, q, now).await?),
-        "forecast" => json!(crate::forecast::forecast(store, q, now).await?),
+        "insights" => json!(crate::query::insights::insights(store, q, now).await?),
+        "forecast" => json!(crate::query::forecast::forecast(store, q, now).await?),
         other => {
             return Err(bad_param(
                 "action",
@@ -479,8 +479,8 @@ pub async fn budgets(
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
     let now = chrono::Utc::now().timestamp_millis();
-    let visible = crate::budgets::visible(&state.store, &who).await?;
-    let list = crate::budgets::statuses(&state.store, visible, now).await?;
+    let visible = crate::alerting::budgets::visible(&state.store, &who).await?;
+    let list = crate::alerting::budgets::statuses(&state.store, visible, now).await?;
     Ok(Json(with_usd(json!(list))))
 }
 
@@ -489,8 +489,8 @@ pub async fn budget_alerts(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
-    let visible = crate::budgets::visible(&state.store, &who).await?;
-    let alerts = crate::budgets::alerts(&state.store, &visible, 500).await?;
+    let visible = crate::alerting::budgets::visible(&state.store, &who).await?;
+    let alerts = crate::alerting::budgets::alerts(&state.store, &visible, 500).await?;
     Ok(Json(with_usd(json!(alerts))))
 }
 
@@ -500,7 +500,7 @@ pub async fn metric_alerts(
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
     Ok(Json(json!(
-        crate::alerts::view(&state.store, &who, 50).await?
+        crate::alerting::rules::view(&state.store, &who, 50).await?
     )))
 }
 

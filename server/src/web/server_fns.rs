@@ -11,8 +11,9 @@ use shared::{
 use crate::access::Principal;
 use crate::access::{require_admin, scope_query};
 use crate::admin::{self, AdminError};
+use crate::alerting::{budgets, rules};
+use crate::query::{self, forecast, insights};
 use crate::store::{Store, StoreError};
-use crate::{alerts, budgets, forecast, insights, query};
 
 /// The principal the guard attached to the request a server function or page is answering.
 pub fn current_principal() -> Result<Principal, String> {
@@ -135,7 +136,7 @@ impl DashboardSource for Dashboard {
     fn alerts(&self) -> Answer<'_, shared::AlertsView> {
         let who = current_principal();
         Box::pin(async move {
-            alerts::view(&self.0, &who?, 50).await.map_err(|e| {
+            rules::view(&self.0, &who?, 50).await.map_err(|e| {
                 tracing::error!(error = %e, "alerts failed");
                 "the database is unavailable; try again".to_string()
             })

@@ -24,7 +24,7 @@ pub struct BenchOptions {
     pub no_baseline: bool,
 }
 
-type AnyError = Box<dyn std::error::Error + Send + Sync>;
+use super::AnyError;
 
 const PROJECTS: usize = 50;
 const MODELS: usize = 12;

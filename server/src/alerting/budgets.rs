@@ -101,7 +101,7 @@ fn alert_body(b: &BudgetRow, period_start: i64, threshold: i64, spent: i64) -> S
         "threshold": threshold,
         "period": b.period,
         "tz": b.tz,
-        "periodStart": crate::webhooks::iso(period_start * 1000),
+        "periodStart": crate::alerting::webhooks::iso(period_start * 1000),
         "spendNanos": spent,
         "amountNanos": b.amount_nanos,
     })

@@ -12,8 +12,6 @@ use crate::Store;
 pub const DEFAULT_DAYS: u32 = 400;
 /// Events deleted per transaction.
 pub const BATCH: i64 = 5_000;
-/// How often the background task sweeps.
-const EVERY: Duration = Duration::from_secs(3_600);
 
 /// The cutoff for `days` at `now_ms`: the UTC midnight `days` days ago (whole days, so that
 /// no roll-up bucket keeps only part of its raw events). `None` for 0 (keep forever).
@@ -37,28 +35,17 @@ pub async fn sweep(store: &Store, cutoff_ms: i64, batch: i64) -> Result<u64, Sto
     }
 }
 
-/// Sweeps now and then every hour until the server stops (each replica does; the deletes are
-/// idempotent).
-pub fn spawn(store: Store, days: u32, mut stopping: tokio::sync::watch::Receiver<bool>) {
-    if days == 0 {
+/// One sweep at `days`, logged (the job runs it every hour).
+pub async fn run_once(store: &Store, days: u32) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let Some(at) = cutoff(now, days) else {
         return;
+    };
+    match sweep(store, at, BATCH).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, days, "retention: deleted old raw events"),
+        Err(e) => tracing::error!(error = %e, "retention sweep failed"),
     }
-    tokio::spawn(async move {
-        loop {
-            let now = chrono::Utc::now().timestamp_millis();
-            if let Some(at) = cutoff(now, days) {
-                match sweep(&store, at, BATCH).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(deleted = n, days, "retention: deleted old raw events"),
-                    Err(e) => tracing::error!(error = %e, "retention sweep failed"),
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(EVERY) => {}
-                _ = stopping.changed() => return,
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -188,29 +188,6 @@ async fn post(
     }
 }
 
-/// Sends due deliveries every second until the server stops.
-pub fn spawn(store: Store, mut stopping: tokio::sync::watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        let client = match client() {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "webhooks: no HTTP client; nothing will be sent");
-                return;
-            }
-        };
-        let clock = || chrono::Utc::now().timestamp_millis();
-        loop {
-            if let Err(e) = send_due(&store, &client, &clock, Backoff::default()).await {
-                tracing::error!(error = %e, "webhook sender failed");
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = stopping.changed() => return,
-            }
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,9 @@
 //! The query layer: a [`UsageQuery`] is resolved once per request into bucket bounds and ids,
 //! then answered from roll-ups. Panels, REST endpoints, exports and tests call these functions.
 
+pub mod forecast;
+pub mod insights;
+
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Duration, NaiveDate, TimeZone};

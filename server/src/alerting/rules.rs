@@ -7,16 +7,11 @@
 //! Error rate and p95 latency are judged only over at least `min_requests` requests; with
 //! fewer the rule keeps its state (too little traffic says nothing either way).
 
-use std::time::Duration;
-
 use shared::{format_metric, metric_label, AlertHistoryEntry, AlertRuleInfo, AlertsView};
 
+use crate::alerting::webhooks::iso;
 use crate::store::{AlertRuleRow, Principal, StoreError};
-use crate::webhooks::iso;
 use crate::Store;
-
-/// How often rules are evaluated.
-const EVERY: Duration = Duration::from_secs(60);
 
 /// The metrics a rule may watch.
 pub const METRICS: [&str; 3] = ["error_rate", "p95_latency", "requests"];
@@ -166,8 +161,8 @@ pub async fn view(store: &Store, who: &Principal, limit: i64) -> Result<AlertsVi
             })
         })
         .collect();
-    let budgets = crate::budgets::visible(store, who).await?;
-    for a in crate::budgets::alerts(store, &budgets, limit).await? {
+    let budgets = crate::alerting::budgets::visible(store, who).await?;
+    for a in crate::alerting::budgets::alerts(store, &budgets, limit).await? {
         let scope = a.project.as_deref().unwrap_or("organisation");
         history.push(AlertHistoryEntry {
             at_ms: a.fired_at_ms,
@@ -185,21 +180,4 @@ pub async fn view(store: &Store, who: &Principal, limit: i64) -> Result<AlertsVi
         rules: rules.into_iter().map(|r| r.info).collect(),
         history,
     })
-}
-
-/// Evaluates the rules every minute until the server stops (each replica does; the store
-/// records each change once).
-pub fn spawn(store: Store, mut stopping: tokio::sync::watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        loop {
-            let now = chrono::Utc::now().timestamp_millis();
-            if let Err(e) = evaluate(&store, now).await {
-                tracing::error!(error = %e, "alert evaluation failed");
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(EVERY) => {}
-                _ = stopping.changed() => return,
-            }
-        }
-    });
 }

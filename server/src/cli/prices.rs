@@ -1,0 +1,103 @@
+//! `prices`: the price list the ingest path prices events with.
+
+use clap::Subcommand;
+
+use shared::{parse_usd_micros, ModelPrice};
+
+use super::{fmt_ms, AnyError, CLI};
+use crate::{admin, Store};
+
+#[derive(Subcommand)]
+pub enum PriceCmd {
+    /// List prices (USD per million tokens).
+    List,
+    /// Set a model's prices in USD per million tokens, in force from a date (UTC).
+    Set {
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        input: String,
+        #[arg(long)]
+        output: String,
+        /// Defaults to the input price.
+        #[arg(long)]
+        cached_input: Option<String>,
+        /// Defaults to the input price.
+        #[arg(long)]
+        cache_write: Option<String>,
+        /// `YYYY-MM-DD` or RFC 3339; defaults to now.
+        #[arg(long)]
+        from: Option<String>,
+    },
+}
+
+/// `prices list|set`.
+pub async fn prices(store: &Store, cmd: PriceCmd) -> Result<(), AnyError> {
+    match cmd {
+        PriceCmd::List => {
+            println!("model\tfrom\tinput\tcached_input\tcache_write\toutput  (USD per 1M tokens)");
+            for p in store.list_prices().await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    p.model,
+                    fmt_ms(p.effective_from_ms),
+                    fmt_micros(p.input),
+                    fmt_micros(p.cached_input),
+                    fmt_micros(p.cache_write),
+                    fmt_micros(p.output)
+                );
+            }
+        }
+        PriceCmd::Set {
+            model,
+            input,
+            output,
+            cached_input,
+            cache_write,
+            from,
+        } => {
+            let input = parse_usd_micros("--input", &input)?;
+            let price = ModelPrice {
+                model,
+                effective_from_ms: match from {
+                    Some(f) => parse_from(&f)?,
+                    None => chrono::Utc::now().timestamp_millis(),
+                },
+                input,
+                cached_input: match cached_input {
+                    Some(v) => parse_usd_micros("--cached-input", &v)?,
+                    None => input,
+                },
+                cache_write: match cache_write {
+                    Some(v) => parse_usd_micros("--cache-write", &v)?,
+                    None => input,
+                },
+                output: parse_usd_micros("--output", &output)?,
+            };
+            admin::set_price(store, CLI, &price).await?;
+            println!(
+                "price of {:?} set from {}",
+                price.model,
+                fmt_ms(price.effective_from_ms)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn fmt_micros(m: i64) -> String {
+    format!("{}.{:06}", m / 1_000_000, m % 1_000_000)
+}
+
+fn parse_from(s: &str) -> Result<i64, String> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_millis());
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| format!("--from {s:?}: expected YYYY-MM-DD or an RFC 3339 date-time"))
+}
