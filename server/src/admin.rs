@@ -3,8 +3,8 @@
 
 use shared::{parse_usd_micros, AdminCommand, AlertRuleForm, Role};
 
-use crate::ingest::ModelPrice;
 use crate::store::{KeyInfo, Project, Store, StoreError, TokenInfo};
+use shared::ModelPrice;
 
 /// Why an admin action failed.
 #[derive(Debug, thiserror::Error)]

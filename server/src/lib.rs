@@ -9,6 +9,7 @@ pub mod config;
 pub mod export;
 pub mod ingest;
 pub mod jobs;
+pub mod pricing;
 pub mod query;
 pub mod rollup;
 pub mod store;

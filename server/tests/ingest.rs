@@ -5,10 +5,10 @@ mod common;
 use common::{spawn_app, spawn_app_with, Db};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use server::ingest::ModelPrice;
 use server::rollup::ALL_STATUSES;
 use server::store::{RollupFilter, RollupTotals, Sums};
 use server::{Config, Store};
+use shared::ModelPrice;
 use shared::{DateRange, IngestResponse, UsageQuery};
 
 fn event(ts: &str, model: &str, input: i64, output: i64) -> Value {

@@ -143,7 +143,6 @@ pub enum ExportError {
     UnknownTable(String),
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::raw::write_timestamp;

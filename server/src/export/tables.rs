@@ -144,4 +144,3 @@ pub async fn csv_table(
         .map_err(|e| ExportError::Csv(e.into_error().into()))?;
     Ok((format!("{}_{table}.csv", file_stem(&r)), bytes))
 }
-

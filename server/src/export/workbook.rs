@@ -70,7 +70,6 @@ fn opt_num(
     Ok(())
 }
 
-
 /// The workbook for a query: sheets Summary, Daily, Models, Projects, Hourly, Errors.
 pub async fn xlsx(
     store: &Store,
@@ -285,4 +284,3 @@ pub async fn xlsx(
 
     Ok((format!("{}.xlsx", file_stem(&r)), wb.save_to_buffer()?))
 }
-

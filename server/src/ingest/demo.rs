@@ -10,7 +10,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use super::{validate_batch, ModelPrice};
+use shared::ModelPrice;
+
+use super::validate_batch;
 use crate::store::{Store, StoreError};
 
 /// The seed platform's models with their demo prices (USD micros per million tokens):

@@ -5,18 +5,17 @@
 
 pub mod demo;
 pub mod import;
-mod pricing;
-mod validate;
+pub(crate) mod validate;
 
 use shared::{IngestResponse, UsageEvent};
 
-pub use pricing::{token_cost_nanos, ModelPrice, PriceBook};
 pub use validate::{
     split_body, validate_batch, validate_event, BodyFormat, MAX_COST_USD, MAX_FUTURE_SKEW_MS,
     MAX_ID_LEN, MAX_LATENCY_MS, MAX_MESSAGE_LEN, MAX_METADATA_BYTES, MAX_NAME_LEN, MAX_TOKENS,
     MIN_TIMESTAMP_MS,
 };
 
+use crate::pricing::PriceBook;
 use crate::store::{Store, StoreError};
 
 /// Prices and stores one project's validated batch, then checks its budgets. Events whose id

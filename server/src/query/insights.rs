@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use shared::{CostDriver, CostInsights, EventStatus, UsageQuery};
 
-use crate::ingest::PriceBook;
+use crate::pricing::PriceBook;
 use crate::query::{self, QueryError, Resolved};
 use crate::store::{Group, GroupKey, RollupFilter, Store, Sums};
 

@@ -77,7 +77,7 @@ pub fn token_cost_nanos(event: &UsageEvent, price: &ModelPrice) -> i64 {
 mod tests {
     use super::*;
     use crate::ingest::validate::tests::{valid, NOW};
-    use crate::ingest::validate::validate_event;
+    use crate::ingest::validate_event;
     use serde_json::json;
 
     #[test]
