@@ -18,7 +18,7 @@ use leptos_router::StaticSegment;
 use serde::{de::DeserializeOwned, Serialize};
 use shared::{
     format_count, format_usd, percent_change, BreakdownStats, DailyUsage, ErrorLog, ErrorTypeUsage,
-    ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
+    ModelUsage, Panel, ProjectUsage, UsageQuery, UsageSummary,
 };
 
 use charts::{BarChart, Heatmap};
@@ -242,22 +242,24 @@ fn Dashboard() -> impl IntoView {
         // Let the resources see the new version (they start reloading on the next tick).
         leptos::task::tick().await;
         // Every panel on the page, each failure named (not only the first).
-        let failures: Vec<String> = [
-            ("Summary", summary.await.err()),
-            ("Budgets", budgets.await.err()),
-            ("Alerts", alerts.await.err()),
-            ("Daily history", daily.await.err()),
-            ("Models", models.await.err()),
-            ("Projects", projects.await.err()),
-            ("Hourly pattern", hourly.await.err()),
-            ("Cost insights", insights.await.err()),
-            ("Month-end forecast", forecast.await.err()),
-            ("Errors", error_types.await.err()),
-            ("Error log", errors.await.err()),
-        ]
-        .into_iter()
-        .filter_map(|(panel, e)| e.map(|e| format!("{panel}: {e}")))
-        .collect();
+        let mut failures = Vec::new();
+        for panel in Panel::ALL {
+            let failed = match panel {
+                Panel::Summary => summary.await.err(),
+                Panel::Budgets => budgets.await.err(),
+                Panel::Alerts => alerts.await.err(),
+                Panel::Daily => daily.await.err(),
+                Panel::Models => models.await.err(),
+                Panel::Projects => projects.await.err(),
+                Panel::Hourly => hourly.await.err(),
+                Panel::Insights => insights.await.err(),
+                Panel::Forecast => forecast.await.err(),
+                Panel::Errors => error_types.await.err().or(errors.await.err()),
+            };
+            if let Some(e) = failed {
+                failures.push(format!("{}: {e}", panel.title()));
+            }
+        }
         if failures.is_empty() {
             Ok(())
         } else {
@@ -299,50 +301,24 @@ fn Dashboard() -> impl IntoView {
                     empty.then(|| view! { <Onboarding/> })
                 })}
             </Transition>
-            <Panel title="Summary" id="summary" class="wide">
-                {panel_body(summary, |s| view! { <SummaryCards summary=s/> })}
-            </Panel>
-            <Panel title="Budgets" id="budgets" class="wide">
-                {panel_body(budgets, |b| view! { <BudgetsPanel view=b/> })}
-            </Panel>
-            <Panel title="Alerts" id="alerts" class="wide">
-                {panel_body(alerts, |a| view! { <AlertsPanel view=a/> })}
-            </Panel>
-            <Panel title="Daily history" id="daily" class="wide">
-                {panel_body(daily, |d| view! { <DailyPanel days=d/> })}
-            </Panel>
-            <Panel title="Models" id="models">
-                {panel_body(models, |m| view! { <BreakdownTable rows=m.into_iter().map(Row::from).collect() what="Model"/> })}
-            </Panel>
-            <Panel title="Projects" id="projects">
-                {panel_body(projects, |p| view! { <BreakdownTable rows=p.into_iter().map(Row::from).collect() what="Project"/> })}
-            </Panel>
-            <Panel title="Hourly pattern" id="hourly" class="wide">
-                {panel_body(hourly, |(hours, cells)| view! {
-                    <div class="split">
-                        <BarChart
-                            label="Requests by local hour of day"
-                            bars=hours.iter().map(|h| charts::Bar {
-                                label: format!("{:02}", h.hour),
-                                value: h.requests as f64,
-                                tip: format!("{:02}:00 · {} requests · {}", h.hour, format_count(h.requests), format_usd(h.cost_nanos)),
-                            }).collect()
-                            fmt=charts::fmt_count
-                        />
-                        <Heatmap cells/>
-                    </div>
-                })}
-            </Panel>
-            <Panel title="Cost insights" id="insights" class="wide">
-                {panel_body(insights, |i| view! { <InsightsPanel insights=i/> })}
-            </Panel>
-            <Panel title="Month-end forecast" id="forecast" class="wide">
-                {panel_body(forecast, |f| view! { <ForecastPanel view=f/> })}
-            </Panel>
-            <Panel title="Errors" id="errors" class="wide">
-                {panel_body(error_types, |t| view! { <ErrorTypes types=t/> })}
-                {panel_body(errors, move |page| view! { <ErrorLogList first=page query/> })}
-            </Panel>
+            {Panel::ALL.into_iter().map(|panel| {
+                let body = match panel {
+                    Panel::Summary => panel_body(summary, |s| view! { <SummaryCards summary=s/> }).into_any(),
+                    Panel::Budgets => panel_body(budgets, |b| view! { <BudgetsPanel view=b/> }).into_any(),
+                    Panel::Alerts => panel_body(alerts, |a| view! { <AlertsPanel view=a/> }).into_any(),
+                    Panel::Daily => panel_body(daily, |d| view! { <DailyPanel days=d/> }).into_any(),
+                    Panel::Models => panel_body(models, |m| view! { <BreakdownTable rows=m.into_iter().map(Row::from).collect() what="Model"/> }).into_any(),
+                    Panel::Projects => panel_body(projects, |p| view! { <BreakdownTable rows=p.into_iter().map(Row::from).collect() what="Project"/> }).into_any(),
+                    Panel::Hourly => panel_body(hourly, |(hours, cells)| view! { <HourlyPanel hours cells/> }).into_any(),
+                    Panel::Insights => panel_body(insights, |i| view! { <InsightsPanel insights=i/> }).into_any(),
+                    Panel::Forecast => panel_body(forecast, |f| view! { <ForecastPanel view=f/> }).into_any(),
+                    Panel::Errors => view! {
+                        {panel_body(error_types, |t| view! { <ErrorTypes types=t/> })}
+                        {panel_body(errors, move |page| view! { <ErrorLogList first=page query/> })}
+                    }.into_any(),
+                };
+                view! { <PanelBox panel>{body}</PanelBox> }
+            }).collect_view()}
         </main>
     }
 }
@@ -372,21 +348,37 @@ fn follow_live_updates(live: RwSignal<bool>, version: RwSignal<u64>) {
     let _ = (live, version);
 }
 
-/// A titled panel.
+/// A titled panel: its heading, and its name as the element id (links like `#errors`).
 #[component]
-fn Panel(
-    title: &'static str,
-    id: &'static str,
-    #[prop(optional)] class: &'static str,
-    children: Children,
-) -> impl IntoView {
+fn PanelBox(panel: Panel, children: Children) -> impl IntoView {
+    let id = panel.name();
     let heading = format!("{id}-title");
     let labelled_by = heading.clone();
+    let class = if panel.wide() { "panel wide" } else { "panel" };
     view! {
-        <section class=format!("panel {class}") id=id aria-labelledby=labelled_by>
-            <h2 id=heading>{title}</h2>
+        <section class=class id=id aria-labelledby=labelled_by>
+            <h2 id=heading>{panel.title()}</h2>
             {children()}
         </section>
+    }
+}
+
+/// The Hourly pattern panel: requests by local hour of day, and the weekday-by-hour heat map.
+#[component]
+fn HourlyPanel(hours: Vec<shared::HourlyUsage>, cells: Vec<shared::HeatmapCell>) -> impl IntoView {
+    view! {
+        <div class="split">
+            <BarChart
+                label="Requests by local hour of day"
+                bars=hours.iter().map(|h| charts::Bar {
+                    label: format!("{:02}", h.hour),
+                    value: h.requests as f64,
+                    tip: format!("{:02}:00 · {} requests · {}", h.hour, format_count(h.requests), format_usd(h.cost_nanos)),
+                }).collect()
+                fmt=charts::fmt_count
+            />
+            <Heatmap cells/>
+        </div>
     }
 }
 

@@ -96,16 +96,11 @@ fn requests() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for tz in ["Asia/Kolkata", "America/New_York"] {
         let range = format!("startDate=2025-03-02&endDate=2025-03-13&tz={tz}");
-        for panel in [
-            "summary",
-            "daily",
-            "models",
-            "projects",
-            "hourly",
-            "errors",
-            "dashboard",
-            "insights",
-        ] {
+        // Every panel by its REST name, but the forecast: it projects from the clock.
+        let panels = (shared::Panel::ALL.into_iter())
+            .filter(|p| *p != shared::Panel::Forecast)
+            .map(|p| p.name());
+        for panel in panels.chain(["dashboard"]) {
             out.push(format!("/api/v1/usage/{panel}?{range}"));
         }
         for filter in [
@@ -119,7 +114,7 @@ fn requests() -> Vec<(String, String)> {
         for action in ["summary", "daily", "models", "projects", "hourly", "errors"] {
             out.push(format!("/api/usage?action={action}&{range}"));
         }
-        for table in server::export::TABLES {
+        for table in shared::Panel::all_tables() {
             out.push(format!(
                 "/api/v1/usage/export?format=csv&table={table}&{range}"
             ));

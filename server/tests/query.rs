@@ -163,7 +163,9 @@ async fn every_panel_equals_a_recomputation_from_raw_events(db: Db) {
                 .filter(|e| (2 * from - until..from).contains(&e.ts_ms))
                 .collect();
             let ctx = format!("{tz_name} models={models:?} projects={projects:?} {status:?}");
-            let d = server::query::dashboard(&app.store, &q, now).await.unwrap();
+            let d = server::query::dashboard(&app.store, &q, now, 20)
+                .await
+                .unwrap();
 
             // Summary, and the previous period of its cards.
             let s = &d.summary;

@@ -132,18 +132,11 @@ async fn the_openapi_document_describes_the_api(db: Db) {
     let (status, doc) = app.get_json("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.0.3");
-    // Every endpoint a client can call is described.
-    for path in [
+    // Every endpoint a client can call is described: every panel by its name, and the rest.
+    let panels = shared::Panel::ALL.map(|p| format!("/api/v1/usage/{}", p.name()));
+    let others = [
         "/api/v1/events",
-        "/api/v1/usage/summary",
-        "/api/v1/usage/daily",
-        "/api/v1/usage/models",
-        "/api/v1/usage/projects",
-        "/api/v1/usage/hourly",
-        "/api/v1/usage/errors",
         "/api/v1/usage/dashboard",
-        "/api/v1/usage/insights",
-        "/api/v1/usage/forecast",
         "/api/v1/usage/export",
         "/api/v1/events/export",
         "/api/v1/budgets",
@@ -151,9 +144,22 @@ async fn the_openapi_document_describes_the_api(db: Db) {
         "/api/v1/alerts",
         "/api/v1/live",
         "/api/usage",
-    ] {
+    ];
+    for path in panels.iter().map(String::as_str).chain(others) {
         assert!(doc["paths"][path].is_object(), "{path}");
     }
+    // The seed's actions are every panel, dashboard and export; the export's tables are
+    // every panel's tables.
+    let enum_of = |path: &str, param: &str| -> Vec<String> {
+        let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+        let p = params.iter().find(|p| p["name"] == param).unwrap();
+        serde_json::from_value(p["schema"]["enum"].clone()).unwrap()
+    };
+    let mut actions: Vec<String> = shared::Panel::ALL.map(|p| p.name().to_string()).into();
+    actions.extend(["dashboard".to_string(), "export".to_string()]);
+    assert_eq!(enum_of("/api/usage", "action"), actions);
+    let tables: Vec<String> = shared::Panel::all_tables().map(String::from).collect();
+    assert_eq!(enum_of("/api/v1/usage/export", "table"), tables);
 }
 
 on_both_backends!(

@@ -3,6 +3,10 @@
 //! Money is always an integer number of nano-USD (1e-9 USD); time is unix milliseconds UTC.
 //! JSON field names are camelCase, as in the seed's interfaces.
 
+mod panel;
+
+pub use panel::{error_log_page, Panel};
+
 use serde::{Deserialize, Serialize};
 
 /// Nano-USD in one US dollar.

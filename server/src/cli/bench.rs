@@ -374,12 +374,12 @@ async fn time_panels(
             // statements prepared (on PostgreSQL each connection plans each new statement
             // once), so the first dashboard after start is not what a user waits for.
             for _ in 0..WARM_UP_RUNS {
-                query::dashboard(store, &q, now).await?;
+                query::dashboard(store, &q, now, shared::error_log_page::DASHBOARD).await?;
             }
             let mut samples = Vec::new();
             for _ in 0..opts.runs {
                 let t = Instant::now();
-                query::dashboard(store, &q, now).await?;
+                query::dashboard(store, &q, now, shared::error_log_page::DASHBOARD).await?;
                 samples.push(t.elapsed());
                 anon_peak = anon_peak.max(proc_status_kb("RssAnon").unwrap_or(0.0));
             }

@@ -16,21 +16,10 @@ pub use workbook::xlsx;
 
 use chrono::TimeZone;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
-use shared::{DateRange, UsageQuery, NANOS_PER_USD};
+use shared::{error_log_page, DateRange, Panel, UsageQuery, NANOS_PER_USD};
 
 use crate::query::{self, QueryError, Resolved};
 use crate::store::{RawEvent, Store};
-
-/// The CSV tables one can ask for with `table=`.
-pub const TABLES: [&str; 7] = [
-    "summary",
-    "daily",
-    "models",
-    "projects",
-    "hourly",
-    "errors",
-    "error_log",
-];
 
 /// Whether a spreadsheet would read `text` as a formula: it starts with `= + - @ \t \r`.
 fn starts_formula(text: &str) -> bool {
@@ -137,9 +126,7 @@ pub enum ExportError {
     Xlsx(#[from] XlsxError),
     #[error("could not write CSV: {0}")]
     Csv(#[from] csv::Error),
-    #[error(
-        "table: {0:?} is not one of summary, daily, models, projects, hourly, errors, error_log"
-    )]
+    #[error("table: {0:?} is not one of {tables}", tables = Panel::table_names())]
     UnknownTable(String),
 }
 

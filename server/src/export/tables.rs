@@ -9,11 +9,11 @@ pub async fn csv_table(
     now_ms: i64,
     table: &str,
 ) -> Result<(String, Vec<u8>), ExportError> {
-    if !TABLES.contains(&table) {
+    if !Panel::all_tables().any(|t| t == table) {
         return Err(ExportError::UnknownTable(table.to_string()));
     }
     let r = query::resolve(store, q, now_ms).await?;
-    let d = query::dashboard_of(store, &r, 1_000).await?;
+    let d = query::dashboard_of(store, &r, error_log_page::EXPORT).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let opt = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
     match table {

@@ -70,15 +70,15 @@ fn opt_num(
     Ok(())
 }
 
-/// The workbook for a query: sheets Summary, Daily, Models, Projects, Hourly, Errors.
+/// The workbook for a query: a sheet for each panel with tables, in the dashboard's order
+/// (Summary, Daily, Models, Projects, Hourly, Errors).
 pub async fn xlsx(
     store: &Store,
     q: &UsageQuery,
     now_ms: i64,
 ) -> Result<(String, Vec<u8>), ExportError> {
     let r = query::resolve(store, q, now_ms).await?;
-    let d = query::dashboard_of(store, &r, 1_000).await?;
-    let f = Formats::new();
+    let d = query::dashboard_of(store, &r, error_log_page::EXPORT).await?;
     let generated = chrono::Utc::now()
         .format("%Y-%m-%d %H:%M:%S UTC")
         .to_string();
@@ -88,11 +88,53 @@ pub async fn xlsx(
         ("Filters".to_string(), describe_filters(q)),
         ("Generated".to_string(), generated),
     ];
+    let c = Sheet {
+        f: &Formats::new(),
+        meta: &meta,
+        d: &d,
+        r: &r,
+    };
     let mut wb = Workbook::new();
+    for panel in Panel::ALL {
+        match panel {
+            Panel::Summary => summary_sheet(&mut wb, &c)?,
+            Panel::Daily => daily_sheet(&mut wb, &c)?,
+            Panel::Models => {
+                let rows = d.models.iter().map(|m| (m.model.clone(), &m.stats));
+                breakdown_sheet(&mut wb, &c, ("Models", "models", "Model"), rows.collect())?
+            }
+            Panel::Projects => {
+                let rows = d.projects.iter().map(|p| (p.project.clone(), &p.stats));
+                breakdown_sheet(
+                    &mut wb,
+                    &c,
+                    ("Projects", "projects", "Project"),
+                    rows.collect(),
+                )?
+            }
+            Panel::Hourly => hourly_sheet(&mut wb, &c)?,
+            Panel::Errors => errors_sheet(&mut wb, &c)?,
+            Panel::Budgets | Panel::Alerts | Panel::Insights | Panel::Forecast => {}
+        }
+    }
 
+    Ok((format!("{}.xlsx", file_stem(&r)), wb.save_to_buffer()?))
+}
+
+/// What every sheet is written from.
+struct Sheet<'a> {
+    f: &'a Formats,
+    meta: &'a [(String, String)],
+    d: &'a shared::DashboardData,
+    r: &'a Resolved,
+}
+
+/// The Summary sheet: the cards.
+fn summary_sheet(wb: &mut Workbook, c: &Sheet) -> Result<(), XlsxError> {
+    let (f, meta, d) = (c.f, c.meta, c.d);
     let ws = wb.add_worksheet().set_name("Summary")?;
-    header_block(ws, &f, "LLM usage: summary", &meta)?;
-    table_header(ws, &f, TABLE_ROW, &[("Metric", 28.0), ("Value", 18.0)])?;
+    header_block(ws, f, "LLM usage: summary", meta)?;
+    table_header(ws, f, TABLE_ROW, &[("Metric", 28.0), ("Value", 18.0)])?;
     let s = &d.summary;
     let rows: Vec<(&str, Option<f64>, &Format)> = vec![
         ("Total requests", Some(s.total_requests as f64), &f.int),
@@ -132,12 +174,17 @@ pub async fn xlsx(
         opt_num(ws, row, 1, value, fmt)?;
     }
     ws.set_freeze_panes(TABLE_ROW + 1, 0)?;
+    Ok(())
+}
 
+/// The Daily sheet: one row per local day.
+fn daily_sheet(wb: &mut Workbook, c: &Sheet) -> Result<(), XlsxError> {
+    let (f, meta, d) = (c.f, c.meta, c.d);
     let ws = wb.add_worksheet().set_name("Daily")?;
-    header_block(ws, &f, "LLM usage: daily", &meta)?;
+    header_block(ws, f, "LLM usage: daily", meta)?;
     table_header(
         ws,
-        &f,
+        f,
         TABLE_ROW,
         &[
             ("Date", 12.0),
@@ -164,7 +211,17 @@ pub async fn xlsx(
         opt_num(ws, row, 6, day.average_response_time_ms, &f.ms)?;
     }
     ws.set_freeze_panes(TABLE_ROW + 1, 0)?;
+    Ok(())
+}
 
+/// A breakdown sheet (Models, Projects): one row per model or project.
+fn breakdown_sheet(
+    wb: &mut Workbook,
+    c: &Sheet,
+    (sheet, what, first): (&str, &str, &'static str),
+    rows: Vec<(String, &shared::BreakdownStats)>,
+) -> Result<(), XlsxError> {
+    let (f, meta) = (c.f, c.meta);
     let breakdown_header = |first: &'static str| -> Vec<(&'static str, f64)> {
         vec![
             (first, 30.0),
@@ -198,32 +255,20 @@ pub async fn xlsx(
         ws.set_freeze_panes(TABLE_ROW + 1, 0)?;
         Ok(())
     };
-    let ws = wb.add_worksheet().set_name("Models")?;
-    header_block(ws, &f, "LLM usage: models", &meta)?;
-    table_header(ws, &f, TABLE_ROW, &breakdown_header("Model"))?;
-    breakdown_rows(
-        ws,
-        d.models
-            .iter()
-            .map(|m| (m.model.clone(), &m.stats))
-            .collect(),
-    )?;
-    let ws = wb.add_worksheet().set_name("Projects")?;
-    header_block(ws, &f, "LLM usage: projects", &meta)?;
-    table_header(ws, &f, TABLE_ROW, &breakdown_header("Project"))?;
-    breakdown_rows(
-        ws,
-        d.projects
-            .iter()
-            .map(|p| (p.project.clone(), &p.stats))
-            .collect(),
-    )?;
+    let ws = wb.add_worksheet().set_name(sheet)?;
+    header_block(ws, f, &format!("LLM usage: {what}"), meta)?;
+    table_header(ws, f, TABLE_ROW, &breakdown_header(first))?;
+    breakdown_rows(ws, rows)
+}
 
+/// The Hourly sheet: requests and cost by local hour of day.
+fn hourly_sheet(wb: &mut Workbook, c: &Sheet) -> Result<(), XlsxError> {
+    let (f, meta, d) = (c.f, c.meta, c.d);
     let ws = wb.add_worksheet().set_name("Hourly")?;
-    header_block(ws, &f, "LLM usage: by local hour of day", &meta)?;
+    header_block(ws, f, "LLM usage: by local hour of day", meta)?;
     table_header(
         ws,
-        &f,
+        f,
         TABLE_ROW,
         &[("Hour", 8.0), ("Requests", 12.0), ("Cost (USD)", 14.0)],
     )?;
@@ -234,12 +279,17 @@ pub async fn xlsx(
         ws.write_number_with_format(row, 2, usd(h.cost_nanos), &f.money)?;
     }
     ws.set_freeze_panes(TABLE_ROW + 1, 0)?;
+    Ok(())
+}
 
+/// The Errors sheet: error types, then the newest errors.
+fn errors_sheet(wb: &mut Workbook, c: &Sheet) -> Result<(), XlsxError> {
+    let (f, meta, d, r) = (c.f, c.meta, c.d, c.r);
     let ws = wb.add_worksheet().set_name("Errors")?;
-    header_block(ws, &f, "LLM usage: errors", &meta)?;
+    header_block(ws, f, "LLM usage: errors", meta)?;
     table_header(
         ws,
-        &f,
+        f,
         TABLE_ROW,
         &[
             ("Error type", 24.0),
@@ -281,6 +331,5 @@ pub async fn xlsx(
         ws.write_string(row, 4, e.message.clone().unwrap_or_default())?;
     }
     ws.set_freeze_panes(TABLE_ROW + 1, 0)?;
-
-    Ok((format!("{}.xlsx", file_stem(&r)), wb.save_to_buffer()?))
+    Ok(())
 }

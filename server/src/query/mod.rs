@@ -478,7 +478,7 @@ async fn error_types_of(store: &Store, r: &Resolved) -> Result<Vec<ErrorTypeUsag
 }
 
 /// Largest page of the error log.
-pub const MAX_ERROR_PAGE: i64 = 1_000;
+pub const MAX_ERROR_PAGE: i64 = shared::error_log_page::EXPORT;
 
 /// A page of failed requests, newest first; `before` is the previous page's `next_cursor`.
 pub async fn error_page(
@@ -585,8 +585,9 @@ pub async fn dashboard(
     store: &Store,
     q: &UsageQuery,
     now_ms: i64,
+    errors: i64,
 ) -> Result<DashboardData, QueryError> {
-    dashboard_of(store, &resolve(store, q, now_ms).await?, 20).await
+    dashboard_of(store, &resolve(store, q, now_ms).await?, errors).await
 }
 
 /// Every panel for a resolved query, with up to `errors` rows of the error log.

@@ -7,7 +7,7 @@ use axum::Json;
 use shared::{ApiError, Problem};
 
 use crate::access::Forbidden;
-use crate::export::{self, ExportError};
+use crate::export::ExportError;
 use crate::query::QueryError;
 use crate::store::StoreError;
 
@@ -117,7 +117,7 @@ impl From<ExportError> for HttpError {
             ExportError::Query(q) => q.into(),
             ExportError::UnknownTable(t) => bad_param(
                 "table",
-                format!("{t:?} is not one of {}", export::TABLES.join(", ")),
+                format!("{t:?} is not one of {}", shared::Panel::table_names()),
             ),
             other => {
                 tracing::error!(error = %other, "export failed");

@@ -10,13 +10,14 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
-use shared::{DateRange, EventStatus, Period, UsageQuery};
+use shared::{error_log_page, DateRange, EventStatus, Panel, Period, UsageQuery};
 
 use super::error::{bad_param, HttpError};
 use super::AppState;
 use crate::access::Principal;
+use crate::alerting::{budgets, rules};
 use crate::export::{self, RawFormat};
-use crate::query;
+use crate::query::{self, forecast, insights};
 
 /// Query parameters as sent, in order (repeated names allowed).
 type Params = Vec<(String, String)>;
@@ -194,44 +195,50 @@ pub fn with_usd(v: Value) -> Value {
     }
 }
 
-/// Answers one panel of the read API.
+/// Answers one panel of the read API (`dashboard`: the query's panels at once).
 async fn panel(
     state: &AppState,
+    who: &Principal,
     name: &str,
     q: &UsageQuery,
     params: &Params,
 ) -> Result<Value, HttpError> {
     let store = &state.store;
     let now = chrono::Utc::now().timestamp_millis();
-    let value = match name {
-        "summary" => json!(query::summary(store, q, now).await?),
-        "daily" => json!(query::daily(store, q, now).await?),
-        "models" => json!(query::models(store, q, now).await?),
-        "projects" => json!(query::projects(store, q, now).await?),
-        "hourly" => {
+    if name == "dashboard" {
+        return Ok(with_usd(json!(
+            query::dashboard(store, q, now, error_log_page::REST).await?
+        )));
+    }
+    let Some(panel) = Panel::from_name(name) else {
+        return Err(bad_param(
+            "action",
+            format!("{name:?} is not one of {}, dashboard", Panel::names()),
+        ));
+    };
+    let value = match panel {
+        Panel::Summary => json!(query::summary(store, q, now).await?),
+        Panel::Budgets => json!(budgets_of(state, who, now).await?),
+        Panel::Alerts => json!(rules::view(store, who, 50).await?),
+        Panel::Daily => json!(query::daily(store, q, now).await?),
+        Panel::Models => json!(query::models(store, q, now).await?),
+        Panel::Projects => json!(query::projects(store, q, now).await?),
+        Panel::Hourly => {
             let (hours, heatmap) = query::hourly(store, q, now).await?;
             json!({"hours": hours, "heatmap": heatmap})
         }
-        "errors" => {
-            let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-            let limit = match get("limit") {
-                None => 50,
+        Panel::Insights => json!(insights::insights(store, q, now).await?),
+        Panel::Forecast => json!(forecast::forecast(store, q, now).await?),
+        Panel::Errors => {
+            let limit = match param(params, "limit") {
+                None => error_log_page::REST,
                 Some(l) => l
                     .parse()
                     .map_err(|_| bad_param("limit", format!("{l:?} is not a whole number")))?,
             };
             let types = query::error_types(store, q, now).await?;
-            let page = query::error_page(store, q, now, get("before"), limit).await?;
+            let page = query::error_page(store, q, now, param(params, "before"), limit).await?;
             json!({"types": types, "log": page})
-        }
-        "dashboard" => json!(query::dashboard(store, q, now).await?),
-        "insights" => json!(crate::query::insights::insights(store, q, now).await?),
-        "forecast" => json!(crate::query::forecast::forecast(store, q, now).await?),
-        other => {
-            return Err(bad_param(
-                "action",
-                format!("{other:?} is not one of summary, daily, models, projects, hourly, errors, dashboard, insights, forecast"),
-            ))
         }
     };
     Ok(with_usd(value))
@@ -248,7 +255,7 @@ pub async fn v1_get(
     let q = FilterBody::from_params(&params)?
         .into_query(&state, &who)
         .await?;
-    Ok(Json(panel(&state, &name, &q, &params).await?))
+    Ok(Json(panel(&state, &who, &name, &q, &params).await?))
 }
 
 fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
@@ -426,7 +433,10 @@ pub async fn seed_get(
     if action == "export" {
         return export(&state, &q, &params).await;
     }
-    Ok(envelope(panel(&state, &action, &q, &params).await?, None))
+    Ok(envelope(
+        panel(&state, &who, &action, &q, &params).await?,
+        None,
+    ))
 }
 
 /// `POST /api/usage?action=filter|refresh`: the seed's filter body.
@@ -449,11 +459,11 @@ pub async fn seed_post(
     let q = filter.into_query(&state, &who).await?;
     match action {
         Some("refresh") => Ok(envelope(
-            panel(&state, "dashboard", &q, &params).await?,
+            panel(&state, &who, "dashboard", &q, &params).await?,
             Some("Usage data refreshed"),
         )),
         Some("filter") => Ok(envelope(
-            panel(&state, "dashboard", &q, &params).await?,
+            panel(&state, &who, "dashboard", &q, &params).await?,
             None,
         )),
         Some(other) => Err(bad_param(
@@ -479,9 +489,17 @@ pub async fn budgets(
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
     let now = chrono::Utc::now().timestamp_millis();
-    let visible = crate::alerting::budgets::visible(&state.store, &who).await?;
-    let list = crate::alerting::budgets::statuses(&state.store, visible, now).await?;
-    Ok(Json(with_usd(json!(list))))
+    Ok(Json(with_usd(json!(budgets_of(&state, &who, now).await?))))
+}
+
+/// The budgets `who` may see, with this period's spend.
+async fn budgets_of(
+    state: &AppState,
+    who: &Principal,
+    now: i64,
+) -> Result<Vec<shared::BudgetStatus>, HttpError> {
+    let visible = budgets::visible(&state.store, who).await?;
+    Ok(budgets::statuses(&state.store, visible, now).await?)
 }
 
 /// `GET /api/v1/budgets/alerts`: recorded threshold crossings of visible budgets, newest first.
@@ -489,8 +507,8 @@ pub async fn budget_alerts(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
-    let visible = crate::alerting::budgets::visible(&state.store, &who).await?;
-    let alerts = crate::alerting::budgets::alerts(&state.store, &visible, 500).await?;
+    let visible = budgets::visible(&state.store, &who).await?;
+    let alerts = budgets::alerts(&state.store, &visible, 500).await?;
     Ok(Json(with_usd(json!(alerts))))
 }
 
@@ -499,9 +517,7 @@ pub async fn metric_alerts(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
-    Ok(Json(json!(
-        crate::alerting::rules::view(&state.store, &who, 50).await?
-    )))
+    Ok(Json(json!(rules::view(&state.store, &who, 50).await?)))
 }
 
 /// The query a GET query string describes, as far as it can be read without the store:

@@ -4,8 +4,8 @@
 use app::api::{AdminCommand, AdminSource, Answer, DashboardSource};
 use axum::http::StatusCode;
 use shared::{
-    Account, AdminOverview, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell,
-    HourlyUsage, ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
+    error_log_page, Account, AdminOverview, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions,
+    HeatmapCell, HourlyUsage, ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
 };
 
 use crate::access::Principal;
@@ -107,7 +107,14 @@ impl DashboardSource for Dashboard {
     }
     fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage> {
         self.answer(q, |s, q| async move {
-            query::error_page(s, &q, now_ms(), before.as_deref(), 20).await
+            query::error_page(
+                s,
+                &q,
+                now_ms(),
+                before.as_deref(),
+                error_log_page::DASHBOARD,
+            )
+            .await
         })
     }
     fn insights(&self, q: UsageQuery) -> Answer<'_, shared::CostInsights> {
