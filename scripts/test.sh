@@ -36,6 +36,19 @@ drop_test_databases() {
 drop_test_databases
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://usage:usage@localhost:5432/postgres}"
 
+# The real OpenTelemetry exporters and the openai client, for the OTLP tests.
+venv=target/otel-venv
+if ! cmp -s server/tests/otlp/requirements.txt "$venv/requirements.txt" 2>/dev/null; then
+  say "installing the Python OpenTelemetry clients (pinned)"
+  rm -rf "$venv"
+  python3 -c "import venv, ensurepip" 2>/dev/null || apt_install python3-venv
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r server/tests/otlp/requirements.txt
+  cp server/tests/otlp/requirements.txt "$venv/requirements.txt"
+fi
+export UA_TEST_PYTHON="$PWD/$venv/bin/python"
+(cd server/tests/otlp/js && npm ci --silent --no-audit --no-fund)
+
 say "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy -p shared -p app -p server --all-targets -- -D warnings

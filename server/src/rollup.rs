@@ -431,6 +431,7 @@ mod tests {
             id: None,
             timestamp_ms: 1_748_779_200_000,
             model: "m".into(),
+            provider: None,
             input_tokens: 100,
             output_tokens: 10,
             cached_input_tokens: 0,

@@ -59,6 +59,7 @@ async fn seed(app: &TestApp) {
                     id: Some(format!("{p}-{i}")),
                     timestamp_ms: START_MS + rng.gen_range(0..DAYS * 86_400_000),
                     model: MODELS[rng.gen_range(0..MODELS.len())].into(),
+                    provider: (i % 3 == 0).then(|| "openai".to_string()),
                     input_tokens: input,
                     output_tokens: rng.gen_range(0..3_000),
                     cached_input_tokens: if rng.gen_bool(0.3) { input / 2 } else { 0 },

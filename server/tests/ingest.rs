@@ -515,7 +515,48 @@ async fn the_dashboard_page_is_rendered_on_the_server_with_stored_numbers(db: Db
     assert!(html.contains("18,510"), "the summary shows the token total");
 }
 
+async fn the_provider_is_stored_as_sent_and_checked(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("Chatbot").await;
+    let now = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let mut sent = event(&now.to_rfc3339(), "claude-sonnet-4", 10, 1);
+    sent["provider"] = json!("aws.bedrock");
+    let mut long = sent.clone();
+    long["provider"] = json!("p".repeat(65));
+    let res = app.post_events(&key, &json!([sent, long])).await;
+    assert_eq!(res.status(), 422);
+    let body: shared::ApiError = res.json().await.unwrap();
+    assert_eq!(
+        (body.problems[0].index, body.problems[0].field.as_str()),
+        (Some(1), "provider")
+    );
+    let res = app.post_events(&key, &json!([sent])).await;
+    assert_eq!(res.status(), 200);
+    let ndjson = app.get("/api/v1/events/export?format=ndjson").await;
+    let line: serde_json::Value =
+        serde_json::from_str(ndjson.text().await.unwrap().trim()).unwrap();
+    assert_eq!(line["provider"], "aws.bedrock");
+    let csv = app
+        .get("/api/v1/events/export?format=csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut rows = csv.lines();
+    assert!(rows
+        .next()
+        .unwrap()
+        .starts_with("id,timestamp,project,model,provider,"));
+    assert!(
+        rows.next()
+            .unwrap()
+            .contains(",claude-sonnet-4,aws.bedrock,"),
+        "{csv}"
+    );
+}
+
 on_both_backends!(
+    the_provider_is_stored_as_sent_and_checked,
     accepted_events_are_counted_in_every_body_format,
     retrying_a_batch_adds_nothing_even_concurrently,
     concurrent_batches_of_several_projects_all_land_in_every_rollup,

@@ -23,6 +23,7 @@ fn events(seed: u64, n: usize) -> Vec<UsageEvent> {
                 id: Some(format!("e{i}")),
                 timestamp_ms: start + rng.gen_range(0..4 * 86_400_000i64),
                 model: ["m1", "m2", "m3"][rng.gen_range(0..3)].into(),
+                provider: None,
                 input_tokens: rng.gen_range(1..5_000),
                 output_tokens: rng.gen_range(0..2_000),
                 cached_input_tokens: 0,

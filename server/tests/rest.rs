@@ -136,6 +136,7 @@ async fn the_openapi_document_describes_the_api(db: Db) {
     let panels = shared::Panel::ALL.map(|p| format!("/api/v1/usage/{}", p.name()));
     let others = [
         "/api/v1/events",
+        "/v1/traces",
         "/api/v1/usage/dashboard",
         "/api/v1/usage/export",
         "/api/v1/events/export",

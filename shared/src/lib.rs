@@ -12,6 +12,26 @@ use serde::{Deserialize, Serialize};
 /// Nano-USD in one US dollar.
 pub const NANOS_PER_USD: i64 = 1_000_000_000;
 
+/// Providers by the names of OpenTelemetry's GenAI conventions (`gen_ai.provider.name`),
+/// the values the `provider` field is expected to hold; other names are kept as sent.
+pub const PROVIDERS: [&str; 15] = [
+    "openai",
+    "anthropic",
+    "gcp.gemini",
+    "gcp.vertex_ai",
+    "gcp.gen_ai",
+    "azure.ai.openai",
+    "azure.ai.inference",
+    "aws.bedrock",
+    "mistral_ai",
+    "deepseek",
+    "x_ai",
+    "cohere",
+    "groq",
+    "perplexity",
+    "ibm.watsonx.ai",
+];
+
 /// Whether a request to the model succeeded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -31,6 +51,8 @@ pub struct UsageEvent {
     /// When the request happened, unix milliseconds UTC.
     pub timestamp_ms: i64,
     pub model: String,
+    /// Who serves the model (OpenTelemetry's `gen_ai.provider.name` values, [`PROVIDERS`]).
+    pub provider: Option<String>,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cached_input_tokens: i64,

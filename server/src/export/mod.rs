@@ -163,6 +163,7 @@ mod tests {
             timestamp_ms: 1_735_787_045_678,
             project: text,
             model: "gpt-4o",
+            provider: Some("openai"),
             input_tokens: 1_234,
             output_tokens: 0,
             cached_input_tokens: 77,

@@ -10,11 +10,12 @@ pub enum RawFormat {
     Ndjson,
 }
 
-const RAW_COLUMNS: [&str; 17] = [
+const RAW_COLUMNS: [&str; 18] = [
     "id",
     "timestamp",
     "project",
     "model",
+    "provider",
     "input_tokens",
     "output_tokens",
     "cached_input_tokens",
@@ -135,6 +136,8 @@ pub fn write_csv_event(out: &mut Vec<u8>, e: &RawEvent<'_>) {
     csv_text(out, e.project);
     out.push(b',');
     csv_text(out, e.model);
+    out.push(b',');
+    csv_text(out, e.provider.unwrap_or(""));
     for n in [
         e.input_tokens,
         e.output_tokens,
@@ -180,6 +183,7 @@ pub fn write_ndjson_event(out: &mut Vec<u8>, e: &RawEvent<'_>) {
     out.push(b'"');
     field(out, "project", &e.project);
     field(out, "model", &e.model);
+    field(out, "provider", &e.provider);
     field(out, "input_tokens", &e.input_tokens);
     field(out, "output_tokens", &e.output_tokens);
     field(out, "cached_input_tokens", &e.cached_input_tokens);

@@ -5,6 +5,7 @@
 
 pub mod demo;
 pub mod import;
+pub mod otlp;
 pub(crate) mod validate;
 
 use shared::{IngestResponse, UsageEvent};

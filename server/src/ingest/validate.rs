@@ -15,6 +15,8 @@ pub const MAX_COST_USD: f64 = 1_000_000.0;
 pub const MAX_ID_LEN: usize = 128;
 /// Longest model name, error type and end-user id.
 pub const MAX_NAME_LEN: usize = 256;
+/// Longest provider name.
+pub const MAX_PROVIDER_LEN: usize = 64;
 /// Longest error message.
 pub const MAX_MESSAGE_LEN: usize = 4096;
 /// Largest `metadata` object, as compact JSON bytes.
@@ -145,6 +147,7 @@ pub fn validate_event(item: &Value, now_ms: i64) -> Result<UsageEvent, FieldProb
             String::new()
         }
     };
+    let provider = opt_string(obj, "provider", MAX_PROVIDER_LEN, &mut p);
     let input_tokens = req_count(obj, "input_tokens", &mut p);
     let output_tokens = req_count(obj, "output_tokens", &mut p);
     let cached_input_tokens = opt_count(obj, "cached_input_tokens", &mut p).unwrap_or(0);
@@ -219,6 +222,7 @@ pub fn validate_event(item: &Value, now_ms: i64) -> Result<UsageEvent, FieldProb
         id,
         timestamp_ms,
         model,
+        provider,
         input_tokens,
         output_tokens,
         cached_input_tokens,

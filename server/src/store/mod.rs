@@ -32,6 +32,7 @@ macro_rules! raw_event_from_row {
             error_message: $r.text_at(14)?,
             user: $r.text_at(15)?,
             metadata: $r.text_at(16)?,
+            provider: $r.text_at(17)?,
         }
     };
 }
@@ -108,14 +109,14 @@ pub(crate) struct Batch {
 
 /// One event's values in [`EVENT_COLUMNS`] order after `project_id`: the client's id, nine
 /// integers (`ts` to `cost_source`), latency, time to first token, the error flag and four
-/// texts (`error_type`, `error_message`, `end_user`, `metadata`).
+/// texts (`error_type`, `error_message`, `end_user`, `metadata`, `provider`).
 pub(crate) struct EventRow<'a> {
     pub client_id: Option<&'a str>,
     pub ints: [i64; 9],
     pub latency_ms: Option<i64>,
     pub ttft_ms: Option<i64>,
     pub is_error: i64,
-    pub texts: [Option<&'a str>; 4],
+    pub texts: [Option<&'a str>; 5],
 }
 
 impl Batch {
@@ -156,6 +157,7 @@ impl Batch {
                     e.error_message.as_deref(),
                     e.user.as_deref(),
                     e.metadata.as_deref(),
+                    e.provider.as_deref(),
                 ],
             })
     }
@@ -211,6 +213,7 @@ pub struct RawEvent<'a> {
     pub error_message: Option<&'a str>,
     pub user: Option<&'a str>,
     pub metadata: Option<&'a str>,
+    pub provider: Option<&'a str>,
 }
 
 /// A text column of a row, borrowed (NULL is `None`).
@@ -376,7 +379,7 @@ pub type RollupTotals = RollupDelta;
 
 const EVENT_COLUMNS: &str = "project_id, client_id, ts, received_at, model_id, input_tokens, \
     output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, cost_source, latency_ms, \
-    ttft_ms, is_error, error_type, error_message, end_user, metadata";
+    ttft_ms, is_error, error_type, error_message, end_user, metadata, provider";
 /// Bytes after which [`Store::stream_events`] sends a chunk on (a chunk ends with a whole event).
 pub const EXPORT_CHUNK_BYTES: usize = 128 * 1024;
 
@@ -1015,7 +1018,7 @@ impl Store {
             "SELECT e.client_id, e.ts, e.project_id, e.model_id, e.input_tokens, \
              e.output_tokens, e.cached_input_tokens, e.cache_write_tokens, e.cost_nanos, \
              e.cost_source, e.latency_ms, e.ttft_ms, e.is_error, e.error_type, e.error_message, \
-             e.end_user, e.metadata FROM events e WHERE e.ts >= $1 AND e.ts < $2",
+             e.end_user, e.metadata, e.provider FROM events e WHERE e.ts >= $1 AND e.ts < $2",
         );
         let mut args = vec![start_ms, end_ms];
         push_id_filters(&mut sql, &mut args, f, "e.");

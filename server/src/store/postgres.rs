@@ -157,7 +157,7 @@ async fn insert_events(
     let mut latency = Vec::with_capacity(n);
     let mut ttft = Vec::with_capacity(n);
     let mut is_error = Vec::with_capacity(n);
-    let mut texts: [Vec<Option<&str>>; 4] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut texts: [Vec<Option<&str>>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
     for row in b.rows() {
         ids.push(row.client_id);
         for (column, v) in ints.iter_mut().zip(row.ints) {
@@ -171,13 +171,13 @@ async fn insert_events(
         }
     }
     let [ts, received, model, input, output, cached, cache_write, cost, source] = ints;
-    let [error_type, error_message, user, metadata] = texts;
+    let [error_type, error_message, user, metadata, provider] = texts;
     let inserted: Vec<(Option<String>, i64)> = sqlx::query_as(&format!(
         "INSERT INTO events ({EVENT_COLUMNS}) \
          SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], \
            $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], \
            $12::BIGINT[], $13::BIGINT[], $14::BIGINT[], $15::TEXT[], $16::TEXT[], $17::TEXT[], \
-           $18::TEXT[]) AS u \
+           $18::TEXT[], $19::TEXT[]) AS u \
          ON CONFLICT (project_id, ts, client_id) DO NOTHING RETURNING client_id, ts"
     ))
     .bind(b.project_id)
@@ -198,6 +198,7 @@ async fn insert_events(
     .bind(error_message)
     .bind(user)
     .bind(metadata)
+    .bind(provider)
     .fetch_all(&mut *tx)
     .await?;
     Ok((inserted.into_iter())

@@ -161,7 +161,7 @@ pub fn write_batch(
         let mut insert = tx.prepare_cached(&format!(
             "INSERT INTO events ({EVENT_COLUMNS}) VALUES ({}) \
              ON CONFLICT (project_id, ts, client_id) DO NOTHING",
-            placeholders(18)
+            placeholders(19)
         ))?;
         for row in b.rows() {
             insert.raw_bind_parameter(1, b.project_id)?;

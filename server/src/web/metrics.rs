@@ -31,6 +31,8 @@ struct Latency {
 pub struct Metrics {
     accepted: AtomicU64,
     duplicates: AtomicU64,
+    /// OTLP spans that were no model calls (HTTP, database, agent, tool spans …).
+    otlp_skipped: AtomicU64,
     /// Rejected ingest requests' events by reason (a refused batch counts its events when
     /// they could be counted, else 1).
     rejected: Mutex<BTreeMap<&'static str, u64>>,
@@ -42,6 +44,11 @@ impl Metrics {
     pub fn ingested(&self, accepted: u64, duplicates: u64) {
         self.accepted.fetch_add(accepted, Ordering::Relaxed);
         self.duplicates.fetch_add(duplicates, Ordering::Relaxed);
+    }
+
+    /// Counts OTLP spans skipped as no model calls.
+    pub fn otlp_spans_skipped(&self, spans: u64) {
+        self.otlp_skipped.fetch_add(spans, Ordering::Relaxed);
     }
 
     /// Counts `events` refused for `reason`.
@@ -86,6 +93,16 @@ impl Metrics {
             out,
             "ua_ingest_duplicates_total {}",
             self.duplicates.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ua_otlp_spans_skipped_total OTLP spans that were no model calls."
+        );
+        let _ = writeln!(out, "# TYPE ua_otlp_spans_skipped_total counter");
+        let _ = writeln!(
+            out,
+            "ua_otlp_spans_skipped_total {}",
+            self.otlp_skipped.load(Ordering::Relaxed)
         );
         let _ = writeln!(
             out,

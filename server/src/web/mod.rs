@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod limit;
 pub mod live;
 pub mod metrics;
+pub mod otlp;
 pub mod read_api;
 pub mod server_fns;
 pub mod session;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         // Ingest and probes.
         .route("/api/v1/events", post(ingest::ingest))
+        .route("/v1/traces", post(otlp::traces))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ingest::ready))
         .route("/api/v1/live", get(live::sse))

@@ -3,7 +3,8 @@
 //! A request is authenticated by a read API token (`Authorization: Bearer uat_…`) or by the
 //! `ua_session` cookie. Anonymous requests for pages are sent to `/login`; anonymous API
 //! requests get 401. State-changing requests carried by the cookie must come from our own
-//! origin (CSRF). Ingest (`/api/v1/events`) has its own keys and is not guarded here.
+//! origin (CSRF). Ingest (`/api/v1/events`, `/v1/traces`) has its own keys and is not
+//! guarded here.
 
 use std::net::SocketAddr;
 
@@ -62,12 +63,16 @@ async fn principal_of(
     }
 }
 
+/// The ways in: each checks its own ingest key.
+const INGEST_PATHS: [&str; 2] = ["/api/v1/events", "/v1/traces"];
+
 /// Paths anyone may reach: probes, metrics, ingest (own keys), the log-in page, static files.
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/healthz" | "/readyz" | "/metrics" | "/login" | "/api/v1/events" | "/favicon.ico"
-    ) || path.starts_with("/pkg/")
+        "/healthz" | "/readyz" | "/metrics" | "/login" | "/favicon.ico"
+    ) || INGEST_PATHS.contains(&path)
+        || path.starts_with("/pkg/")
 }
 
 /// The host a request was addressed to (as the browser saw it, behind a proxy too).
@@ -111,7 +116,7 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let path = req.uri().path().to_string();
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let by_token = bearer(req.headers()).is_some();
-    if unsafe_method && !by_token && path != "/api/v1/events" {
+    if unsafe_method && !by_token && !INGEST_PATHS.contains(&path.as_str()) {
         if let Err(e) = same_origin(req.headers()) {
             return e.into_response();
         }

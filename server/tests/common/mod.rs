@@ -235,6 +235,7 @@ pub fn event_at(id: String, ts_ms: i64) -> shared::UsageEvent {
         id: Some(id),
         timestamp_ms: ts_ms,
         model: "m".into(),
+        provider: None,
         input_tokens: 1,
         output_tokens: 1,
         cached_input_tokens: 0,
