@@ -56,6 +56,8 @@ fn pick(rng: &mut StdRng, cumulative: &[f64]) -> usize {
 #[derive(serde::Serialize)]
 struct Generated {
     id: String,
+    #[serde(skip)]
+    ts_ms: i64,
     timestamp: String,
     model: String,
     input_tokens: i64,
@@ -127,6 +129,7 @@ impl Workload {
         let failed = rng.gen_bool(0.02);
         let event = Generated {
             id: format!("{}{:016x}", self.prefix, splitmix64(i as u64)),
+            ts_ms: ts,
             timestamp: chrono::DateTime::from_timestamp_millis(ts)
                 .unwrap_or_default()
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -143,17 +146,114 @@ impl Workload {
         event
     }
 
-    /// The next batch `(project index, JSON array)`; `None` when every event has been sent.
-    /// The next batch: its project, its number of events and its JSON body.
-    fn next_batch(&mut self) -> Option<(usize, usize, Vec<u8>)> {
+    /// The next batch: its project, its number of events and its body as `wire` sends it;
+    /// `None` when every event has been sent.
+    fn next_batch(&mut self, wire: Wire) -> Option<(usize, usize, Vec<u8>)> {
         if self.next >= self.total {
             return None;
         }
         let project = pick(&mut self.rng, &self.projects);
         let n = BATCH.min(self.total - self.next);
         let batch: Vec<Generated> = (0..n).map(|_| self.event()).collect();
-        Some((project, n, serde_json::to_vec(&batch).unwrap_or_default()))
+        Some((project, n, wire.encode(&batch)))
     }
+}
+
+/// How batches go over the wire: our JSON API, or OTLP/HTTP protobuf spans.
+#[derive(Clone, Copy)]
+enum Wire {
+    Json,
+    Otlp,
+}
+
+impl Wire {
+    fn path(self) -> &'static str {
+        match self {
+            Wire::Json => "/api/v1/events",
+            Wire::Otlp => "/v1/traces",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Wire::Json => "application/json",
+            Wire::Otlp => "application/x-protobuf",
+        }
+    }
+
+    fn encode(self, batch: &[Generated]) -> Vec<u8> {
+        match self {
+            Wire::Json => serde_json::to_vec(batch).unwrap_or_default(),
+            Wire::Otlp => otlp_request(batch),
+        }
+    }
+}
+
+/// The requests as GenAI chat spans of an instrumented client, in one protobuf request.
+fn otlp_request(batch: &[Generated]) -> Vec<u8> {
+    use crate::ingest::otlp::pb;
+    use prost::Message;
+    let kv = |key: &str, v: pb::Value| pb::KeyValue {
+        key: key.into(),
+        value: Some(pb::AnyValue { value: Some(v) }),
+    };
+    let spans = (batch.iter())
+        .map(|g| {
+            let span_id = u64::from_str_radix(&g.id[1..], 16)
+                .unwrap_or_default()
+                .to_be_bytes();
+            let mut attributes = vec![
+                kv(
+                    "gen_ai.operation.name",
+                    pb::Value::StringValue("chat".into()),
+                ),
+                kv(
+                    "gen_ai.provider.name",
+                    pb::Value::StringValue("openai".into()),
+                ),
+                kv(
+                    "gen_ai.request.model",
+                    pb::Value::StringValue(g.model.clone()),
+                ),
+                kv(
+                    "gen_ai.usage.input_tokens",
+                    pb::Value::IntValue(g.input_tokens),
+                ),
+                kv(
+                    "gen_ai.usage.output_tokens",
+                    pb::Value::IntValue(g.output_tokens),
+                ),
+                kv(
+                    "gen_ai.usage.cache_read.input_tokens",
+                    pb::Value::IntValue(g.cached_input_tokens),
+                ),
+                kv(
+                    "gen_ai.response.time_to_first_chunk",
+                    pb::Value::DoubleValue(g.ttft_ms as f64 / 1e3),
+                ),
+            ];
+            if let Some(t) = g.error_type {
+                attributes.push(kv("error.type", pb::Value::StringValue(t.into())));
+            }
+            let start = g.ts_ms as u64 * 1_000_000;
+            pb::Span {
+                trace_id: [span_id, span_id].concat(),
+                span_id: span_id.to_vec(),
+                name: format!("chat {}", g.model),
+                start_time_unix_nano: start,
+                end_time_unix_nano: start + g.latency_ms as u64 * 1_000_000,
+                attributes,
+                status: None,
+            }
+        })
+        .collect();
+    pb::ExportTraceServiceRequest {
+        resource_spans: vec![pb::ResourceSpans {
+            resource: None,
+            scope_spans: vec![pb::ScopeSpans { spans }],
+        }],
+    }
+    .encode_to_vec()
 }
 
 /// A bijection of u64 that scatters consecutive numbers (SplitMix64's finaliser): event ids
@@ -219,7 +319,7 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
         "ingesting {} events over HTTP ({CLIENTS} clients, batches of {BATCH})…",
         opts.events
     );
-    let (ingest, tenths) = ingest_over_http(opts.events, now, &base, keys).await?;
+    let (ingest, tenths) = ingest_over_http(opts.events, now, &base, &keys, Wire::Json).await?;
     let tenths: Vec<String> = tenths.iter().map(|r| format!("{:.0}k", r / 1e3)).collect();
     let mut rows = vec![
         (
@@ -246,6 +346,17 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
             "{:.2} GB, {:.0} bytes per event",
             bytes as f64 / 1e9,
             bytes as f64 / events
+        ),
+    ));
+    let spans = (opts.events / 10).max(10_000);
+    eprintln!("ingesting {spans} GenAI spans over OTLP/HTTP (protobuf)…");
+    let (otlp, _) = ingest_over_http(spans, now, &base, &keys, Wire::Otlp).await?;
+    rows.push((
+        format!("OTLP/HTTP protobuf ingest, {spans} model-call spans"),
+        format!(
+            "{:.1} s, {:.0} spans/s",
+            otlp.as_secs_f64(),
+            spans as f64 / otlp.as_secs_f64()
         ),
     ));
     if opts.ingest_only {
@@ -429,19 +540,24 @@ async fn ingest_over_http(
     events: usize,
     now: i64,
     base: &str,
-    keys: Vec<String>,
+    keys: &[String],
+    wire: Wire,
 ) -> Result<(Duration, Vec<f64>), AnyError> {
     let (tx, rx) = tokio::sync::mpsc::channel::<(usize, usize, Vec<u8>)>(4 * CLIENTS);
     let producer = tokio::task::spawn_blocking(move || {
-        let mut w = Workload::new(2026, events, now, "b");
-        while let Some(batch) = w.next_batch() {
+        let (seed, prefix) = match wire {
+            Wire::Json => (2026, "b"),
+            Wire::Otlp => (28, "o"),
+        };
+        let mut w = Workload::new(seed, events, now, prefix);
+        while let Some(batch) = w.next_batch(wire) {
             if tx.blocking_send(batch).is_err() {
                 break;
             }
         }
     });
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    let keys = Arc::new(keys);
+    let keys = Arc::new(keys.to_vec());
     let started = Instant::now();
     // Events stored so far, and when each tenth of them was reached.
     let progress = Arc::new(std::sync::Mutex::new((0usize, Vec::<Duration>::new())));
@@ -455,9 +571,9 @@ async fn ingest_over_http(
                 let next = rx.lock().await.recv().await;
                 let Some((p, n, body)) = next else { break };
                 let res = http
-                    .post(format!("{base}/api/v1/events"))
+                    .post(format!("{base}{}", wire.path()))
                     .bearer_auth(&keys[p])
-                    .header("content-type", "application/json")
+                    .header("content-type", wire.content_type())
                     .body(body)
                     .send()
                     .await?;

@@ -206,6 +206,7 @@ mod tests {
                 "2025-01-02T03:04:05.678Z".into(),
                 neutralise(text),
                 "gpt-4o".into(),
+                "openai".into(),
                 "1234".into(),
                 "0".into(),
                 "77".into(),
@@ -280,7 +281,7 @@ mod tests {
                 let got: serde_json::Value = serde_json::from_str(&line).unwrap();
                 let want = serde_json::json!({
                     "id": text, "timestamp": "2025-01-02T03:04:05.678Z", "project": text,
-                    "model": "gpt-4o", "input_tokens": 1234, "output_tokens": 0,
+                    "model": "gpt-4o", "provider": "openai", "input_tokens": 1234, "output_tokens": 0,
                     "cached_input_tokens": 77, "cache_write_tokens": 5,
                     "cost_usd": -1.605000001, "cost_nanos": -1_605_000_001i64,
                     "cost_source": "client", "latency_ms": 830, "ttft_ms": null,
