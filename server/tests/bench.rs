@@ -56,6 +56,7 @@ async fn a_small_bench_stores_every_event_and_reports_each_measurement(db: Db) {
     // The last 90 UTC dates hold all but the events of the first, partial, day.
     assert!(exported > EVENTS * 9 / 10 && exported <= EVENTS, "{export}");
     assert!(cell(&table, "import of an NDJSON file, 1000 events").starts_with("1000 stored"));
+    assert!(cell(&table, "OTLP/HTTP protobuf ingest, 1000 model-call spans").contains("spans/s"));
 
     let store = Store::connect(Some(&url)).await.unwrap();
     let stored: i64 = match db {
@@ -74,7 +75,8 @@ async fn a_small_bench_stores_every_event_and_reports_each_measurement(db: Db) {
                 .unwrap()
         }
     };
-    assert_eq!(stored, (EVENTS + 1_000) as i64);
+    // The bench's events, the imported file and the OTLP spans.
+    assert_eq!(stored, (EVENTS + 2 * 1_000) as i64);
     assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
 
     // A second full run refuses the filled database; --panels-only re-times it.
