@@ -196,7 +196,7 @@ async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
 on_both_backends!(the_rollup_migrations_rebuild_old_rows_exactly);
 
 /// The events table taken back to its shape before 0012: the duplicate key (project, id) as
-/// 0001 made it.
+/// 0001 made it, and no `provider` (0014; its migration runs again after 0012).
 fn undo_duplicate_key(db: Db) -> &'static str {
     match db {
         Db::Sqlite => {
@@ -211,7 +211,10 @@ fn undo_duplicate_key(db: Db) -> &'static str {
                ttft_ms INTEGER, is_error INTEGER NOT NULL, error_type TEXT,
                error_message TEXT, end_user TEXT, metadata TEXT,
                UNIQUE (project_id, client_id));
-             INSERT INTO events_old SELECT * FROM events;
+             INSERT INTO events_old SELECT id, project_id, client_id, ts, received_at, model_id,
+               input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
+               cost_nanos, cost_source, latency_ms, ttft_ms, is_error, error_type,
+               error_message, end_user, metadata FROM events;
              DROP TABLE events;
              ALTER TABLE events_old RENAME TO events;
              CREATE INDEX events_ts ON events (ts);
@@ -221,6 +224,7 @@ fn undo_duplicate_key(db: Db) -> &'static str {
         }
         Db::Postgres => {
             "DROP INDEX events_project_ts_client;
+             ALTER TABLE events DROP COLUMN provider;
              ALTER TABLE events ADD CONSTRAINT events_project_id_client_id_key
                UNIQUE (project_id, client_id);
              DELETE FROM _sqlx_migrations WHERE version >= 12;"
