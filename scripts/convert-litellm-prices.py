@@ -55,8 +55,14 @@ MODES = {"chat", "completion", "responses", "embedding"}
 
 
 def micro(usd_per_token):
-    """USD per token -> integer micro-USD per million tokens."""
-    return None if usd_per_token is None else round(usd_per_token * 1e12)
+    """USD per token -> integer micro-USD per million tokens (exact for every price kept:
+    none is finer than a micro-dollar per million tokens)."""
+    if usd_per_token is None:
+        return None
+    value = usd_per_token * 1e12
+    if abs(value - round(value)) > 1e-3:
+        sys.exit(f"{usd_per_token} USD per token is finer than our unit")
+    return round(value)
 
 
 def tier(spec, suffix):
@@ -160,7 +166,12 @@ def main():
         "unit": "micro-USD per million tokens",
         "models": models,
     }
-    OUT.write_text(json.dumps(doc, indent=0, separators=(",", ":")).replace("\n{", "{") + "\n")
+    # One model per line, so that a new copy of LiteLLM's file reads as a short diff.
+    head = {k: v for k, v in doc.items() if k != "models"}
+    lines = [json.dumps(m, separators=(",", ":")) for m in models]
+    text = json.dumps(head, indent=1)[:-2] + ',\n "models": [\n' + ",\n".join(lines) + "\n ]\n}\n"
+    json.loads(text)
+    OUT.write_text(text)
     print(f"{len(models)} models written to {OUT.relative_to(ROOT)}")
 
 

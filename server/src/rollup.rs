@@ -380,6 +380,10 @@ pub enum CostSource {
     Unpriced = 0,
     PriceTable = 1,
     Client = 2,
+    /// The bundled catalogue's list price of the model.
+    Catalogue = 3,
+    /// The catalogue's price of the model's family (a dated snapshot it does not list).
+    Fallback = 4,
 }
 
 /// An event's final cost and its origin.

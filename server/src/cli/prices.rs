@@ -4,13 +4,24 @@ use clap::Subcommand;
 
 use shared::{parse_usd_micros, ModelPrice};
 
+use crate::pricing::catalogue::{Catalogue, Match};
+use crate::pricing::{list_price, PriceBook};
+
 use super::{fmt_ms, AnyError, CLI};
 use crate::{admin, Store};
 
 #[derive(Subcommand)]
 pub enum PriceCmd {
-    /// List prices (USD per million tokens).
+    /// List the price table: the organisation's own prices (USD per million tokens), which
+    /// win over the bundled catalogue.
     List,
+    /// Which price a model name as clients send it gets, and why.
+    Resolve {
+        name: String,
+        /// The event's provider (`openai`, `aws.bedrock` …), which narrows the match.
+        #[arg(long)]
+        provider: Option<String>,
+    },
     /// Set a model's prices in USD per million tokens, in force from a date (UTC).
     Set {
         #[arg(long)]
@@ -31,9 +42,51 @@ pub enum PriceCmd {
     },
 }
 
-/// `prices list|set`.
+/// `prices list|resolve|set`.
 pub async fn prices(store: &Store, cmd: PriceCmd) -> Result<(), AnyError> {
     match cmd {
+        PriceCmd::Resolve { name, provider } => {
+            let now = chrono::Utc::now().timestamp_millis();
+            let book = PriceBook::new(store.list_prices().await?);
+            if let Some(p) = book.price_at(&name, now) {
+                println!(
+                    "{name}: the price table, from {}",
+                    fmt_ms(p.effective_from_ms)
+                );
+                print_rates(&p.clone());
+                return Ok(());
+            }
+            let catalogue = Catalogue::bundled();
+            match catalogue.resolve(&name, provider.as_deref()) {
+                None => println!(
+                    "{name}: no price (stored as unpriced): not in the price table, and the \
+                     catalogue ({} models, taken {}) has no such model or family",
+                    catalogue.len(),
+                    catalogue.taken
+                ),
+                Some((entry, found)) => {
+                    let how = match found {
+                        Match::Exact => "the catalogue's list price of".to_string(),
+                        Match::Fallback => {
+                            format!("a fallback: {name} is not listed, so its family's price, of")
+                        }
+                    };
+                    println!(
+                        "{name}: {how} {} ({}), taken {}",
+                        entry.model, entry.provider, catalogue.taken
+                    );
+                    print_rates(&list_price(entry, 0));
+                    if let Some(lc) = &entry.long_context {
+                        println!(
+                            "above {} input tokens, the whole request: input {} output {}",
+                            lc.above_input_tokens,
+                            fmt_micros(lc.rates.input),
+                            fmt_micros(lc.rates.output)
+                        );
+                    }
+                }
+            }
+        }
         PriceCmd::List => {
             println!("model\tfrom\tinput\tcached_input\tcache_write\toutput  (USD per 1M tokens)");
             for p in store.list_prices().await? {
@@ -100,4 +153,15 @@ fn parse_from(s: &str) -> Result<i64, String> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_millis())
         .map_err(|_| format!("--from {s:?}: expected YYYY-MM-DD or an RFC 3339 date-time"))
+}
+
+/// A price's rates, USD per million tokens.
+fn print_rates(p: &ModelPrice) {
+    println!(
+        "input {}  cached input {}  cache write {}  output {}  (USD per 1M tokens)",
+        fmt_micros(p.input),
+        fmt_micros(p.cached_input),
+        fmt_micros(p.cache_write),
+        fmt_micros(p.output)
+    );
 }

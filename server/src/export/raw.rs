@@ -89,6 +89,8 @@ fn cost_source(s: i64) -> &'static str {
     match s {
         1 => "price_table",
         2 => "client",
+        3 => "catalogue",
+        4 => "fallback",
         _ => "unpriced",
     }
 }

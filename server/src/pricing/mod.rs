@@ -1,18 +1,29 @@
 //! Pricing: which price was in force for a model at an event's time, and what its tokens
-//! cost at that price.
+//! cost at that price. An admin's prices (the price table) win; models without one are
+//! priced from the bundled catalogue of list prices ([`catalogue`]).
+
+pub mod catalogue;
 
 use std::collections::HashMap;
 
 use shared::UsageEvent;
 
+use self::catalogue::{Catalogue, Entry, Match};
 use crate::rollup::{CostSource, PricedCost};
 
 pub use shared::ModelPrice;
 
 /// All prices, answering "which price was in force for this model at this time".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub struct PriceBook {
     by_model: HashMap<String, Vec<ModelPrice>>,
+    catalogue: &'static Catalogue,
+}
+
+impl Default for PriceBook {
+    fn default() -> Self {
+        PriceBook::new(Vec::new())
+    }
 }
 
 impl PriceBook {
@@ -25,7 +36,10 @@ impl PriceBook {
         for rows in by_model.values_mut() {
             rows.sort_by_key(|r| r.effective_from_ms);
         }
-        PriceBook { by_model }
+        PriceBook {
+            by_model,
+            catalogue: Catalogue::bundled(),
+        }
     }
 
     /// The price of `model` in force at `ts_ms`, if any.
@@ -43,16 +57,56 @@ impl PriceBook {
                 source: CostSource::Client,
             };
         }
-        match self.price_at(&event.model, event.timestamp_ms) {
-            Some(price) => PricedCost {
+        if let Some(price) = self.price_at(&event.model, event.timestamp_ms) {
+            return PricedCost {
                 nanos: token_cost_nanos(event, price),
                 source: CostSource::PriceTable,
+            };
+        }
+        match self
+            .catalogue
+            .resolve(&event.model, event.provider.as_deref())
+        {
+            Some((entry, found)) => PricedCost {
+                nanos: token_cost_nanos(event, &list_price(entry, event.input_tokens)),
+                source: match found {
+                    Match::Exact => CostSource::Catalogue,
+                    Match::Fallback => CostSource::Fallback,
+                },
             },
             None => PricedCost {
                 nanos: 0,
                 source: CostSource::Unpriced,
             },
         }
+    }
+
+    /// The price of `model` at `ts_ms` for a request of ordinary size: the price table's,
+    /// else the catalogue's list price.
+    pub fn base_price(&self, model: &str, ts_ms: i64) -> Option<ModelPrice> {
+        if let Some(p) = self.price_at(model, ts_ms) {
+            return Some(p.clone());
+        }
+        let (entry, _) = self.catalogue.resolve(model, None)?;
+        Some(list_price(entry, 0))
+    }
+}
+
+/// A catalogue entry's rates for a request with `input_tokens`: the long-context tier's for
+/// the whole request above its threshold. Cache reads and writes without a price of their
+/// own cost the input rate (never $0).
+pub fn list_price(entry: &Entry, input_tokens: i64) -> ModelPrice {
+    let rates = match &entry.long_context {
+        Some(lc) if input_tokens > lc.above_input_tokens => &lc.rates,
+        _ => &entry.rates,
+    };
+    ModelPrice {
+        model: entry.model.clone(),
+        effective_from_ms: 0,
+        input: rates.input,
+        cached_input: rates.cached_input.unwrap_or(rates.input),
+        cache_write: rates.cache_write.unwrap_or(rates.input),
+        output: rates.output,
     }
 }
 

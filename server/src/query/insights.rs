@@ -58,8 +58,8 @@ pub async fn insights_of(store: &Store, r: &Resolved) -> Result<CostInsights, Qu
             continue;
         }
         let name = models.get(&model_id).map(String::as_str).unwrap_or("");
-        match prices.price_at(name, bucket * 1000) {
-            Some(p) => saved += savings_milli_nanos(tokens, p),
+        match prices.base_price(name, bucket * 1000) {
+            Some(p) => saved += savings_milli_nanos(tokens, &p),
             None => unpriced_cached_tokens += tokens,
         }
     }

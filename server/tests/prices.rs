@@ -1,0 +1,152 @@
+//! A fresh install prices real models from the bundled catalogue, to the provider's list
+//! price. The expected dollars are worked out by hand below from the list prices, per
+//! million tokens, as the catalogue (converted from LiteLLM 1.110.2 on 2026-12-06, with
+//! server/src/pricing/corrections.json) holds them; each names the provider's price page the
+//! numbers are published on. Those pages cannot be opened from the machine these tests run on
+//! (it reaches package registries only), so the figures were checked against LiteLLM's copy
+//! and the corrections file's notes, not against the live pages.
+
+mod common;
+
+use common::{spawn_app, Db, TestApp};
+use serde_json::{json, Value};
+
+/// Sends one event of `model` and returns its stored cost in nano-USD and the cost's source.
+async fn priced(app: &TestApp, key: &str, event: Value) -> (i64, String) {
+    let id = format!("p-{}", rand::random::<u64>());
+    let mut event = event;
+    event["id"] = json!(id);
+    event["timestamp"] = json!((chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339());
+    let res = app.post_events(key, &json!([event])).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let text = app
+        .get("/api/v1/events/export?format=ndjson&period=24h")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let line: Value = (text.lines())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["id"] == id)
+        .expect("the event is exported");
+    (
+        line["cost_nanos"].as_i64().unwrap(),
+        line["cost_source"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Nano-USD of a dollar amount written out by hand.
+fn usd(dollars: &str) -> i64 {
+    let (whole, frac) = dollars.split_once('.').unwrap_or((dollars, ""));
+    let frac = format!("{frac:0<9}");
+    whole.parse::<i64>().unwrap() * 1_000_000_000 + frac.parse::<i64>().unwrap()
+}
+
+fn tokens(model: &str, input: i64, cached: i64, cache_write: i64, output: i64) -> Value {
+    json!({"model": model, "input_tokens": input, "cached_input_tokens": cached,
+           "cache_write_tokens": cache_write, "output_tokens": output})
+}
+
+async fn a_fresh_install_prices_real_models_at_list_price(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("p").await;
+    let catalogue = "catalogue".to_string();
+
+    // OpenAI (openai.com/api/pricing): gpt-4o-mini $0.15 input, $0.075 cached input,
+    // $0.60 output. 6,000 uncached x 0.15 + 4,000 cached x 0.075 + 2,000 x 0.60 per million
+    // = $0.0009 + $0.0003 + $0.0012.
+    let e = tokens("gpt-4o-mini", 10_000, 4_000, 0, 2_000);
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.0024"), catalogue.clone())
+    );
+
+    // gpt-4o-2024-08-06: $2.50 input, $10 output: 1,000 x 2.50 + 500 x 10 per million.
+    let e = tokens("gpt-4o-2024-08-06", 1_000, 0, 0, 500);
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.0075"), catalogue.clone())
+    );
+
+    // gpt-4.1 through a routing prefix: $2 input, $8 output.
+    let e = tokens("openai/gpt-4.1", 1_000, 0, 0, 1_000);
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.010"), catalogue.clone())
+    );
+
+    // Anthropic (platform.claude.com/docs/en/about-claude/pricing): Claude Sonnet 4 $3
+    // input, $3.75 5-minute cache write, $0.30 cache read, $15 output. 3,000 uncached x 3 +
+    // 5,000 read x 0.30 + 2,000 written x 3.75 + 1,000 x 15 per million
+    // = $0.009 + $0.0015 + $0.0075 + $0.015.
+    let e = tokens("claude-sonnet-4-20250514", 10_000, 5_000, 2_000, 1_000);
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.033"), catalogue.clone())
+    );
+
+    // Google (ai.google.dev/gemini-api/docs/pricing): Gemini 2.5 Pro $1.25 input and $10
+    // output up to 200k input tokens; $2.50 and $15 for the whole request above.
+    let e = tokens("gemini-2.5-pro", 100_000, 0, 0, 1_000);
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.135"), catalogue.clone())
+    );
+    let e = tokens("gemini-2.5-pro", 250_000, 0, 0, 1_000);
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.640"), catalogue.clone())
+    );
+
+    // Mistral (mistral.ai/pricing): Mistral Large 24.11 $2 input, $6 output.
+    let e = tokens("mistral-large-2411", 1_000, 0, 0, 1_000);
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.008"), catalogue.clone())
+    );
+
+    // A snapshot the catalogue does not list: its family's price, marked as a fallback.
+    let e = tokens("gpt-4o-2099-01-01", 1_000, 0, 0, 500);
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.0075"), "fallback".into())
+    );
+
+    // Cached tokens of a model without a cache price are charged at the input rate (never
+    // free): cache writes of gpt-4o-mini (OpenAI charges none) cost the input price.
+    let e = tokens("gpt-4o-mini", 1_000, 0, 1_000, 0);
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.00015"), catalogue.clone())
+    );
+
+    // An admin's price wins over the catalogue; a client's cost over both.
+    server::admin::set_price(
+        &app.store,
+        "test",
+        &shared::ModelPrice {
+            model: "gpt-4o-mini".into(),
+            effective_from_ms: 0,
+            input: 1_000_000,
+            cached_input: 1_000_000,
+            cache_write: 1_000_000,
+            output: 1_000_000,
+        },
+    )
+    .await
+    .unwrap();
+    let e = tokens("gpt-4o-mini", 1_000, 0, 0, 1_000);
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.002"), "price_table".into())
+    );
+    let mut e = tokens("gpt-4o-mini", 1_000, 0, 0, 1_000);
+    e["cost_usd"] = json!(0.5);
+    assert_eq!(priced(&app, &key, e).await, (usd("0.5"), "client".into()));
+
+    // A name nobody lists stays unpriced and is counted so.
+    let e = tokens("our-own-finetune", 1_000, 0, 0, 1_000);
+    assert_eq!(priced(&app, &key, e).await, (0, "unpriced".into()));
+}
+
+on_both_backends!(a_fresh_install_prices_real_models_at_list_price);
