@@ -584,6 +584,8 @@ fn DailyPanel(days: Vec<DailyUsage>) -> impl IntoView {
 #[derive(Clone, Debug, PartialEq)]
 struct Row {
     name: String,
+    /// Shown small beside the name: a model's provider.
+    detail: Option<String>,
     stats: BreakdownStats,
 }
 
@@ -591,6 +593,7 @@ impl From<ModelUsage> for Row {
     fn from(m: ModelUsage) -> Row {
         Row {
             name: m.model,
+            detail: m.provider,
             stats: m.stats,
         }
     }
@@ -600,6 +603,7 @@ impl From<ProjectUsage> for Row {
     fn from(p: ProjectUsage) -> Row {
         Row {
             name: p.project,
+            detail: None,
             stats: p.stats,
         }
     }
@@ -677,9 +681,9 @@ fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoView {
                     {header(SortBy::ErrorRate, "Error rate", true)}
                 </tr></thead>
                 <tbody>
-                    {move || sorted().into_iter().map(|Row { name, stats: s }| view! {
+                    {move || sorted().into_iter().map(|Row { name, detail, stats: s }| view! {
                         <tr>
-                            <th scope="row">{name}</th>
+                            <th scope="row">{name}{detail.map(|d| view! { <small class="provider">{d}</small> })}</th>
                             <td class="num">{format_count(s.requests)}<span class="share">{format!("{:.1} %", s.request_share)}</span></td>
                             <td class="num">{format_usd(s.cost_nanos)}<span class="share">{format!("{:.1} %", s.cost_share)}</span></td>
                             <td class="num">{format_count(tokens(&s))}</td>

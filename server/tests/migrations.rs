@@ -196,7 +196,7 @@ async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
 on_both_backends!(the_rollup_migrations_rebuild_old_rows_exactly);
 
 /// The events table taken back to its shape before 0012: the duplicate key (project, id) as
-/// 0001 made it, and no `provider` (0014; its migration runs again after 0012).
+/// 0001 made it, and no `provider` columns (0014, 0015; they run again after 0012).
 fn undo_duplicate_key(db: Db) -> &'static str {
     match db {
         Db::Sqlite => {
@@ -220,11 +220,13 @@ fn undo_duplicate_key(db: Db) -> &'static str {
              CREATE INDEX events_ts ON events (ts);
              CREATE INDEX events_errors_ts ON events (ts) WHERE is_error = 1;
              CREATE INDEX events_errors_project_ts ON events (project_id, ts) WHERE is_error = 1;
+             ALTER TABLE models DROP COLUMN provider;
              DELETE FROM _sqlx_migrations WHERE version >= 12;"
         }
         Db::Postgres => {
             "DROP INDEX events_project_ts_client;
              ALTER TABLE events DROP COLUMN provider;
+             ALTER TABLE models DROP COLUMN provider;
              ALTER TABLE events ADD CONSTRAINT events_project_id_client_id_key
                UNIQUE (project_id, client_id);
              DELETE FROM _sqlx_migrations WHERE version >= 12;"

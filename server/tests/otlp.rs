@@ -300,6 +300,31 @@ async fn json_spans_map_as_the_conventions_say(db: Db) {
         (&json!(0), &json!(0))
     );
 
+    // The Models panel and its CSV table show each model's provider beside it.
+    let (_, models) = app.get_json("/api/v1/usage/models").await;
+    let provider_of = |m: &str| {
+        let rows = models.as_array().unwrap();
+        let row = rows.iter().find(|r| r["model"] == m).unwrap();
+        row.get("provider").cloned()
+    };
+    assert_eq!(provider_of("gpt-4o-mini"), Some(json!("openai")));
+    assert_eq!(
+        provider_of("claude-sonnet-4-20250514"),
+        Some(json!("anthropic"))
+    );
+    assert_eq!(provider_of("gpt-4o"), None);
+    let csv = app
+        .get("/api/v1/usage/export?format=csv&table=models")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("model,provider,requests,"), "{csv}");
+    assert!(
+        csv.contains("\nclaude-sonnet-4-20250514,anthropic,1,"),
+        "{csv}"
+    );
+
     // The exporter retries the same request: nothing is counted twice.
     let res = post_traces(&app, &key, "application/json", None, bytes).await;
     assert_eq!(res.status(), 200);

@@ -264,6 +264,9 @@ pub struct BreakdownStats {
 #[serde(rename_all = "camelCase")]
 pub struct ModelUsage {
     pub model: String,
+    /// The provider the model's events last named (`provider`), if any did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     #[serde(flatten)]
     pub stats: BreakdownStats,
 }

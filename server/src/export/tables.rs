@@ -62,24 +62,23 @@ pub async fn csv_table(
             }
         }
         "models" | "projects" => {
-            let rows: Vec<(String, &shared::BreakdownStats)> = if table == "models" {
-                d.models
-                    .iter()
-                    .map(|m| (m.model.clone(), &m.stats))
+            // Models carry their provider in a second column, beside the name.
+            let models = table == "models";
+            let rows: Vec<(String, Option<String>, &shared::BreakdownStats)> = if models {
+                (d.models.iter())
+                    .map(|m| (m.model.clone(), m.provider.clone(), &m.stats))
                     .collect()
             } else {
-                d.projects
-                    .iter()
-                    .map(|p| (p.project.clone(), &p.stats))
+                (d.projects.iter())
+                    .map(|p| (p.project.clone(), None, &p.stats))
                     .collect()
             };
-            let first = if table == "models" {
-                "model"
+            let first: &[&str] = if models {
+                &["model", "provider"]
             } else {
-                "project"
+                &["project"]
             };
-            w.write_record([
-                first,
+            w.write_record(first.iter().copied().chain([
                 "requests",
                 "request_share_percent",
                 "cost_usd",
@@ -89,10 +88,17 @@ pub async fn csv_table(
                 "cached_input_tokens",
                 "average_response_time_ms",
                 "error_rate_percent",
-            ])?;
-            for (name, s) in rows {
-                w.write_record([
-                    neutralise(&name),
+            ]))?;
+            for (name, provider, s) in rows {
+                let names = if models {
+                    vec![
+                        neutralise(&name),
+                        neutralise(provider.as_deref().unwrap_or("")),
+                    ]
+                } else {
+                    vec![neutralise(&name)]
+                };
+                w.write_record(names.into_iter().chain([
                     s.requests.to_string(),
                     format!("{:.3}", s.request_share),
                     usd_decimal(s.cost_nanos),
@@ -102,7 +108,7 @@ pub async fn csv_table(
                     s.cached_input_tokens.to_string(),
                     opt(s.average_response_time_ms),
                     format!("{:.3}", s.error_rate),
-                ])?;
+                ]))?;
             }
         }
         "hourly" => {

@@ -359,11 +359,13 @@ pub async fn models(
 
 async fn models_of(store: &Store, r: &Resolved) -> Result<Vec<ModelUsage>, QueryError> {
     let names: HashMap<i64, String> = store.list_models().await?.into_iter().collect();
+    let providers = store.model_providers().await?;
     let mut out: Vec<ModelUsage> = breakdown(store, r, Group::Model)
         .await?
         .into_iter()
         .map(|(id, stats)| ModelUsage {
             model: names.get(&id).cloned().unwrap_or_default(),
+            provider: providers.get(&id).cloned(),
             stats,
         })
         .collect();

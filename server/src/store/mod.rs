@@ -182,6 +182,9 @@ pub struct Store {
     /// Model name → id. Model rows are never changed or deleted, so caching them is safe
     /// across replicas.
     models: Arc<RwLock<HashMap<String, i64>>>,
+    /// Model id → the provider last recorded for it (`models.provider`), so that a batch
+    /// writes a model's provider only when it changes.
+    providers: Arc<RwLock<HashMap<i64, String>>>,
     /// SQLite has one writer: ingest batches (and retention's deletes) queue here rather than
     /// spin on SQLITE_BUSY. It holds the connection ingest writes through (`None` on
     /// PostgreSQL).
@@ -507,6 +510,7 @@ impl Store {
         Ok(Store {
             backend,
             models: Arc::default(),
+            providers: Arc::default(),
             write_lock: Arc::new(tokio::sync::Mutex::new(writer)),
             statistics: Arc::default(),
         })
@@ -721,6 +725,30 @@ impl Store {
         Ok(dispatch!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
     }
 
+    /// Model id → the provider its events last named.
+    pub async fn model_providers(&self) -> Result<HashMap<i64, String>, StoreError> {
+        let sql = "SELECT id, provider FROM models WHERE provider IS NOT NULL";
+        let rows: Vec<(i64, String)> =
+            dispatch!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The batch's (model id, provider) pairs the models table does not hold yet.
+    fn new_providers(&self, b: &Batch) -> Vec<(i64, String)> {
+        let known = self.providers.read().expect("provider cache poisoned");
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for e in &b.events {
+            if let Some(p) = &e.provider {
+                let id = b.model_ids[&e.model];
+                if known.get(&id) != Some(p) && seen.insert(id) {
+                    out.push((id, p.clone()));
+                }
+            }
+        }
+        out
+    }
+
     // ---- ingest ---------------------------------------------------------------------
 
     /// Stores a validated, priced batch for one project (`costs[i]` is `events[i]`'s; see
@@ -771,20 +799,37 @@ impl Store {
             costs,
             model_ids,
         };
+        let providers = self.new_providers(&batch);
         let accepted = match &self.backend {
             Backend::Sqlite(_) => {
                 // Built before waiting for the writer, so on the other core while it writes
                 // the previous batch: the roll-ups of the batch if every event is new.
                 let expected = sqlite::expected_rollups(&batch);
                 let mut writer = self.write_lock.clone().lock_owned().await;
+                let changed = providers.clone();
                 tokio::task::spawn_blocking(move || match writer.as_mut() {
-                    Some(conn) => sqlite::write_batch(conn, &batch, expected),
+                    Some(conn) => {
+                        for (id, provider) in &changed {
+                            conn.execute(
+                                "UPDATE models SET provider = ?1 WHERE id = ?2",
+                                rusqlite::params![provider, id],
+                            )?;
+                        }
+                        sqlite::write_batch(conn, &batch, expected)
+                    }
                     None => Err(StoreError::Url(NO_SQLITE_FILE.into())),
                 })
                 .await
                 .map_err(|e| StoreError::Io(std::io::Error::other(e)))??
             }
             Backend::Postgres(pool) => {
+                for (id, provider) in &providers {
+                    sqlx::query("UPDATE models SET provider = $1 WHERE id = $2")
+                        .bind(provider)
+                        .bind(id)
+                        .execute(pool)
+                        .await?;
+                }
                 let accepted = postgres::write_batch(pool, &batch).await?;
                 if self.statistics.count(accepted) {
                     let pool = pool.clone();
@@ -801,6 +846,10 @@ impl Store {
                 accepted
             }
         };
+        if !providers.is_empty() {
+            let mut known = self.providers.write().expect("provider cache poisoned");
+            known.extend(providers);
+        }
         Ok(IngestResponse {
             accepted,
             duplicates: events_len - accepted,
