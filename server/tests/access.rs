@@ -613,7 +613,105 @@ async fn only_admins_may_administer_and_every_admin_action_is_audited(db: Db) {
     }
 }
 
+/// Everything the server logs from now on (the first call installs the process' logger).
+fn captured_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || Sink(sink.clone()))
+            .init();
+        buf
+    })
+    .clone()
+}
+
+async fn what_is_typed_at_log_in_cannot_forge_a_log_line_or_a_redirect(db: Db) {
+    let logs = captured_logs();
+    let app = spawn_app(db).await;
+    // A newline, a forged line and a terminal escape in the email field.
+    let forged = "mallory@example.com\n2026-12-06T00:00:00.000000Z  INFO server: signed in ok \
+                  email=admin@example.com\u{1b}[2K";
+    for next in ["/\t/evil.example", "/\n/evil.example", "/\x0b/evil.example"] {
+        let res = client_with(&[("origin", &app.base)])
+            .post(format!("{}/login", app.base))
+            .form(&[
+                ("email", forged),
+                ("password", "wrong-password"),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{next:?}");
+        let page = res.text().await.unwrap();
+        // The form keeps a safe `next` for the next try, never the one sent.
+        assert!(
+            page.contains(r#"name="next" value="/""#),
+            "{next:?}: {page}"
+        );
+    }
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let ours: Vec<&str> = text.lines().filter(|l| l.contains("mallory")).collect();
+    assert!(!ours.is_empty(), "the failed sign-in is logged");
+    for line in &ours {
+        assert!(line.contains("failed sign-in"), "{line}");
+        assert!(
+            line.contains("\\n2026-12-06"),
+            "the newline is escaped: {line}"
+        );
+    }
+    assert!(
+        !text.contains('\u{1b}'),
+        "no terminal escape reaches the log"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("2026-12-06T00:00:00.000000Z")),
+        "no forged line"
+    );
+
+    // A user who signs in with such a `next` lands on `/`, not on another host.
+    server::admin::create_user(
+        &app.store,
+        "test",
+        "eve@example.com",
+        "password-123",
+        Role::Admin,
+        None,
+    )
+    .await
+    .unwrap();
+    let res = client_with(&[("origin", &app.base)])
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("email", "eve@example.com"),
+            ("password", "password-123"),
+            ("next", "/\t/evil.example"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/");
+}
+
 on_both_backends!(
+    what_is_typed_at_log_in_cannot_forge_a_log_line_or_a_redirect,
     only_admins_may_administer_and_every_admin_action_is_audited,
     anonymous_requests_are_refused_on_every_surface,
     a_viewer_limited_to_one_project_gets_no_byte_of_another,

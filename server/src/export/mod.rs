@@ -21,12 +21,12 @@ use shared::{error_log_page, DateRange, Panel, UsageQuery, NANOS_PER_USD};
 use crate::query::{self, QueryError, Resolved};
 use crate::store::{RawEvent, Store};
 
-/// Whether a spreadsheet would read `text` as a formula: it starts with `= + - @ \t \r`.
+/// Whether a spreadsheet would read `text` as a formula: it starts with `= + - @ \t \r`,
+/// also after leading spaces or line breaks (some spreadsheets trim them, then evaluate).
 fn starts_formula(text: &str) -> bool {
-    matches!(
-        text.as_bytes().first(),
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
-    )
+    let trimmed = text.trim_start_matches([' ', '\n', '\u{a0}']);
+    matches!(text.as_bytes().first(), Some(b'\t' | b'\r'))
+        || matches!(trimmed.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@'))
 }
 
 /// Makes user text inert in spreadsheets: a leading `'` before `= + - @ \t \r`.
@@ -142,10 +142,13 @@ mod tests {
             "'=HYPERLINK(\"http://x\")"
         );
         assert_eq!(neutralise("+cmd|' /C calc'!A0"), "'+cmd|' /C calc'!A0");
-        for s in ["-1", "@SUM(A1)", "\tx", "\rx"] {
+        for s in [
+            "-1", "@SUM(A1)", "\tx", "\rx", " =1+1", "  +1", "\n=cmd", "\n \n@x",
+        ] {
             assert!(neutralise(s).starts_with('\''), "{s:?}");
         }
         assert_eq!(neutralise("Chatbot"), "Chatbot");
+        assert_eq!(neutralise(" leading space"), " leading space");
         assert_eq!(neutralise(""), "");
     }
 

@@ -152,10 +152,19 @@ fn url_encode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Only local paths may be redirected to after log-in (no open redirect).
+/// Only local paths may be redirected to after log-in (no open redirect): one leading `/`,
+/// no backslash and no control character (URL parsers drop tabs and newlines, so `/\t/host`
+/// reads as `//host`), else `/`.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.into(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
+            n.into()
+        }
         _ => "/".into(),
     }
 }
@@ -300,7 +309,9 @@ pub async fn login(
     let user = row.filter(|r| matches && !r.disabled);
     let Some(user) = user else {
         state.store.record_login_failure(&subjects).await?;
-        tracing::info!(email = %email, "failed sign-in");
+        // Debug-formatted: what was typed is logged escaped (newlines, terminal escapes), so
+        // it cannot forge a log line.
+        tracing::info!(email = ?email, "failed sign-in");
         return Ok((
             StatusCode::UNAUTHORIZED,
             login_page(&next, &email, Some("Wrong email or password.")),
@@ -359,7 +370,16 @@ mod tests {
     #[test]
     fn only_local_paths_are_redirected_to_after_login() {
         assert_eq!(safe_next(Some("/?period=7d")), "/?period=7d");
-        for bad in ["https://evil.example", "//evil.example", "/\\evil", "evil"] {
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil",
+            "evil",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\x0b/evil.example",
+            "/\r\nSet-Cookie: x=1",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
     }
