@@ -346,7 +346,7 @@ async fn log_in_is_rate_limited_and_does_not_tell_unknown_emails_apart(db: Db) {
         Some("Wrong email or password.")
     );
 
-    for _ in 1..server::web::session::LOGIN_MAX_PER_ACCOUNT {
+    for _ in 1..server::web::session::LOGIN_MAX_PER_PAIR {
         assert_eq!(
             form("user@example.com", "wrong").await.unwrap().status(),
             401
@@ -364,6 +364,60 @@ async fn log_in_is_rate_limited_and_does_not_tell_unknown_emails_apart(db: Db) {
     // Another account from the same address is not locked by it.
     app.user_client("other@example.com", Role::Viewer, None)
         .await;
+}
+
+/// Concurrent guesses cannot outrun the limits, and nobody can lock an account's owner out.
+async fn log_in_limits_hold_under_concurrency_and_lock_no_owner_out(db: Db) {
+    use server::web::session::{LOGIN_MAX_DELAY_MS, LOGIN_MAX_PER_PAIR};
+    let config = Config {
+        trust_forwarded_for: true,
+        ..Config::default()
+    };
+    let app = spawn_app_with(db, config).await;
+    app.user_client("owner@example.com", Role::Viewer, None)
+        .await;
+    let attempt = |email: &'static str, password: &'static str, from: &'static str| {
+        client_with(&[("origin", &app.base), ("x-forwarded-for", from)])
+            .post(format!("{}/login", app.base))
+            .form(&[("email", email), ("password", password)])
+            .send()
+    };
+    // 50 wrong passwords at once, for a known and for an unknown email, each from one
+    // address: at most the limit reach the password check, the rest get 429.
+    for (email, from) in [
+        ("owner@example.com", "198.51.100.7"),
+        ("nobody@example.com", "198.51.100.8"),
+    ] {
+        let answers =
+            futures::future::join_all((0..50).map(|_| attempt(email, "wrong-guess", from))).await;
+        let status: Vec<u16> = answers
+            .iter()
+            .map(|r| r.as_ref().unwrap().status().as_u16())
+            .collect();
+        let checked = status.iter().filter(|s| **s == 401).count() as i64;
+        let refused = status.iter().filter(|s| **s == 429).count() as i64;
+        assert_eq!(checked + refused, 50, "{email}: {status:?}");
+        assert!(
+            checked <= LOGIN_MAX_PER_PAIR,
+            "{email}: {checked} reached the password check"
+        );
+    }
+    // The owner, from another address, still signs in: slowed down (a bounded delay), not
+    // refused.
+    let started = std::time::Instant::now();
+    let res = attempt("owner@example.com", "password-123", "203.0.113.5")
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(res.status(), 303);
+    assert!(
+        took >= std::time::Duration::from_millis(LOGIN_MAX_DELAY_MS),
+        "slowed down: {took:?}"
+    );
+    assert!(
+        took < std::time::Duration::from_millis(3 * LOGIN_MAX_DELAY_MS),
+        "{took:?}"
+    );
 }
 
 async fn log_in_from_one_address_is_limited_behind_a_trusted_proxy(db: Db) {
@@ -720,5 +774,6 @@ on_both_backends!(
     log_in_is_rate_limited_and_does_not_tell_unknown_emails_apart,
     cross_site_state_changes_are_refused,
     log_in_from_one_address_is_limited_behind_a_trusted_proxy,
+    log_in_limits_hold_under_concurrency_and_lock_no_owner_out,
     hostile_ingest_gets_4xx_and_the_server_keeps_serving,
 );

@@ -366,32 +366,38 @@ impl Store {
             .collect())
     }
 
-    /// Records one failed log-in against each subject (`email:…`, `ip:…`).
-    pub async fn record_login_failure(&self, subjects: &[String]) -> Result<(), StoreError> {
-        let sql = "INSERT INTO login_failures (subject, at) VALUES ($1, $2)";
+    /// Reserves one log-in attempt against each subject (it counts as a failure until it
+    /// succeeds), then answers, per subject, the attempts since `since_ms` (this one
+    /// included) and the time of the oldest. Every insert is committed before any count is
+    /// read, so of concurrent attempts no more than a limit's number see a count within it.
+    pub async fn reserve_login_attempt(
+        &self,
+        subjects: &[String],
+        now_ms: i64,
+        since_ms: i64,
+    ) -> Result<Vec<(i64, Option<i64>)>, StoreError> {
+        let insert = "INSERT INTO login_failures (subject, at) VALUES ($1, $2)";
         let prune = "DELETE FROM login_failures WHERE at < $1";
-        let now = now_ms();
+        let count = "SELECT COUNT(*), MIN(at) FROM login_failures WHERE subject = $1 AND at >= $2";
+        let mut out = Vec::with_capacity(subjects.len());
         dispatch!(self, pool => {
             // A day of history is far more than any window the limiter looks at.
-            sqlx::query(prune).bind(now - 86_400_000).execute(pool).await?;
+            sqlx::query(prune).bind(now_ms - 86_400_000).execute(pool).await?;
             for s in subjects {
-                sqlx::query(sql).bind(s).bind(now).execute(pool).await?;
+                sqlx::query(insert).bind(s).bind(now_ms).execute(pool).await?;
+            }
+            for s in subjects {
+                out.push(sqlx::query_as(count).bind(s).bind(since_ms).fetch_one(pool).await?);
             }
         });
-        Ok(())
+        Ok(out)
     }
 
-    /// Failed log-ins of a subject since `since_ms`, and the time of the oldest of them.
-    pub async fn login_failures_since(
-        &self,
-        subject: &str,
-        since_ms: i64,
-    ) -> Result<(i64, Option<i64>), StoreError> {
-        let sql = "SELECT COUNT(*), MIN(at) FROM login_failures WHERE subject = $1 AND at >= $2";
-        Ok(
-            dispatch!(self, pool => sqlx::query_as(sql).bind(subject).bind(since_ms)
-            .fetch_one(pool).await?),
-        )
+    /// Takes back the attempt reserved at `at_ms` for `subject` (a log-in that succeeded).
+    pub async fn release_login_attempt(&self, subject: &str, at_ms: i64) -> Result<(), StoreError> {
+        let sql = "DELETE FROM login_failures WHERE subject = $1 AND at = $2";
+        dispatch!(self, pool => sqlx::query(sql).bind(subject).bind(at_ms).execute(pool).await.map(|_| ())?);
+        Ok(())
     }
 
     /// Forgets the failed log-ins of a subject (after a successful log-in).

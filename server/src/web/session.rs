@@ -25,9 +25,16 @@ use crate::store::StoreError;
 pub const SESSION_COOKIE: &str = "ua_session";
 /// How long a session lasts after log-in.
 pub const SESSION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
-/// Failed log-ins of one email within [`LOGIN_WINDOW_MS`] before it is locked.
-pub const LOGIN_MAX_PER_ACCOUNT: i64 = 5;
-/// Failed log-ins from one address within [`LOGIN_WINDOW_MS`] before it is locked.
+/// Failed log-ins of one email from one address within [`LOGIN_WINDOW_MS`] before that pair
+/// is refused.
+pub const LOGIN_MAX_PER_PAIR: i64 = 5;
+/// Failed log-ins of one email from anywhere within [`LOGIN_WINDOW_MS`] after which each
+/// attempt for it is slowed down (never refused: a stranger must not lock the owner out).
+pub const LOGIN_SLOW_AFTER_PER_ACCOUNT: i64 = 5;
+/// The delay each further failure adds to an email's attempts, and its bound.
+pub const LOGIN_DELAY_STEP_MS: u64 = 1_000;
+pub const LOGIN_MAX_DELAY_MS: u64 = 10_000;
+/// Failed log-ins from one address within [`LOGIN_WINDOW_MS`] before it is refused.
 pub const LOGIN_MAX_PER_ADDRESS: i64 = 20;
 /// The window the log-in limits count over.
 pub const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1000;
@@ -258,27 +265,29 @@ pub async fn login(
 ) -> Result<Response, HttpError> {
     let next = safe_next(form.next.as_deref());
     let email = form.email.trim().to_lowercase();
+    let address = client_address(
+        connect.as_ref().map(|c| &c.0),
+        &headers,
+        state.config.trust_forwarded_for,
+    );
+    // Known and unknown emails take the same path, so they get the same answers and delays.
     let subjects = [
+        format!("pair:{email} {address}"),
+        format!("ip:{address}"),
         format!("email:{email}"),
-        format!(
-            "ip:{}",
-            client_address(
-                connect.as_ref().map(|c| &c.0),
-                &headers,
-                state.config.trust_forwarded_for
-            )
-        ),
     ];
     let now = chrono::Utc::now().timestamp_millis();
-    for (subject, max) in subjects
+    // The attempt is reserved before the password is checked: concurrent guesses each see
+    // the others, so no more than the limit of them reach the check.
+    let counts = state
+        .store
+        .reserve_login_attempt(&subjects, now, now - LOGIN_WINDOW_MS)
+        .await?;
+    for (&(count, oldest), max) in counts
         .iter()
-        .zip([LOGIN_MAX_PER_ACCOUNT, LOGIN_MAX_PER_ADDRESS])
+        .zip([LOGIN_MAX_PER_PAIR, LOGIN_MAX_PER_ADDRESS])
     {
-        let (count, oldest) = state
-            .store
-            .login_failures_since(subject, now - LOGIN_WINDOW_MS)
-            .await?;
-        if count >= max {
+        if count > max {
             let wait_s = (oldest.unwrap_or(now) + LOGIN_WINDOW_MS - now).max(1000) / 1000;
             let mut res = (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -297,6 +306,12 @@ pub async fn login(
             return Ok(res);
         }
     }
+    // The email alone is slowed down, a bounded delay per failure beyond the first few.
+    let over = (counts[2].0 - 1 - LOGIN_SLOW_AFTER_PER_ACCOUNT).max(0) as u64;
+    if over > 0 {
+        let delay = (over * LOGIN_DELAY_STEP_MS).min(LOGIN_MAX_DELAY_MS);
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let row = state.store.login_row(&email).await?;
     let stored = row
         .as_ref()
@@ -308,7 +323,7 @@ pub async fn login(
         .unwrap_or(false);
     let user = row.filter(|r| matches && !r.disabled);
     let Some(user) = user else {
-        state.store.record_login_failure(&subjects).await?;
+        // The reserved attempt stays counted as a failure.
         // Debug-formatted: what was typed is logged escaped (newlines, terminal escapes), so
         // it cannot forge a log line.
         tracing::info!(email = ?email, "failed sign-in");
@@ -319,6 +334,8 @@ pub async fn login(
             .into_response());
     };
     state.store.clear_login_failures(&subjects[0]).await?;
+    state.store.clear_login_failures(&subjects[2]).await?;
+    state.store.release_login_attempt(&subjects[1], now).await?;
     let secret = crate::access::secrets::session_secret();
     state
         .store
