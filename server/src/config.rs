@@ -26,6 +26,9 @@ pub struct Config {
     /// Days after which raw events are deleted (`UA_RETENTION_DAYS`, default 400; 0 keeps
     /// them forever). Roll-ups are always kept.
     pub retention_days: u32,
+    /// Let webhooks reach loopback, private and link-local addresses
+    /// (`UA_WEBHOOK_ALLOW_PRIVATE=1`); refused by default (server-side request forgery).
+    pub webhook_allow_private: bool,
 }
 
 impl Default for Config {
@@ -39,6 +42,7 @@ impl Default for Config {
             secure_cookies: false,
             trust_forwarded_for: false,
             retention_days: crate::jobs::retention::DEFAULT_DAYS,
+            webhook_allow_private: false,
         }
     }
 }
@@ -66,16 +70,16 @@ impl Config {
             c.retention_days =
                 u32::try_from(n).map_err(|_| format!("UA_RETENTION_DAYS={n} is too large"))?;
         }
-        c.secure_cookies = matches!(
-            std::env::var("UA_SECURE_COOKIES").as_deref(),
-            Ok("1" | "true" | "yes")
-        );
-        c.trust_forwarded_for = matches!(
-            std::env::var("UA_TRUST_FORWARDED_FOR").as_deref(),
-            Ok("1" | "true" | "yes")
-        );
+        c.secure_cookies = env_flag("UA_SECURE_COOKIES");
+        c.trust_forwarded_for = env_flag("UA_TRUST_FORWARDED_FOR");
+        c.webhook_allow_private = env_flag("UA_WEBHOOK_ALLOW_PRIVATE");
         Ok(c)
     }
+}
+
+/// A yes/no setting: `1`, `true` or `yes` is yes.
+fn env_flag(name: &str) -> bool {
+    matches!(std::env::var(name).as_deref(), Ok("1" | "true" | "yes"))
 }
 
 fn env_usize(name: &str) -> Result<Option<usize>, String> {

@@ -239,7 +239,8 @@ async fn webhooks_are_signed_and_retried_until_the_first_success(db: Db) {
     let app = spawn_app(db).await;
     let (url, seen) = receiver(2).await;
     let (hook, secret) = create_webhook(&app.store, "test", &url).await.unwrap();
-    let client = server::alerting::webhooks::client().unwrap();
+    // The test's receiver listens on loopback, which webhooks may reach only when allowed.
+    let client = server::alerting::webhooks::client(true).unwrap();
     let backoff = Backoff {
         base_ms: 1_000,
         max_attempts: 5,
@@ -340,7 +341,8 @@ async fn deliveries_give_up_after_the_last_attempt_and_budget_alerts_are_sent(db
     assert_eq!(res.status(), 200);
     assert_eq!(delivery_kinds(&app.store).await, vec!["budget.threshold"]);
 
-    let client = server::alerting::webhooks::client().unwrap();
+    // The test's receiver listens on loopback, which webhooks may reach only when allowed.
+    let client = server::alerting::webhooks::client(true).unwrap();
     let backoff = Backoff {
         base_ms: 10,
         max_attempts: 2,
@@ -430,7 +432,68 @@ async fn rules_and_webhooks_reject_bad_input_with_the_field_named(db: Db) {
     assert_eq!(s.alert_rules().await.unwrap()[0].info.threshold, 250);
 }
 
+/// By default a webhook cannot reach internal addresses, whatever the spelling, also when a
+/// name resolves to one at delivery time; the admin sees why its deliveries fail.
+async fn webhooks_to_internal_addresses_are_refused_when_they_connect(db: Db) {
+    let app = spawn_app(db).await;
+    let (url, seen) = receiver(0).await;
+    let port = url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let spellings = [
+        url.clone(),
+        format!("http://0x7f000001:{port}/hook"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("http://localhost:{port}/hook"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://100.64.0.1/hook".to_string(),
+    ];
+    let now = T;
+    for u in &spellings {
+        let (hook, _) = create_webhook(&app.store, "test", u).await.unwrap();
+        let body = server::alerting::webhooks::test_body(hook, now);
+        app.store
+            .enqueue_delivery(hook, "test", &body, now)
+            .await
+            .unwrap();
+    }
+    let client = server::alerting::webhooks::client(false).unwrap();
+    let backoff = Backoff {
+        base_ms: 1_000,
+        max_attempts: 5,
+    };
+    send_due(&app.store, &client, &|| now, backoff)
+        .await
+        .unwrap();
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "nothing reached the receiver"
+    );
+    let deliveries = app.store.deliveries(20).await.unwrap();
+    assert_eq!(deliveries.len(), spellings.len());
+    for d in &deliveries {
+        assert_eq!(d.state, "pending", "{d:?}");
+        assert_eq!(
+            d.last_error.as_deref(),
+            Some("refused: private address"),
+            "{d:?}"
+        );
+    }
+    // Allowed (UA_WEBHOOK_ALLOW_PRIVATE=1), the same delivery goes through.
+    let allowed = server::alerting::webhooks::client(true).unwrap();
+    send_due(&app.store, &allowed, &|| now + 3_600_000, backoff)
+        .await
+        .unwrap();
+    assert!(!seen.lock().unwrap().is_empty());
+}
+
 on_both_backends!(
+    webhooks_to_internal_addresses_are_refused_when_they_connect,
     an_error_rate_alert_fires_and_resolves_once_each,
     p95_latency_and_request_volume_are_measured_exactly,
     webhooks_are_signed_and_retried_until_the_first_success,

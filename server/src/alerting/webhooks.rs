@@ -14,6 +14,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::address_guard;
 use crate::store::{DueDelivery, StoreError};
 use crate::Store;
 
@@ -98,12 +99,27 @@ pub fn test_body(webhook_id: i64, now_ms: i64) -> String {
     .to_string()
 }
 
-/// An HTTP client for deliveries: no redirects, and a timeout well inside the lease.
-pub fn client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+/// What deliveries are sent with: an HTTP client without redirects and with a timeout well
+/// inside the lease, which reaches only public addresses unless `allow_private`
+/// ([`address_guard`]).
+#[derive(Clone)]
+pub struct Sender {
+    http: reqwest::Client,
+    allow_private: bool,
+}
+
+/// The deliveries' [`Sender`]; `allow_private` is `UA_WEBHOOK_ALLOW_PRIVATE`.
+pub fn client(allow_private: bool) -> Result<Sender, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+        .redirect(reqwest::redirect::Policy::none());
+    if !allow_private {
+        builder = builder.dns_resolver(std::sync::Arc::new(address_guard::PublicOnly));
+    }
+    Ok(Sender {
+        http: builder.build()?,
+        allow_private,
+    })
 }
 
 /// Sends every delivery due now (up to a batch) and records each attempt; answers how many
@@ -112,7 +128,7 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
 /// a lease before it is sent, and its attempt is recorded only by the holder of that lease.
 pub async fn send_due(
     store: &Store,
-    client: &reqwest::Client,
+    client: &Sender,
     clock: &(dyn Fn() -> i64 + Sync),
     backoff: Backoff,
 ) -> Result<usize, StoreError> {
@@ -162,13 +178,16 @@ pub async fn send_due(
 }
 
 /// POSTs one delivery; answers the status code and, unless it was a 2xx, what went wrong.
-async fn post(
-    client: &reqwest::Client,
-    d: &DueDelivery,
-    now_ms: i64,
-) -> (Option<i64>, Option<String>) {
+async fn post(client: &Sender, d: &DueDelivery, now_ms: i64) -> (Option<i64>, Option<String>) {
+    if !client.allow_private {
+        // IP literals never reach the resolver: checked here.
+        if let Err(why) = address_guard::check_literal(&d.url) {
+            return (None, Some(why));
+        }
+    }
     let t = now_ms.div_euclid(1000);
     let sent = client
+        .http
         .post(&d.url)
         .header("content-type", "application/json")
         .header("user-agent", "usage-analytics-webhooks")
@@ -184,8 +203,20 @@ async fn post(
             Some(r.status().as_u16() as i64),
             Some(format!("answered {}", r.status())),
         ),
-        Err(e) => (None, Some(e.to_string())),
+        Err(e) => (None, Some(describe(&e))),
     }
+}
+
+/// A failed request's reason: the resolver's refusal as it is, else reqwest's message.
+fn describe(e: &reqwest::Error) -> String {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.to_string() == address_guard::REFUSED {
+            return address_guard::REFUSED.into();
+        }
+        source = s.source();
+    }
+    e.to_string()
 }
 
 #[cfg(test)]

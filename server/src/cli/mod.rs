@@ -132,7 +132,14 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
             let store = Store::connect(config.database_url.as_deref()).await?;
             tracing::info!("{} storage", store.backend_name());
             let state = AppState::new(store, config, leptos_options);
-            crate::jobs::spawn_all(&state.store, state.config.retention_days, &state.stopping);
+            let c = &state.config;
+            let allow_private = c.webhook_allow_private;
+            crate::jobs::spawn_all(
+                &state.store,
+                c.retention_days,
+                allow_private,
+                &state.stopping,
+            );
             Ok::<_, AnyError>(state)
         };
         crate::serve_while_opening(listener, opening).await?;

@@ -14,8 +14,14 @@ use crate::alerting::{rules, webhooks};
 use crate::Store;
 
 /// Starts every job; they stop when `stopping` changes. `retention_days` 0 keeps raw
-/// events forever (no retention job).
-pub fn spawn_all(store: &Store, retention_days: u32, stopping: &watch::Sender<bool>) {
+/// events forever (no retention job); `webhook_allow_private` lets webhooks reach private
+/// addresses.
+pub fn spawn_all(
+    store: &Store,
+    retention_days: u32,
+    webhook_allow_private: bool,
+    stopping: &watch::Sender<bool>,
+) {
     if retention_days > 0 {
         let store = store.clone();
         every(
@@ -37,7 +43,7 @@ pub fn spawn_all(store: &Store, retention_days: u32, stopping: &watch::Sender<bo
             }
         }
     });
-    let client = match webhooks::client() {
+    let client = match webhooks::client(webhook_allow_private) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "webhooks: no HTTP client; nothing will be sent");
