@@ -216,6 +216,37 @@ async fn a_viewer_limited_to_one_project_gets_no_byte_of_another(db: Db) {
     let script = client_with(&[("authorization", &format!("Bearer {token}"))]);
     assert_sees_only_alpha(&app, &script, "token").await;
 
+    // A model only another project uses gets the same answer as one nobody uses: the viewer
+    // cannot tell which models other projects call. Admins still get zeros for it.
+    for who in [&viewer, &script] {
+        let (s1, b1) = get(who, &app, "/api/v1/usage/summary?model=model-bravo-only").await;
+        let (s2, b2) = get(who, &app, "/api/v1/usage/summary?model=never-used").await;
+        assert_eq!((s1, s2), (400, 400), "{b1} {b2}");
+        assert_eq!(
+            b1.replace("model-bravo-only", "X"),
+            b2.replace("never-used", "X")
+        );
+        let q = |m: &str| UsageQuery {
+            models: vec![m.to_string()],
+            ..UsageQuery::default()
+        };
+        if std::ptr::eq(who, &viewer) {
+            let (s1, _) = server_fn(
+                who,
+                &app,
+                "get_summary",
+                json!({"q": q("model-bravo-only")}),
+            )
+            .await;
+            let (s2, _) = server_fn(who, &app, "get_summary", json!({"q": q("never-used")})).await;
+            assert_eq!((s1, s2), (400, 400));
+        }
+    }
+    let (status, _) = app
+        .get_json("/api/v1/usage/summary?model=model-bravo-only")
+        .await;
+    assert_eq!(status, 200);
+
     // A bad parameter is the caller's fault (400) for a server function; the page that
     // carries it still renders (200) and shows the error in each panel.
     let bad_tz = UsageQuery {

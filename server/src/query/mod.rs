@@ -14,8 +14,31 @@ use shared::{
     UsageSummary,
 };
 
+use crate::access::Principal;
 use crate::rollup::{percentile, RollupDelta, BUCKET_SECONDS};
 use crate::store::{Group, GroupKey, RollupFilter, Store, StoreError, Sums};
+
+/// For a principal limited to some projects, every model asked for must be one their
+/// projects have data for; any other name gets the answer of a name nobody has data for, so
+/// that a viewer cannot tell which models other projects use.
+pub async fn check_models_visible(
+    store: &Store,
+    who: &Principal,
+    q: &UsageQuery,
+) -> Result<(), QueryError> {
+    let Some(ids) = &who.project_ids else {
+        return Ok(());
+    };
+    if q.models.is_empty() {
+        return Ok(());
+    }
+    let seen: std::collections::HashSet<String> =
+        store.models_of_projects(ids).await?.into_iter().collect();
+    match q.models.iter().find(|m| !seen.contains(*m)) {
+        Some(name) => Err(bad("model", format!("no data for a model named {name:?}"))),
+        None => Ok(()),
+    }
+}
 
 /// Longest custom range, in days.
 pub const MAX_RANGE_DAYS: i64 = 400;

@@ -138,7 +138,9 @@ impl FilterBody {
             }
         }
         q.projects = projects;
-        Ok(crate::access::scope_query(who, q)?)
+        let q = crate::access::scope_query(who, q)?;
+        query::check_models_visible(&state.store, who, &q).await?;
+        Ok(q)
     }
 
     /// The typed query with `projects` as sent (ids or names): everything but the store

@@ -51,10 +51,17 @@ impl Dashboard {
         let fail = fail_server_fn;
         let scoped = match current_principal() {
             Err(e) => Err(fail(StatusCode::UNAUTHORIZED, e)),
-            Ok(who) => scope_query(&who, q).map_err(|e| fail(StatusCode::FORBIDDEN, e.to_string())),
+            Ok(who) => (scope_query(&who, q).map(|q| (who, q)))
+                .map_err(|e| fail(StatusCode::FORBIDDEN, e.to_string())),
         };
         Box::pin(async move {
-            run(&self.0, scoped?).await.map_err(|e| match e {
+            let (who, q) = scoped?;
+            let checked = query::check_models_visible(&self.0, &who, &q).await;
+            let result = match checked {
+                Ok(()) => run(&self.0, q).await,
+                Err(e) => Err(e),
+            };
+            result.map_err(|e| match e {
                 query::QueryError::Store(_) => {
                     tracing::error!(error = %e, "dashboard query failed");
                     fail(
