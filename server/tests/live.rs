@@ -70,7 +70,87 @@ async fn an_event_ingested_through_one_replica_reaches_viewers_of_another(db: Db
     assert_eq!(summary["totalRequests"], 2);
 }
 
+/// Reads a stream until it ends (true) or `within` passes (false).
+async fn ends_within(res: &mut reqwest::Response, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, res.chunk()).await {
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None)) | Ok(Err(_)) => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// An open stream ends soon after its session ends, its user is disabled or its token is
+/// revoked, rather than delivering changes for ever.
+async fn live_streams_end_with_their_session_or_token(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("P").await;
+    let recheck = server::web::live::RECHECK;
+    let open = |client: reqwest::Client| {
+        let url = format!("{}/api/v1/live", app.base);
+        async move {
+            let res = client.get(url).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res
+        }
+    };
+    // Log-out.
+    let viewer = app
+        .user_client("v@example.com", shared::Role::Viewer, None)
+        .await;
+    let mut stream = open(viewer.clone()).await;
+    send(&app, &key, 1).await;
+    assert!(next_change(&mut stream, Duration::from_secs(3)).await);
+    let res = viewer
+        .post(format!("{}/logout", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    send(&app, &key, 1).await;
+    assert!(
+        ends_within(&mut stream, recheck * 2).await,
+        "ended after log-out"
+    );
+
+    // A disabled user.
+    let other = app
+        .user_client("w@example.com", shared::Role::Viewer, None)
+        .await;
+    let mut stream = open(other).await;
+    server::admin::disable_user(&app.store, "test", "w@example.com")
+        .await
+        .unwrap();
+    assert!(
+        ends_within(&mut stream, recheck * 2).await,
+        "ended when disabled"
+    );
+
+    // A revoked read token.
+    let (info, token) = app
+        .store
+        .create_token("script", None, "test")
+        .await
+        .unwrap();
+    let script = common::client_with(&[("authorization", &format!("Bearer {token}"))]);
+    let mut stream = open(script).await;
+    server::admin::revoke_token(&app.store, "test", &info.prefix)
+        .await
+        .unwrap();
+    assert!(
+        ends_within(&mut stream, recheck * 2).await,
+        "ended when revoked"
+    );
+
+    // A stream whose credentials stand goes on.
+    let mut stream = live(&app).await;
+    assert!(!ends_within(&mut stream, recheck + Duration::from_secs(1)).await);
+}
+
 on_both_backends!(
+    live_streams_end_with_their_session_or_token,
     a_viewer_hears_of_new_events_within_two_seconds_and_at_most_once_a_second,
     an_event_ingested_through_one_replica_reaches_viewers_of_another,
 );

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Extension;
 use futures::Stream;
@@ -37,6 +38,9 @@ pub struct ChangeFeed {
 /// Least time between two `change` messages on one connection.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const SQLITE_POLL: Duration = Duration::from_millis(500);
+/// How often an open stream checks its session or token again: it ends within this time of
+/// a log-out, a disabled user, a changed password, a revoked token or changed projects.
+pub const RECHECK: Duration = Duration::from_secs(5);
 
 impl ChangeFeed {
     /// Starts watching the store for new events (a background task for the process' life).
@@ -106,28 +110,50 @@ fn digest(v: &Versions, who: &Principal) -> u64 {
         .sum()
 }
 
+/// Whether the credentials a stream was opened with still stand for the same principal.
+async fn still_valid(state: &AppState, headers: &HeaderMap, who: &Principal) -> bool {
+    matches!(super::session::principal_of(state, headers).await, Ok(Some(p)) if p == *who)
+}
+
 /// `GET /api/v1/live`: Server-Sent Events, one `change` message whenever new events of a
 /// project the viewer may see were stored (at most one per second), and a keep-alive
-/// comment every 15 s.
+/// comment every 15 s. The stream ends when its session or token no longer stands for the
+/// same access (checked every [`RECHECK`]); the browser then reconnects, through the guard.
 pub async fn sse(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
+    headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let mut rx = state.changes.subscribe();
     let seen = digest(&rx.borrow_and_update(), &who);
     let stop = state.stopping.subscribe();
+    let auth = (state, headers);
     let stream = futures::stream::unfold(
-        (rx, seen, None::<Instant>, who, stop),
-        |(mut rx, mut seen, last, who, mut stop)| async move {
-            // Wait until a project this viewer may see changed (or the server stops).
+        (rx, seen, None::<Instant>, who, stop, auth),
+        |(mut rx, mut seen, last, who, mut stop, auth)| async move {
+            // Wait until a project this viewer may see changed (or the server stops, or the
+            // credentials lapse).
             loop {
-                tokio::select! {
-                    changed = rx.changed() => changed.ok()?,
+                let recheck = tokio::select! {
+                    changed = rx.changed() => {
+                        changed.ok()?;
+                        false
+                    }
                     _ = stop.wait_for(|s| *s) => return None,
+                    _ = tokio::time::sleep(RECHECK) => true,
+                };
+                if recheck {
+                    if !still_valid(&auth.0, &auth.1, &who).await {
+                        return None;
+                    }
+                    continue;
                 }
                 if digest(&rx.borrow_and_update(), &who) != seen {
                     break;
                 }
+            }
+            if !still_valid(&auth.0, &auth.1, &who).await {
+                return None;
             }
             if let Some(last) = last {
                 tokio::time::sleep_until(last + MIN_INTERVAL).await;
@@ -135,7 +161,7 @@ pub async fn sse(
             // Everything that arrived while waiting is covered by this one message.
             seen = digest(&rx.borrow_and_update(), &who);
             let event = Event::default().event("change").data("new events");
-            Some((Ok(event), (rx, seen, Some(Instant::now()), who, stop)))
+            Some((Ok(event), (rx, seen, Some(Instant::now()), who, stop, auth)))
         },
     );
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

@@ -51,7 +51,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The principal of a request's token or session cookie, if any.
-async fn principal_of(
+pub(crate) async fn principal_of(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Principal>, StoreError> {
