@@ -29,6 +29,9 @@ pub struct Config {
     /// Let webhooks reach loopback, private and link-local addresses
     /// (`UA_WEBHOOK_ALLOW_PRIVATE=1`); refused by default (server-side request forgery).
     pub webhook_allow_private: bool,
+    /// Host names the browser-facing routes answer to when the server is not bound to
+    /// loopback (`UA_ALLOWED_HOSTS`, comma-separated); `None`: any, with a start-up warning.
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 impl Default for Config {
@@ -43,6 +46,7 @@ impl Default for Config {
             trust_forwarded_for: false,
             retention_days: crate::jobs::retention::DEFAULT_DAYS,
             webhook_allow_private: false,
+            allowed_hosts: None,
         }
     }
 }
@@ -73,6 +77,12 @@ impl Config {
         c.secure_cookies = env_flag("UA_SECURE_COOKIES");
         c.trust_forwarded_for = env_flag("UA_TRUST_FORWARDED_FOR");
         c.webhook_allow_private = env_flag("UA_WEBHOOK_ALLOW_PRIVATE");
+        c.allowed_hosts = std::env::var("UA_ALLOWED_HOSTS").ok().map(|v| {
+            (v.split(','))
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect()
+        });
         Ok(c)
     }
 }

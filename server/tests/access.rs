@@ -795,7 +795,92 @@ async fn what_is_typed_at_log_in_cannot_forge_a_log_line_or_a_redirect(db: Db) {
     assert_eq!(res.headers()["location"], "/");
 }
 
+/// A server bound to loopback answers its pages only to loopback names, so a DNS-rebinding
+/// page cannot reach the log-in form or /metrics from a victim's browser; bearer routes and
+/// probes answer to any name.
+async fn browser_routes_answer_only_to_allowed_host_names(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("P").await;
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let with_host = |host: String| client_with(&[("host", &host)]);
+    for path in ["/login", "/metrics", "/", "/admin"] {
+        let res = with_host(format!("rebind.evil.example:{port}"))
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 421, "{path}");
+        for host in [
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ] {
+            let res = with_host(host.clone())
+                .get(format!("{}{path}", app.base))
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(res.status(), 421, "{path} as {host}");
+        }
+    }
+    // Log-in by form under a foreign name is refused too.
+    let res = client_with(&[
+        ("host", "rebind.evil.example"),
+        ("origin", "http://rebind.evil.example"),
+    ])
+    .post(format!("{}/login", app.base))
+    .form(&[("email", "a@example.com"), ("password", "whatever-123")])
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 421);
+    // Bearer routes and probes answer to any name: exporters and balancers use many.
+    let any = |path: &str| {
+        client_with(&[("host", "collector.internal")]).get(format!("{}{path}", app.base))
+    };
+    assert_eq!(any("/healthz").send().await.unwrap().status(), 200);
+    let res = any("/api/v1/usage/summary")
+        .header("authorization", app_token_header(&app).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client_with(&[("host", "collector.internal")])
+        .post(format!("{}/api/v1/events", app.base))
+        .bearer_auth(&key)
+        .json(
+            &json!([{"timestamp": chrono::Utc::now().to_rfc3339(), "model": "m",
+                        "input_tokens": 1, "output_tokens": 1}]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // X-Forwarded-Host is not believed without the trusted-proxy setting: a cross-site form
+    // that names itself there is still cross-site.
+    let res = client_with(&[
+        ("origin", "http://evil.example"),
+        ("x-forwarded-host", "evil.example"),
+    ])
+    .post(format!("{}/logout", app.base))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+/// `Authorization` for a read token that sees everything.
+async fn app_token_header(app: &TestApp) -> String {
+    let (_, token) = app
+        .store
+        .create_token("any-host", None, "test")
+        .await
+        .unwrap();
+    format!("Bearer {token}")
+}
+
 on_both_backends!(
+    browser_routes_answer_only_to_allowed_host_names,
     what_is_typed_at_log_in_cannot_forge_a_log_line_or_a_redirect,
     only_admins_may_administer_and_every_admin_action_is_audited,
     anonymous_requests_are_refused_on_every_surface,

@@ -123,6 +123,13 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
         // Listening before the database is open: a long migration answers /readyz with 503
         // "migrating" meanwhile.
         let leptos_options = crate::leptos_options();
+        if !leptos_options.site_addr.ip().is_loopback() && config.allowed_hosts.is_none() {
+            tracing::warn!(
+                "serving on {} to any Host name: set UA_ALLOWED_HOSTS (e.g. usage.example.com) \
+                 so that pages answer only to your names (DNS-rebinding defence)",
+                leptos_options.site_addr
+            );
+        }
         let listener = tokio::net::TcpListener::bind(leptos_options.site_addr).await?;
         println!(
             "usage-analytics serving on http://{}",

@@ -82,12 +82,41 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/pkg/")
 }
 
-/// The host a request was addressed to (as the browser saw it, behind a proxy too).
-fn request_host(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("x-forwarded-host")
+/// The host a request was addressed to: `Host`, or behind a trusted proxy (the
+/// trust-forwarded setting) the `X-Forwarded-Host` it set.
+fn request_host(headers: &HeaderMap, trust_proxy: bool) -> Option<&str> {
+    let forwarded = trust_proxy
+        .then(|| headers.get("x-forwarded-host"))
+        .flatten();
+    forwarded
         .or_else(|| headers.get(header::HOST))
         .and_then(|v| v.to_str().ok())
+}
+
+/// `host` of `host[:port]` or `[v6]:port`, lower-cased.
+fn host_name(authority: &str) -> String {
+    let name = match authority.strip_prefix('[') {
+        Some(rest) => &authority[..rest.find(']').map_or(authority.len(), |i| i + 2)],
+        None => authority.split(':').next().unwrap_or(authority),
+    };
+    name.to_ascii_lowercase()
+}
+
+/// DNS-rebinding defence for the browser-facing routes: a server bound to loopback answers
+/// only `localhost`, `127.0.0.1` and `[::1]` (any port); otherwise the names of
+/// `UA_ALLOWED_HOSTS` when set, else any (with a warning at start-up).
+fn host_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(host) = request_host(headers, state.config.trust_forwarded_for) else {
+        return false;
+    };
+    let name = host_name(host);
+    if state.leptos_options.site_addr.ip().is_loopback() {
+        return matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]");
+    }
+    match &state.config.allowed_hosts {
+        Some(allowed) => allowed.contains(&name),
+        None => true,
+    }
 }
 
 /// `host[:port]` of an origin or URL such as `http://a.example:3000/path`.
@@ -98,14 +127,14 @@ fn authority_of(url: &str) -> Option<&str> {
 
 /// CSRF defence for state-changing browser requests: the Origin (or, failing that, the
 /// Referer) must name the host the request was sent to.
-fn same_origin(headers: &HeaderMap) -> Result<(), HttpError> {
+fn same_origin(headers: &HeaderMap, trust_proxy: bool) -> Result<(), HttpError> {
     let refuse = |why: String| {
         HttpError::new(
             StatusCode::FORBIDDEN,
             format!("cross-site request refused: {why}"),
         )
     };
-    let host = request_host(headers).ok_or_else(|| refuse("no Host header".into()))?;
+    let host = request_host(headers, trust_proxy).ok_or_else(|| refuse("no Host header".into()))?;
     let source = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
@@ -123,8 +152,20 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let path = req.uri().path().to_string();
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let by_token = bearer(req.headers()).is_some();
+    // Bearer routes (ingest, OTLP, token reads) are reached by exporters under any name;
+    // probes by load balancers by address.
+    let browser_facing = !by_token
+        && !INGEST_PATHS.contains(&path.as_str())
+        && !matches!(path.as_str(), "/healthz" | "/readyz");
+    if browser_facing && !host_allowed(&state, req.headers()) {
+        return HttpError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "this server does not answer to that host name (UA_ALLOWED_HOSTS)",
+        )
+        .into_response();
+    }
     if unsafe_method && !by_token && !INGEST_PATHS.contains(&path.as_str()) {
-        if let Err(e) = same_origin(req.headers()) {
+        if let Err(e) = same_origin(req.headers(), state.config.trust_forwarded_for) {
             return e.into_response();
         }
     }
@@ -405,13 +446,21 @@ mod tests {
     fn origins_must_name_the_requested_host() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, "127.0.0.1:3000".parse().unwrap());
-        assert!(same_origin(&h).is_err(), "no Origin nor Referer");
+        assert!(same_origin(&h, false).is_err(), "no Origin nor Referer");
         h.insert(header::ORIGIN, "http://127.0.0.1:3000".parse().unwrap());
-        assert!(same_origin(&h).is_ok());
+        assert!(same_origin(&h, false).is_ok());
         h.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
-        assert!(same_origin(&h).is_err());
+        assert!(same_origin(&h, false).is_err());
         h.insert(header::ORIGIN, "null".parse().unwrap());
-        assert!(same_origin(&h).is_err());
+        assert!(same_origin(&h, false).is_err());
+        // X-Forwarded-Host counts only behind a trusted proxy.
+        h.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
+        h.insert("x-forwarded-host", "evil.example".parse().unwrap());
+        assert!(same_origin(&h, false).is_err());
+        assert!(same_origin(&h, true).is_ok());
+        assert_eq!(host_name("LocalHost:3000"), "localhost");
+        assert_eq!(host_name("[::1]:3000"), "[::1]");
+        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
     }
 
     #[test]
