@@ -34,12 +34,11 @@ fn python() -> String {
     })
 }
 
-async fn the_real_openai_client_instrumented_by_opentelemetry_is_counted(db: Db) {
-    let app = spawn_app(db).await;
-    let key = app.project_with_key("otel").await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/otlp/openai_client.py");
-    let out = tokio::process::Command::new(python())
-        .arg(script)
+/// Runs a client program pointed at `app` with `key` by the standard OTel variables only;
+/// answers what it printed as JSON.
+async fn run_client(program: String, script: String, app: &TestApp, key: &str) -> Value {
+    let out = tokio::process::Command::new(&program)
+        .arg(&script)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &app.base)
         .env(
             "OTEL_EXPORTER_OTLP_HEADERS",
@@ -47,13 +46,20 @@ async fn the_real_openai_client_instrumented_by_opentelemetry_is_counted(db: Db)
         )
         .output()
         .await
-        .expect("run python");
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
     assert!(
         out.status.success(),
-        "the client failed: {}",
+        "{script} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let reported: Value = serde_json::from_slice(&out.stdout).expect("the client's report");
+    serde_json::from_slice(&out.stdout).expect("the client's report")
+}
+
+async fn the_real_openai_client_instrumented_by_opentelemetry_is_counted(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("otel").await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/otlp/openai_client.py");
+    let reported = run_client(python(), script.into(), &app, &key).await;
 
     let events = stored_events(&app).await;
     // Three model calls; the application span and the agent span (which carries its
@@ -106,26 +112,13 @@ async fn the_opentelemetry_js_exporter_sends_json_that_is_counted(db: Db) {
         std::path::Path::new(dir).join("node_modules").exists(),
         "run scripts/test.sh, which installs the OTel JS SDK into {dir}"
     );
-    let out = tokio::process::Command::new("node")
-        .arg(format!("{dir}/send_spans.mjs"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &app.base)
-        .env(
-            "OTEL_EXPORTER_OTLP_HEADERS",
-            format!("Authorization=Bearer%20{key}"),
-        )
-        .output()
-        .await
-        .expect("run node");
-    assert!(
-        out.status.success(),
-        "the JS client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sent: Vec<Value> = serde_json::from_slice(&out.stdout).expect("the client's report");
+    let script = format!("{dir}/send_spans.mjs");
+    let sent = run_client("node".into(), script, &app, &key).await;
+    let sent = sent.as_array().expect("a list of the calls sent");
     let events = stored_events(&app).await;
     // Every model call, not the HTTP span.
     assert_eq!(events.len(), sent.len(), "{events:?}");
-    for call in &sent {
+    for call in sent {
         let a = &call["attributes"];
         let e = find(&events, a["gen_ai.request.model"].as_str().unwrap());
         assert_eq!(e["provider"], a["gen_ai.provider.name"]);
@@ -356,10 +349,7 @@ async fn protobuf_gzip_and_hostile_bodies(db: Db) {
     use server::ingest::otlp::pb;
     let app = spawn_app(db).await;
     let key = app.project_with_key("otel").await;
-    let kv = |k: &str, v: pb::Value| pb::KeyValue {
-        key: k.into(),
-        value: Some(pb::AnyValue { value: Some(v) }),
-    };
+    let kv = pb::KeyValue::new;
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap() as u64;
     // A Collector-sized request: 10,000 spans, 300 of them model calls.
     let spans: Vec<pb::Span> = (0..10_000u32)

@@ -29,6 +29,7 @@ use super::AnyError;
 const PROJECTS: usize = 50;
 const MODELS: usize = 12;
 const DAYS: i64 = 90;
+const DAYS_MS: i64 = DAYS * 86_400_000;
 const BATCH: usize = 1_000;
 const CLIENTS: usize = 2;
 /// Untimed dashboard loads before each scenario's timed runs: as many as the PostgreSQL pool
@@ -100,8 +101,15 @@ struct Workload {
 }
 
 impl Workload {
-    fn new(seed: u64, total: usize, now_ms: i64, prefix: &'static str) -> Workload {
-        let start = now_ms - DAYS * 86_400_000;
+    /// `total` requests evenly over the `covering_ms` before `now_ms`.
+    fn new(
+        seed: u64,
+        total: usize,
+        now_ms: i64,
+        covering_ms: i64,
+        prefix: &'static str,
+    ) -> Workload {
+        let start = now_ms - covering_ms;
         Workload {
             rng: StdRng::seed_from_u64(seed),
             projects: zipf_cumulative(PROJECTS),
@@ -109,7 +117,7 @@ impl Workload {
             model_names: bench_models().into_iter().map(|(n, _)| n).collect(),
             prefix,
             start,
-            step: (DAYS * 86_400_000) as f64 / total.max(1) as f64,
+            step: covering_ms as f64 / total.max(1) as f64,
             next: 0,
             total,
         }
@@ -193,10 +201,7 @@ impl Wire {
 fn otlp_request(batch: &[Generated]) -> Vec<u8> {
     use crate::ingest::otlp::pb;
     use prost::Message;
-    let kv = |key: &str, v: pb::Value| pb::KeyValue {
-        key: key.into(),
-        value: Some(pb::AnyValue { value: Some(v) }),
-    };
+    let kv = pb::KeyValue::new;
     let spans = (batch.iter())
         .map(|g| {
             let span_id = u64::from_str_radix(&g.id[1..], 16)
@@ -319,7 +324,8 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
         "ingesting {} events over HTTP ({CLIENTS} clients, batches of {BATCH})…",
         opts.events
     );
-    let (ingest, tenths) = ingest_over_http(opts.events, now, &base, &keys, Wire::Json).await?;
+    let (ingest, tenths) =
+        ingest_over_http(opts.events, now, DAYS_MS, &base, &keys, Wire::Json).await?;
     let tenths: Vec<String> = tenths.iter().map(|r| format!("{:.0}k", r / 1e3)).collect();
     let mut rows = vec![
         (
@@ -350,7 +356,7 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
     ));
     let spans = (opts.events / 10).max(1_000);
     if opts.ingest_only {
-        rows.push(otlp_ingest(&store, spans, now, &base).await?);
+        rows.push(otlp_ingest(&store, (spans, opts.events), now, &base).await?);
         return Ok(table(rows, &store));
     }
 
@@ -415,7 +421,7 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
     {
         use std::io::Write;
         let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
-        let mut w = Workload::new(7, imported, now, "i");
+        let mut w = Workload::new(7, imported, now, DAYS_MS, "i");
         while w.next < w.total {
             let e = w.event();
             serde_json::to_writer(&mut out, &e)?;
@@ -439,15 +445,16 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
             report.accepted as f64 / import.as_secs_f64()
         ),
     ));
-    rows.push(otlp_ingest(&store, spans, now, &base).await?);
+    rows.push(otlp_ingest(&store, (spans, opts.events), now, &base).await?);
     Ok(table(rows, &store))
 }
 
 /// Sends `spans` generated requests as GenAI spans over OTLP/HTTP (protobuf) into a project
-/// of their own, after everything else was measured; answers the table row.
+/// of their own, after everything else was measured, as densely in time as the run's
+/// `events`; answers the table row.
 async fn otlp_ingest(
     store: &Store,
-    spans: usize,
+    (spans, events): (usize, usize),
     now: i64,
     base: &str,
 ) -> Result<(String, String), AnyError> {
@@ -455,7 +462,11 @@ async fn otlp_ingest(
     store.create_project("bench-otlp").await?;
     let key = store.create_key("bench-otlp").await?.1;
     let keys = vec![key; PROJECTS];
-    let (took, _) = ingest_over_http(spans, now, base, &keys, Wire::Otlp).await?;
+    // As densely in time as the JSON run's events (N/10 spans over the last 9 days): spread
+    // over 90 days each batch of 1,000 would cover 21 hours and write nearly a roll-up row
+    // per span, which measured the sparseness, not OTLP (48.5k spans/s at 1M that way).
+    let covering = DAYS_MS * spans as i64 / events.max(1) as i64;
+    let (took, _) = ingest_over_http(spans, now, covering, base, &keys, Wire::Otlp).await?;
     Ok((
         format!("OTLP/HTTP protobuf ingest, {spans} model-call spans"),
         format!(
@@ -554,6 +565,7 @@ fn table(mut rows: Vec<(String, String)>, store: &Store) -> String {
 async fn ingest_over_http(
     events: usize,
     now: i64,
+    covering_ms: i64,
     base: &str,
     keys: &[String],
     wire: Wire,
@@ -564,7 +576,7 @@ async fn ingest_over_http(
             Wire::Json => (2026, "b"),
             Wire::Otlp => (28, "o"),
         };
-        let mut w = Workload::new(seed, events, now, prefix);
+        let mut w = Workload::new(seed, events, now, covering_ms, prefix);
         while let Some(batch) = w.next_batch(wire) {
             if tx.blocking_send(batch).is_err() {
                 break;

@@ -328,6 +328,16 @@ pub mod pb {
         pub value: Option<AnyValue>,
     }
 
+    impl KeyValue {
+        /// An attribute, as clients (and the tests and the bench) build them.
+        pub fn new(key: &str, value: Value) -> KeyValue {
+            KeyValue {
+                key: key.into(),
+                value: Some(AnyValue { value: Some(value) }),
+            }
+        }
+    }
+
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct AnyValue {
         #[prost(oneof = "Value", tags = "1, 2, 3, 4")]
