@@ -100,15 +100,20 @@ pub async fn xlsx(
             Panel::Summary => summary_sheet(&mut wb, &c)?,
             Panel::Daily => daily_sheet(&mut wb, &c)?,
             Panel::Models => {
-                let rows = d.models.iter().map(|m| (m.model.clone(), &m.stats));
-                breakdown_sheet(&mut wb, &c, ("Models", "models", "Model"), rows.collect())?
+                let rows =
+                    (d.models.iter()).map(|m| (m.model.clone(), m.provider.clone(), &m.stats));
+                let names = ("Models", "models", "Model", Some("Provider"));
+                breakdown_sheet(&mut wb, &c, names, rows.collect())?
             }
             Panel::Projects => {
-                let rows = d.projects.iter().map(|p| (p.project.clone(), &p.stats));
+                let rows = d
+                    .projects
+                    .iter()
+                    .map(|p| (p.project.clone(), None, &p.stats));
                 breakdown_sheet(
                     &mut wb,
                     &c,
-                    ("Projects", "projects", "Project"),
+                    ("Projects", "projects", "Project", None),
                     rows.collect(),
                 )?
             }
@@ -214,17 +219,22 @@ fn daily_sheet(wb: &mut Workbook, c: &Sheet) -> Result<(), XlsxError> {
     Ok(())
 }
 
-/// A breakdown sheet (Models, Projects): one row per model or project.
+/// A breakdown sheet (Models, Projects): one row per model or project, with a `detail`
+/// column beside the name when given (a model's provider).
 fn breakdown_sheet(
     wb: &mut Workbook,
     c: &Sheet,
-    (sheet, what, first): (&str, &str, &'static str),
-    rows: Vec<(String, &shared::BreakdownStats)>,
+    (sheet, what, first, detail): (&str, &str, &'static str, Option<&'static str>),
+    rows: Vec<(String, Option<String>, &shared::BreakdownStats)>,
 ) -> Result<(), XlsxError> {
     let (f, meta) = (c.f, c.meta);
+    let with_detail = detail.is_some();
     let breakdown_header = |first: &'static str| -> Vec<(&'static str, f64)> {
-        vec![
-            (first, 30.0),
+        let mut columns = vec![(first, 30.0)];
+        if let Some(d) = detail {
+            columns.push((d, 16.0));
+        }
+        columns.extend([
             ("Requests", 12.0),
             ("Share of requests", 17.0),
             ("Cost (USD)", 14.0),
@@ -234,23 +244,28 @@ fn breakdown_sheet(
             ("Cached input tokens", 19.0),
             ("Avg response time (ms)", 22.0),
             ("Error rate", 11.0),
-        ]
+        ]);
+        columns
     };
     let breakdown_rows = |ws: &mut Worksheet,
-                          rows: Vec<(String, &shared::BreakdownStats)>|
+                          rows: Vec<(String, Option<String>, &shared::BreakdownStats)>|
      -> Result<(), XlsxError> {
-        for (i, (name, s)) in rows.into_iter().enumerate() {
+        let at = u16::from(with_detail);
+        for (i, (name, provider, s)) in rows.into_iter().enumerate() {
             let row = TABLE_ROW + 1 + i as u32;
             ws.write_string(row, 0, name)?;
-            ws.write_number_with_format(row, 1, s.requests as f64, &f.int)?;
-            ws.write_number_with_format(row, 2, s.request_share / 100.0, &f.pct)?;
-            ws.write_number_with_format(row, 3, usd(s.cost_nanos), &f.money)?;
-            ws.write_number_with_format(row, 4, s.cost_share / 100.0, &f.pct)?;
-            ws.write_number_with_format(row, 5, s.input_tokens as f64, &f.int)?;
-            ws.write_number_with_format(row, 6, s.output_tokens as f64, &f.int)?;
-            ws.write_number_with_format(row, 7, s.cached_input_tokens as f64, &f.int)?;
-            opt_num(ws, row, 8, s.average_response_time_ms, &f.ms)?;
-            ws.write_number_with_format(row, 9, s.error_rate / 100.0, &f.pct)?;
+            if let Some(p) = provider {
+                ws.write_string(row, 1, p)?;
+            }
+            ws.write_number_with_format(row, at + 1, s.requests as f64, &f.int)?;
+            ws.write_number_with_format(row, at + 2, s.request_share / 100.0, &f.pct)?;
+            ws.write_number_with_format(row, at + 3, usd(s.cost_nanos), &f.money)?;
+            ws.write_number_with_format(row, at + 4, s.cost_share / 100.0, &f.pct)?;
+            ws.write_number_with_format(row, at + 5, s.input_tokens as f64, &f.int)?;
+            ws.write_number_with_format(row, at + 6, s.output_tokens as f64, &f.int)?;
+            ws.write_number_with_format(row, at + 7, s.cached_input_tokens as f64, &f.int)?;
+            opt_num(ws, row, at + 8, s.average_response_time_ms, &f.ms)?;
+            ws.write_number_with_format(row, at + 9, s.error_rate / 100.0, &f.pct)?;
         }
         ws.set_freeze_panes(TABLE_ROW + 1, 0)?;
         Ok(())
