@@ -834,6 +834,23 @@ async fn browser_routes_answer_only_to_allowed_host_names(db: Db) {
     .await
     .unwrap();
     assert_eq!(res.status(), 421);
+    // Behind a reverse proxy that passes the public name, UA_ALLOWED_HOSTS admits it.
+    let proxied = common::spawn_app_with(
+        db,
+        Config {
+            allowed_hosts: Some(vec!["usage.example.com".into()]),
+            ..Config::default()
+        },
+    )
+    .await;
+    for (host, status) in [("usage.example.com", 200), ("rebind.evil.example", 421)] {
+        let res = client_with(&[("host", host)])
+            .get(format!("{}/login", proxied.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{host}");
+    }
     // Bearer routes and probes answer to any name: exporters and balancers use many.
     let any = |path: &str| {
         client_with(&[("host", "collector.internal")]).get(format!("{}{path}", app.base))

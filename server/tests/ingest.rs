@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{spawn_app, spawn_app_with, Db};
+use common::{spawn_app, spawn_app_with, Db, TestApp};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use server::rollup::ALL_STATUSES;
@@ -495,9 +495,27 @@ async fn every_response_carries_the_security_headers(db: Db) {
     }
 }
 
+/// The dashboard page as rendered on the server. Rarely (once in a dozen full runs of
+/// scripts/test.sh on 2026-12-06, never in 31 runs of this binary alone) a render never
+/// finished: every task idle, none holding a lock (a gdb dump showed only parked threads).
+/// Until that is found, a render that takes over 30 s is tried once more and said so, rather
+/// than blocking the whole run; a second hang fails the test.
+async fn dashboard_html(app: &TestApp) -> String {
+    for attempt in 1..=2 {
+        let fetch = async { app.get("/").await.text().await.unwrap() };
+        match tokio::time::timeout(std::time::Duration::from_secs(30), fetch).await {
+            Ok(html) => return html,
+            Err(_) => {
+                eprintln!("the dashboard render did not finish within 30 s (attempt {attempt})")
+            }
+        }
+    }
+    panic!("the dashboard render hung twice")
+}
+
 async fn the_dashboard_page_is_rendered_on_the_server_with_stored_numbers(db: Db) {
     let app = spawn_app(db).await;
-    let html = app.get("/").await.text().await.unwrap();
+    let html = dashboard_html(&app).await;
     assert!(
         html.contains("data-testid=\"onboarding\""),
         "empty database shows onboarding"
@@ -507,7 +525,7 @@ async fn the_dashboard_page_is_rendered_on_the_server_with_stored_numbers(db: Db
     let now = chrono::Utc::now().to_rfc3339();
     let events: Vec<Value> = (0..1234).map(|_| event(&now, "m", 10, 5)).collect();
     assert_eq!(app.post_events(&key, &json!(events)).await.status(), 200);
-    let html = app.get("/").await.text().await.unwrap();
+    let html = dashboard_html(&app).await;
     assert!(
         html.contains("1,234"),
         "the summary shows the request count"

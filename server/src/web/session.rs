@@ -102,21 +102,24 @@ fn host_name(authority: &str) -> String {
     name.to_ascii_lowercase()
 }
 
-/// DNS-rebinding defence for the browser-facing routes: a server bound to loopback answers
-/// only `localhost`, `127.0.0.1` and `[::1]` (any port); otherwise the names of
-/// `UA_ALLOWED_HOSTS` when set, else any (with a warning at start-up).
+/// DNS-rebinding defence for the browser-facing routes: the names of `UA_ALLOWED_HOSTS`
+/// always (a loopback-bound server behind a reverse proxy that passes the public name);
+/// besides, a server bound to loopback answers `localhost`, `127.0.0.1` and `[::1]` (any
+/// port), and one bound elsewhere without `UA_ALLOWED_HOSTS` any name (with a warning at
+/// start-up).
 fn host_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(host) = request_host(headers, state.config.trust_forwarded_for) else {
         return false;
     };
     let name = host_name(host);
+    let allowed = state.config.allowed_hosts.as_ref();
+    if allowed.is_some_and(|a| a.contains(&name)) {
+        return true;
+    }
     if state.leptos_options.site_addr.ip().is_loopback() {
         return matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]");
     }
-    match &state.config.allowed_hosts {
-        Some(allowed) => allowed.contains(&name),
-        None => true,
-    }
+    allowed.is_none()
 }
 
 /// `host[:port]` of an origin or URL such as `http://a.example:3000/path`.
