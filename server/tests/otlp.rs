@@ -216,6 +216,13 @@ async fn json_spans_map_as_the_conventions_say(db: Db) {
         ),
         ("enduser.id", json!({"stringValue": "user-7"})),
         ("gen_ai.prompt", json!({"stringValue": "never stored"})),
+        // Another tool's cost from its own price list: ignored, we price it ourselves.
+        ("gen_ai.usage.cost", json!({"doubleValue": 123.0})),
+        // Too long for the metadata limit: dropped, the event kept.
+        (
+            "gen_ai.conversation.id",
+            json!({"stringValue": "c".repeat(5000)}),
+        ),
     ]);
     // Anthropic's API counts input without the cache; reads + writes above input say so.
     let mut anthropic = chat("claude-sonnet-4-20250514");
@@ -236,6 +243,11 @@ async fn json_spans_map_as_the_conventions_say(db: Db) {
     let no_usage = chat("gpt-4o");
     let mut negative = chat("gpt-4.1");
     negative.push(("gen_ai.usage.input_tokens", json!({"intValue": "-5"})));
+    let mut absurd = chat("gpt-4.1-mini");
+    absurd.push((
+        "gen_ai.usage.output_tokens",
+        json!({"intValue": "9000000000000"}),
+    ));
     let mut tool = vec![(
         "gen_ai.operation.name",
         json!({"stringValue": "execute_tool"}),
@@ -247,6 +259,7 @@ async fn json_spans_map_as_the_conventions_say(db: Db) {
         span("00f067aa0ba902b2", attrs(&anthropic)),
         span("00f067aa0ba902b3", attrs(&no_usage)),
         span("00f067aa0ba902b4", attrs(&negative)),
+        span("00f067aa0ba902b7", attrs(&absurd)),
         span("00f067aa0ba902b5", attrs(&tool)),
         span("00f067aa0ba902b6", attrs(&http)),
     ]);
@@ -254,11 +267,13 @@ async fn json_spans_map_as_the_conventions_say(db: Db) {
     let res = post_traces(&app, &key, "application/json", None, bytes.clone()).await;
     assert_eq!(res.status(), 200);
     let answer: Value = res.json().await.unwrap();
-    // The bad span is refused by name; the others are stored.
-    assert_eq!(answer["partialSuccess"]["rejectedSpans"], "1", "{answer}");
+    // The bad spans are refused by name; the others are stored.
+    assert_eq!(answer["partialSuccess"]["rejectedSpans"], "2", "{answer}");
     let message = answer["partialSuccess"]["errorMessage"].as_str().unwrap();
     assert!(message.contains("00f067aa0ba902b4"), "{message}");
     assert!(message.contains("input_tokens"), "{message}");
+    assert!(message.contains("00f067aa0ba902b7"), "{message}");
+    assert!(message.contains("output_tokens"), "{message}");
 
     let events = stored_events(&app).await;
     assert_eq!(events.len(), 3, "{events:?}");
@@ -277,6 +292,13 @@ async fn json_spans_map_as_the_conventions_say(db: Db) {
     assert_eq!(e["user"], "user-7");
     assert_eq!(e["id"], "5b8efff798038103d269b633813fc60c00f067aa0ba902b1");
     assert!(!e.to_string().contains("never stored"), "{e}");
+    assert_eq!(
+        e["cost_source"], "catalogue",
+        "our price, not the span's gen_ai.usage.cost"
+    );
+    assert!(e["cost_usd"].as_f64().unwrap() < 1.0, "{e}");
+    assert_eq!(e["metadata"]["service.name"], "svc");
+    assert!(e["metadata"].get("gen_ai.conversation.id").is_none(), "{e}");
     let a = find(&events, "claude-sonnet-4-20250514");
     assert_eq!(
         (
@@ -351,8 +373,9 @@ async fn protobuf_gzip_and_hostile_bodies(db: Db) {
     let key = app.project_with_key("otel").await;
     let kv = pb::KeyValue::new;
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap() as u64;
-    // A Collector-sized request: 10,000 spans, 300 of them model calls.
-    let spans: Vec<pb::Span> = (0..10_000u32)
+    // A Collector-sized request: 12,000 spans (more than UA_MAX_BATCH_EVENTS, which counts
+    // model calls only), 360 of them model calls.
+    let spans: Vec<pb::Span> = (0..12_000u32)
         .map(|i| {
             let model_call = i % 100 < 3;
             let mut attributes = vec![kv("http.route", pb::Value::StringValue("/x".into()))];
@@ -401,8 +424,8 @@ async fn protobuf_gzip_and_hostile_bodies(db: Db) {
     let answer = pb::ExportTraceServiceResponse::decode(res.bytes().await.unwrap()).unwrap();
     assert_eq!(answer.partial_success, None);
     let (_, summary) = app.get_json("/api/v1/usage/summary").await;
-    assert_eq!(summary["totalRequests"], 300);
-    assert_eq!(summary["inputTokens"], 3_000);
+    assert_eq!(summary["totalRequests"], 360);
+    assert_eq!(summary["inputTokens"], 3_600);
 
     // Truncated protobuf: 400, nothing stored.
     let res = post_traces(
@@ -451,7 +474,7 @@ async fn protobuf_gzip_and_hostile_bodies(db: Db) {
     .await;
     assert_eq!(res.status(), 400);
     let (_, summary) = app.get_json("/api/v1/usage/summary").await;
-    assert_eq!(summary["totalRequests"], 300);
+    assert_eq!(summary["totalRequests"], 360);
 }
 
 on_both_backends!(

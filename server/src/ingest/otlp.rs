@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 use shared::UsageEvent;
 
-use super::validate::validate_event;
+use super::validate::{validate_event, MAX_METADATA_BYTES};
 
 /// Operation names of model calls; spans with these are usage events.
 const MODEL_CALLS: [&str; 4] = ["chat", "text_completion", "generate_content", "embeddings"];
@@ -249,6 +249,17 @@ pub fn to_event_json(resource: &HashMap<String, Attr>, span: &Span) -> Option<Va
         if let Some(v) = from.map(Attr::to_json).filter(|v| !v.is_null()) {
             metadata.insert(name.into(), v);
         }
+    }
+    // Within the metadata limit: the longest values go first (a long conversation id must
+    // not cost the event).
+    while Value::Object(metadata.clone()).to_string().len() > MAX_METADATA_BYTES {
+        let longest = (metadata.iter())
+            .max_by_key(|(_, v)| v.to_string().len())
+            .map(|(k, _)| k.clone());
+        match longest {
+            Some(k) => metadata.remove(&k),
+            None => break,
+        };
     }
     if !metadata.is_empty() {
         event.insert("metadata".into(), Value::Object(metadata));
