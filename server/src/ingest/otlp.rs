@@ -252,7 +252,8 @@ pub fn to_event_json(resource: &HashMap<String, Attr>, span: &Span) -> Option<Va
     }
     // Within the metadata limit: the longest values go first (a long conversation id must
     // not cost the event).
-    while Value::Object(metadata.clone()).to_string().len() > MAX_METADATA_BYTES {
+    let size = |m: &Map<String, Value>| serde_json::to_string(m).map_or(0, |s| s.len());
+    while size(&metadata) > MAX_METADATA_BYTES {
         let longest = (metadata.iter())
             .max_by_key(|(_, v)| v.to_string().len())
             .map(|(k, _)| k.clone());

@@ -74,36 +74,27 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP ua_ingest_events_total Events stored by ingest."
-        );
-        let _ = writeln!(out, "# TYPE ua_ingest_events_total counter");
-        let _ = writeln!(
-            out,
-            "ua_ingest_events_total {}",
-            self.accepted.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ua_ingest_duplicates_total Events ignored as already stored."
-        );
-        let _ = writeln!(out, "# TYPE ua_ingest_duplicates_total counter");
-        let _ = writeln!(
-            out,
-            "ua_ingest_duplicates_total {}",
-            self.duplicates.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ua_otlp_spans_skipped_total OTLP spans that were no model calls."
-        );
-        let _ = writeln!(out, "# TYPE ua_otlp_spans_skipped_total counter");
-        let _ = writeln!(
-            out,
-            "ua_otlp_spans_skipped_total {}",
-            self.otlp_skipped.load(Ordering::Relaxed)
-        );
+        for (name, help, counter) in [
+            (
+                "ua_ingest_events_total",
+                "Events stored by ingest.",
+                &self.accepted,
+            ),
+            (
+                "ua_ingest_duplicates_total",
+                "Events ignored as already stored.",
+                &self.duplicates,
+            ),
+            (
+                "ua_otlp_spans_skipped_total",
+                "OTLP spans that were no model calls.",
+                &self.otlp_skipped,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
+        }
         let _ = writeln!(
             out,
             "# HELP ua_ingest_rejected_total Events (or requests) refused by ingest, by reason."

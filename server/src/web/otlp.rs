@@ -156,7 +156,7 @@ async fn traces_inner(
         }
         let counts = crate::ingest::submit(&state.store, project_id, &mapped.events)
             .await
-            .map_err(|e| ("storage", HttpError::from(e).retry_after(5)))?;
+            .map_err(|e| ("storage", HttpError::from(e)))?;
         state.metrics.ingested(counts.accepted, counts.duplicates);
     }
     if !mapped.rejected.is_empty() {
