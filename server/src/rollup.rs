@@ -440,6 +440,8 @@ mod tests {
             output_tokens: 10,
             cached_input_tokens: 0,
             cache_write_tokens: 0,
+            cache_write_1h_tokens: 0,
+            service_tier: None,
             cost_nanos: None,
             latency_ms: None,
             ttft_ms: None,

@@ -239,12 +239,24 @@ async fn the_raw_export_streams_every_event_in_csv_and_ndjson(db: Db) {
     assert!(disposition.ends_with("_events.csv\""), "{disposition}");
     let rows = parse_csv(&bytes);
     assert_eq!(rows.len(), 41);
-    let errors: Vec<_> = rows.iter().filter(|r| &r[13] == "error").collect();
+    let header = csv::Reader::from_reader(&bytes[..])
+        .headers()
+        .unwrap()
+        .clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (status, message, cost_usd) = (
+        column("status"),
+        column("error_message"),
+        column("cost_usd"),
+    );
+    let errors: Vec<_> = rows.iter().filter(|r| &r[status] == "error").collect();
     assert_eq!(errors.len(), 6);
-    assert!(errors.iter().all(|r| r[15] == format!("'{EVIL_MESSAGE}")));
+    assert!(errors
+        .iter()
+        .all(|r| r[message] == format!("'{EVIL_MESSAGE}")));
     let cost: i64 = rows
         .iter()
-        .map(|r| r[9].replace('.', "").parse::<i64>().unwrap())
+        .map(|r| r[cost_usd].replace('.', "").parse::<i64>().unwrap())
         .sum();
     let summary = app.get_json("/api/v1/usage/summary?period=30d").await.1;
     assert_eq!(cost, summary["totalCostNanos"].as_i64().unwrap());

@@ -64,6 +64,8 @@ async fn seed(app: &TestApp) {
                     output_tokens: rng.gen_range(0..3_000),
                     cached_input_tokens: if rng.gen_bool(0.3) { input / 2 } else { 0 },
                     cache_write_tokens: if rng.gen_bool(0.1) { input / 4 } else { 0 },
+                    cache_write_1h_tokens: 0,
+                    service_tier: None,
                     cost_nanos: rng.gen_bool(0.1).then(|| rng.gen_range(0..90_000_000)),
                     latency_ms: rng.gen_bool(0.95).then(|| rng.gen_range(30..40_000)),
                     ttft_ms: rng.gen_bool(0.5).then(|| rng.gen_range(10..3_000)),

@@ -28,6 +28,8 @@ fn events(seed: u64, n: usize) -> Vec<UsageEvent> {
                 output_tokens: rng.gen_range(0..2_000),
                 cached_input_tokens: 0,
                 cache_write_tokens: 0,
+                cache_write_1h_tokens: 0,
+                service_tier: None,
                 cost_nanos: Some(rng.gen_range(0..50_000_000)),
                 latency_ms: rng.gen_bool(0.9).then(|| rng.gen_range(20..60_000)),
                 ttft_ms: None,
@@ -226,6 +228,8 @@ fn undo_duplicate_key(db: Db) -> &'static str {
         Db::Postgres => {
             "DROP INDEX events_project_ts_client;
              ALTER TABLE events DROP COLUMN provider;
+             ALTER TABLE events DROP COLUMN cache_write_1h_tokens;
+             ALTER TABLE events DROP COLUMN service_tier;
              ALTER TABLE models DROP COLUMN provider;
              ALTER TABLE events ADD CONSTRAINT events_project_id_client_id_key
                UNIQUE (project_id, client_id);

@@ -85,6 +85,26 @@ async fn a_fresh_install_prices_real_models_at_list_price(db: Db) {
         (usd("0.033"), catalogue.clone())
     );
 
+    // 1-hour cache writes cost 2x the input rate, $6 for Sonnet 4 (same page): 10,000
+    // input tokens of which 4,000 written to the cache, 1,000 of those for an hour; 500
+    // output. 6,000 x 3 + 3,000 x 3.75 + 1,000 x 6 + 500 x 15 per million
+    // = $0.018 + $0.01125 + $0.006 + $0.0075.
+    let mut e = tokens("claude-sonnet-4-20250514", 10_000, 0, 4_000, 500);
+    e["cache_write_1h_tokens"] = json!(1_000);
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.04275"), catalogue.clone())
+    );
+
+    // OpenAI's Batch API (openai.com/api/pricing, "Batch"): gpt-4o-mini $0.075 input,
+    // $0.30 output. 10,000 x 0.075 + 2,000 x 0.30 per million = $0.00075 + $0.0006.
+    let mut e = tokens("gpt-4o-mini", 10_000, 0, 0, 2_000);
+    e["service_tier"] = json!("batch");
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.00135"), catalogue.clone())
+    );
+
     // Google (ai.google.dev/gemini-api/docs/pricing): Gemini 2.5 Pro $1.25 input and $10
     // output up to 200k input tokens; $2.50 and $15 for the whole request above.
     let e = tokens("gemini-2.5-pro", 100_000, 0, 0, 1_000);

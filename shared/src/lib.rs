@@ -32,6 +32,42 @@ pub const PROVIDERS: [&str; 15] = [
     "ibm.watsonx.ai",
 ];
 
+/// The service tier a request ran on, which picks the tier's price: batch is usually half
+/// the list price, flex cheaper, priority dearer. Absent means the default tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceTier {
+    #[default]
+    Default,
+    Batch,
+    Flex,
+    Priority,
+}
+
+impl ServiceTier {
+    pub const ALL: [ServiceTier; 4] = [
+        ServiceTier::Default,
+        ServiceTier::Batch,
+        ServiceTier::Flex,
+        ServiceTier::Priority,
+    ];
+
+    /// The name as sent and stored (`default`, `batch`, `flex`, `priority`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceTier::Default => "default",
+            ServiceTier::Batch => "batch",
+            ServiceTier::Flex => "flex",
+            ServiceTier::Priority => "priority",
+        }
+    }
+
+    /// The tier named `name` (exactly, lower case).
+    pub fn from_name(name: &str) -> Option<ServiceTier> {
+        ServiceTier::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
 /// Whether a request to the model succeeded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -57,6 +93,13 @@ pub struct UsageEvent {
     pub output_tokens: i64,
     pub cached_input_tokens: i64,
     pub cache_write_tokens: i64,
+    /// The part of `cache_write_tokens` written to a 1-hour cache (Anthropic charges these
+    /// more than 5-minute writes).
+    #[serde(default)]
+    pub cache_write_1h_tokens: i64,
+    /// The tier the request ran on; `None` is the default tier.
+    #[serde(default)]
+    pub service_tier: Option<ServiceTier>,
     /// Cost sent by the client; `None` means "price it from the price table".
     pub cost_nanos: Option<i64>,
     pub latency_ms: Option<i64>,

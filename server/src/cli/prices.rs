@@ -5,7 +5,7 @@ use clap::Subcommand;
 use shared::{parse_usd_micros, ModelPrice};
 
 use crate::pricing::catalogue::{Catalogue, Match};
-use crate::pricing::{list_price, PriceBook};
+use crate::pricing::{list_charge, PriceBook};
 
 use super::{fmt_ms, AnyError, CLI};
 use crate::{admin, Store};
@@ -75,7 +75,24 @@ pub async fn prices(store: &Store, cmd: PriceCmd) -> Result<(), AnyError> {
                         "{name}: {how} {} ({}), taken {}",
                         entry.model, entry.provider, catalogue.taken
                     );
-                    print_rates(&list_price(entry, 0));
+                    let charge = list_charge(entry, 0, shared::ServiceTier::Default);
+                    print_rates(&charge.as_price(&entry.model));
+                    if entry.cache_write_1h.is_some() {
+                        println!("1-hour cache write {}", fmt_micros(charge.cache_write_1h));
+                    }
+                    for (tier, rates) in [
+                        ("batch", &entry.batch),
+                        ("flex", &entry.flex),
+                        ("priority", &entry.priority),
+                    ] {
+                        if let Some(r) = rates {
+                            println!(
+                                "{tier} tier: input {} output {}",
+                                fmt_micros(r.input),
+                                fmt_micros(r.output)
+                            );
+                        }
+                    }
                     if let Some(lc) = &entry.long_context {
                         println!(
                             "above {} input tokens, the whole request: input {} output {}",

@@ -180,6 +180,8 @@ mod tests {
             error_message: None,
             user: Some(""),
             metadata,
+            cache_write_1h_tokens: 3,
+            service_tier: Some("batch"),
         }
     }
 
@@ -210,10 +212,12 @@ mod tests {
                 neutralise(text),
                 "gpt-4o".into(),
                 "openai".into(),
+                "batch".into(),
                 "1234".into(),
                 "0".into(),
                 "77".into(),
                 "5".into(),
+                "3".into(),
                 "-1.605000001".into(),
                 "client".into(),
                 "830".into(),
@@ -284,8 +288,9 @@ mod tests {
                 let got: serde_json::Value = serde_json::from_str(&line).unwrap();
                 let want = serde_json::json!({
                     "id": text, "timestamp": "2025-01-02T03:04:05.678Z", "project": text,
-                    "model": "gpt-4o", "provider": "openai", "input_tokens": 1234, "output_tokens": 0,
-                    "cached_input_tokens": 77, "cache_write_tokens": 5,
+                    "model": "gpt-4o", "provider": "openai", "service_tier": "batch",
+                    "input_tokens": 1234, "output_tokens": 0,
+                    "cached_input_tokens": 77, "cache_write_tokens": 5, "cache_write_1h_tokens": 3,
                     "cost_usd": -1.605000001, "cost_nanos": -1_605_000_001i64,
                     "cost_source": "client", "latency_ms": 830, "ttft_ms": null,
                     "status": "error", "error_type": text, "error_message": null,

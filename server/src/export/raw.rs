@@ -10,16 +10,18 @@ pub enum RawFormat {
     Ndjson,
 }
 
-const RAW_COLUMNS: [&str; 18] = [
+const RAW_COLUMNS: [&str; 20] = [
     "id",
     "timestamp",
     "project",
     "model",
     "provider",
+    "service_tier",
     "input_tokens",
     "output_tokens",
     "cached_input_tokens",
     "cache_write_tokens",
+    "cache_write_1h_tokens",
     "cost_usd",
     "cost_source",
     "latency_ms",
@@ -140,11 +142,14 @@ pub fn write_csv_event(out: &mut Vec<u8>, e: &RawEvent<'_>) {
     csv_text(out, e.model);
     out.push(b',');
     csv_text(out, e.provider.unwrap_or(""));
+    out.push(b',');
+    csv_text(out, e.service_tier.unwrap_or(""));
     for n in [
         e.input_tokens,
         e.output_tokens,
         e.cached_input_tokens,
         e.cache_write_tokens,
+        e.cache_write_1h_tokens,
     ] {
         out.push(b',');
         write_int(out, n);
@@ -186,10 +191,12 @@ pub fn write_ndjson_event(out: &mut Vec<u8>, e: &RawEvent<'_>) {
     field(out, "project", &e.project);
     field(out, "model", &e.model);
     field(out, "provider", &e.provider);
+    field(out, "service_tier", &e.service_tier);
     field(out, "input_tokens", &e.input_tokens);
     field(out, "output_tokens", &e.output_tokens);
     field(out, "cached_input_tokens", &e.cached_input_tokens);
     field(out, "cache_write_tokens", &e.cache_write_tokens);
+    field(out, "cache_write_1h_tokens", &e.cache_write_1h_tokens);
     field(out, "cost_usd", &usd(e.cost_nanos));
     field(out, "cost_nanos", &e.cost_nanos);
     field(out, "cost_source", &cost_source(e.cost_source));

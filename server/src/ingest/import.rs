@@ -27,11 +27,12 @@ pub enum ImportError {
 }
 
 /// Columns of a CSV file that hold numbers; everything else is text. Empty cells are absent.
-const NUMERIC: [&str; 7] = [
+const NUMERIC: [&str; 8] = [
     "input_tokens",
     "output_tokens",
     "cached_input_tokens",
     "cache_write_tokens",
+    "cache_write_1h_tokens",
     "cost_usd",
     "latency_ms",
     "ttft_ms",

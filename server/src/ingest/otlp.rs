@@ -174,6 +174,28 @@ pub fn to_event_json(resource: &HashMap<String, Attr>, span: &Span) -> Option<Va
             "gen_ai.usage.cache_creation.input_tokens",
         ],
     );
+    // No convention names 1-hour cache writes yet; these are the names of Anthropic's usage
+    // field under gen_ai.usage.
+    let cache_write_1h = tokens(
+        a,
+        &[
+            "gen_ai.usage.cache_creation.ephemeral_1h_input_tokens",
+            "gen_ai.usage.cache_write_1h.input_tokens",
+        ],
+    );
+    // The tier the request ran on, as OpenAI's response reports it (else as requested).
+    // "auto" and "default" are the default tier; a tier we have no price for (e.g. "scale")
+    // is left out rather than refusing the span.
+    let service_tier = first(
+        a,
+        &[
+            "openai.response.service_tier",
+            "openai.request.service_tier",
+        ],
+    )
+    .and_then(Attr::as_str)
+    .filter(|t| ["batch", "flex", "priority"].contains(t))
+    .map(|t| json!(t));
     // The conventions count cached tokens inside the input; some Anthropic instrumentations
     // report the input without them (as Anthropic's API does). Cache reads and writes above
     // the input can only mean that: add them.
@@ -209,6 +231,10 @@ pub fn to_event_json(resource: &HashMap<String, Attr>, span: &Span) -> Option<Va
     event.insert("output_tokens".into(), zero_if_null(output));
     event.insert("cached_input_tokens".into(), cache_read);
     event.insert("cache_write_tokens".into(), cache_write);
+    event.insert("cache_write_1h_tokens".into(), cache_write_1h);
+    if let Some(t) = service_tier {
+        event.insert("service_tier".into(), t);
+    }
     if let Some(p) = provider {
         event.insert("provider".into(), p);
     }
@@ -736,5 +762,30 @@ mod tests {
         assert!(to_event_json(&none, &bare).is_some());
         bare.attributes.remove("gen_ai.usage.output_tokens");
         assert_eq!(to_event_json(&none, &bare), None);
+    }
+
+    #[test]
+    fn service_tiers_and_one_hour_cache_writes_are_mapped() {
+        let none = HashMap::new();
+        let span = chat(&[
+            ("gen_ai.usage.input_tokens", Attr::Int(100)),
+            ("gen_ai.usage.cache_creation.input_tokens", Attr::Int(50)),
+            (
+                "gen_ai.usage.cache_creation.ephemeral_1h_input_tokens",
+                Attr::Int(20),
+            ),
+            ("openai.request.service_tier", Attr::Str("auto".into())),
+            ("openai.response.service_tier", Attr::Str("flex".into())),
+        ]);
+        let event = validate_event(&to_event_json(&none, &span).unwrap(), i64::MAX / 2).unwrap();
+        assert_eq!(event.cache_write_tokens, 50);
+        assert_eq!(event.cache_write_1h_tokens, 20);
+        assert_eq!(event.service_tier, Some(shared::ServiceTier::Flex));
+        // The default tier, or one we have no price for, is left out (never a refusal).
+        for tier in ["default", "scale"] {
+            let span = chat(&[("openai.response.service_tier", Attr::Str(tier.into()))]);
+            let json = to_event_json(&none, &span).unwrap();
+            assert_eq!(json.get("service_tier"), None, "{tier}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use chrono::DateTime;
 use serde_json::{Map, Value};
-use shared::{EventStatus, Problem, UsageEvent, NANOS_PER_USD};
+use shared::{EventStatus, Problem, ServiceTier, UsageEvent, NANOS_PER_USD};
 
 /// Upper bound of any token count of one event; keeps roll-up sums far from overflow.
 pub const MAX_TOKENS: i64 = 1_000_000_000;
@@ -158,6 +158,32 @@ pub fn validate_event(item: &Value, now_ms: i64) -> Result<UsageEvent, FieldProb
             "cached_input_tokens + cache_write_tokens exceed input_tokens (input_tokens counts every prompt token, cached ones included)".into(),
         ));
     }
+    let cache_write_1h_tokens = opt_count(obj, "cache_write_1h_tokens", &mut p).unwrap_or(0);
+    if cache_write_1h_tokens > cache_write_tokens {
+        p.push((
+            "cache_write_1h_tokens",
+            "exceeds cache_write_tokens (it is the part of cache_write_tokens written for an hour)"
+                .into(),
+        ));
+    }
+    let service_tier = match obj.get("service_tier") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => match ServiceTier::from_name(s) {
+            Some(ServiceTier::Default) => None,
+            Some(tier) => Some(tier),
+            None => {
+                p.push((
+                    "service_tier",
+                    "must be \"default\", \"batch\", \"flex\" or \"priority\"".into(),
+                ));
+                None
+            }
+        },
+        Some(_) => {
+            p.push(("service_tier", "must be a string".into()));
+            None
+        }
+    };
     let cost_nanos = match obj.get("cost_usd") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => match n.as_f64() {
@@ -227,6 +253,8 @@ pub fn validate_event(item: &Value, now_ms: i64) -> Result<UsageEvent, FieldProb
         output_tokens,
         cached_input_tokens,
         cache_write_tokens,
+        cache_write_1h_tokens,
+        service_tier,
         cost_nanos,
         latency_ms,
         ttft_ms,
@@ -369,6 +397,33 @@ pub(crate) mod tests {
         v["cached_input_tokens"] = json!(8);
         v["cache_write_tokens"] = json!(3);
         assert!(validate_event(&v, NOW).is_err());
+    }
+
+    #[test]
+    fn one_hour_cache_writes_are_part_of_the_cache_writes() {
+        let mut v = valid();
+        v["cache_write_tokens"] = json!(4);
+        v["cache_write_1h_tokens"] = json!(4);
+        assert_eq!(validate_event(&v, NOW).unwrap().cache_write_1h_tokens, 4);
+        v["cache_write_1h_tokens"] = json!(5);
+        let problems = validate_event(&v, NOW).unwrap_err();
+        assert_eq!(problems[0].0, "cache_write_1h_tokens");
+    }
+
+    #[test]
+    fn a_service_tier_is_one_of_four_and_default_is_stored_as_absent() {
+        let tier = |t: Value| {
+            let mut v = valid();
+            v["service_tier"] = t;
+            validate_event(&v, NOW).map(|e| e.service_tier)
+        };
+        assert_eq!(tier(json!("batch")), Ok(Some(ServiceTier::Batch)));
+        assert_eq!(tier(json!("priority")), Ok(Some(ServiceTier::Priority)));
+        assert_eq!(tier(json!("default")), Ok(None));
+        assert_eq!(tier(Value::Null), Ok(None));
+        for bad in [json!("Batch"), json!("auto"), json!(1)] {
+            assert_eq!(tier(bad).unwrap_err()[0].0, "service_tier");
+        }
     }
 
     #[test]

@@ -6,9 +6,9 @@ pub mod catalogue;
 
 use std::collections::HashMap;
 
-use shared::UsageEvent;
+use shared::{ServiceTier, UsageEvent};
 
-use self::catalogue::{Catalogue, Entry, Match};
+use self::catalogue::{Catalogue, Entry, Match, Rates};
 use crate::rollup::{CostSource, PricedCost};
 
 pub use shared::ModelPrice;
@@ -49,7 +49,8 @@ impl PriceBook {
         after.checked_sub(1).map(|i| &rows[i])
     }
 
-    /// The stored cost of an event: the client's, else the price table's, else 0 (unpriced).
+    /// The stored cost of an event: the client's, else the price table's, else the
+    /// catalogue's list price for the event's tier, else 0 (unpriced).
     pub fn cost_of(&self, event: &UsageEvent) -> PricedCost {
         if let Some(nanos) = event.cost_nanos {
             return PricedCost {
@@ -59,7 +60,7 @@ impl PriceBook {
         }
         if let Some(price) = self.price_at(&event.model, event.timestamp_ms) {
             return PricedCost {
-                nanos: token_cost_nanos(event, price),
+                nanos: token_cost_nanos(event, &Charge::from_table(price)),
                 source: CostSource::PriceTable,
             };
         }
@@ -67,13 +68,16 @@ impl PriceBook {
             .catalogue
             .resolve(&event.model, event.provider.as_deref())
         {
-            Some((entry, found)) => PricedCost {
-                nanos: token_cost_nanos(event, &list_price(entry, event.input_tokens)),
-                source: match found {
-                    Match::Exact => CostSource::Catalogue,
-                    Match::Fallback => CostSource::Fallback,
-                },
-            },
+            Some((entry, found)) => {
+                let tier = event.service_tier.unwrap_or_default();
+                PricedCost {
+                    nanos: token_cost_nanos(event, &list_charge(entry, event.input_tokens, tier)),
+                    source: match found {
+                        Match::Exact => CostSource::Catalogue,
+                        Match::Fallback => CostSource::Fallback,
+                    },
+                }
+            }
             None => PricedCost {
                 nanos: 0,
                 source: CostSource::Unpriced,
@@ -81,49 +85,137 @@ impl PriceBook {
         }
     }
 
-    /// The price of `model` at `ts_ms` for a request of ordinary size: the price table's,
-    /// else the catalogue's list price.
+    /// The price of `model` at `ts_ms` for a request of ordinary size on the default tier:
+    /// the price table's, else the catalogue's list price.
     pub fn base_price(&self, model: &str, ts_ms: i64) -> Option<ModelPrice> {
         if let Some(p) = self.price_at(model, ts_ms) {
             return Some(p.clone());
         }
         let (entry, _) = self.catalogue.resolve(model, None)?;
-        Some(list_price(entry, 0))
+        Some(list_charge(entry, 0, ServiceTier::Default).as_price(&entry.model))
     }
 }
 
-/// A catalogue entry's rates for a request with `input_tokens`: the long-context tier's for
-/// the whole request above its threshold. Cache reads and writes without a price of their
-/// own cost the input rate (never $0).
-pub fn list_price(entry: &Entry, input_tokens: i64) -> ModelPrice {
-    let rates = match &entry.long_context {
-        Some(lc) if input_tokens > lc.above_input_tokens => &lc.rates,
-        _ => &entry.rates,
+/// The rates one request is charged at, micro-USD per million tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Charge {
+    pub input: i64,
+    pub cached_input: i64,
+    /// 5-minute cache writes (and every cache write where the provider has one kind).
+    pub cache_write: i64,
+    pub cache_write_1h: i64,
+    pub output: i64,
+}
+
+impl Charge {
+    /// An admin's price: it has one cache-write rate, for 5-minute and 1-hour writes alike,
+    /// and holds for every service tier.
+    pub fn from_table(p: &ModelPrice) -> Charge {
+        Charge {
+            input: p.input,
+            cached_input: p.cached_input,
+            cache_write: p.cache_write,
+            cache_write_1h: p.cache_write,
+            output: p.output,
+        }
+    }
+
+    /// The rates as a price-table row (1-hour writes are not part of one).
+    pub fn as_price(&self, model: &str) -> ModelPrice {
+        ModelPrice {
+            model: model.to_string(),
+            effective_from_ms: 0,
+            input: self.input,
+            cached_input: self.cached_input,
+            cache_write: self.cache_write,
+            output: self.output,
+        }
+    }
+}
+
+/// A catalogue entry's rates for a request with `input_tokens` on `tier`.
+///
+/// - Above the long-context threshold the long-context rates apply to the whole request.
+/// - A tier the entry has rates for (batch, flex, priority) uses them; a tier it has none for
+///   is charged the default tier's rates. Above the long-context threshold on such a tier,
+///   each long-context rate is scaled as the tier scales the ordinary rate (Gemini 2.5 Pro
+///   batch: half of $2.50 and $15 above 200k input tokens).
+/// - Cache reads and writes without a price of their own cost the tier's input rate, never
+///   $0 (OpenAI charges cache writes as ordinary input; its batch tier has no cache discount).
+/// - 1-hour cache writes cost the entry's 1-hour rate, scaled like the input rate on another
+///   tier or above the threshold (Anthropic: 2x the input rate in every tier); entries
+///   without one charge them as 5-minute writes.
+pub fn list_charge(entry: &Entry, input_tokens: i64, tier: ServiceTier) -> Charge {
+    let base = &entry.rates;
+    let tiered = match tier {
+        ServiceTier::Default => None,
+        ServiceTier::Batch => entry.batch.as_ref(),
+        ServiceTier::Flex => entry.flex.as_ref(),
+        ServiceTier::Priority => entry.priority.as_ref(),
     };
-    ModelPrice {
-        model: entry.model.clone(),
-        effective_from_ms: 0,
+    let long = (entry.long_context.as_ref()).filter(|lc| input_tokens > lc.above_input_tokens);
+    let rates: Rates = match (tiered, long) {
+        (None, None) => base.clone(),
+        (Some(t), None) => t.clone(),
+        (None, Some(lc)) => lc.rates.clone(),
+        (Some(t), Some(lc)) => Rates {
+            input: scale(lc.rates.input, t.input, base.input),
+            output: scale(lc.rates.output, t.output, base.output),
+            cached_input: lc.rates.cached_input.map(|c| {
+                scale(
+                    c,
+                    t.cached_input.unwrap_or(t.input),
+                    base.cached_input.unwrap_or(base.input),
+                )
+            }),
+            cache_write: lc.rates.cache_write.map(|c| {
+                scale(
+                    c,
+                    t.cache_write.unwrap_or(t.input),
+                    base.cache_write.unwrap_or(base.input),
+                )
+            }),
+        },
+    };
+    let cache_write = rates.cache_write.unwrap_or(rates.input);
+    Charge {
         input: rates.input,
         cached_input: rates.cached_input.unwrap_or(rates.input),
-        cache_write: rates.cache_write.unwrap_or(rates.input),
+        cache_write,
+        cache_write_1h: match entry.cache_write_1h {
+            Some(one_hour) => scale(one_hour, rates.input, base.input),
+            None => cache_write,
+        },
         output: rates.output,
     }
 }
 
-/// Cost of an event's tokens at a price, in nano-USD rounded half up.
+/// `rate * to / from`, rounded half up; `rate` itself when `from` is 0.
+fn scale(rate: i64, to: i64, from: i64) -> i64 {
+    if from == 0 {
+        return rate;
+    }
+    let (rate, to, from) = (rate as i128, to as i128, from as i128);
+    ((rate * to + from / 2) / from).clamp(0, i64::MAX.into()) as i64
+}
+
+/// Cost of an event's tokens at `charge`, in nano-USD rounded half up.
 ///
 /// `input_tokens` includes cached and cache-write tokens, which are charged at their own
-/// rates; only the remainder is charged at the input rate. A cost beyond `i64` (about
-/// $9.2 billion, only with absurd prices) saturates instead of wrapping to a negative cost.
-pub fn token_cost_nanos(event: &UsageEvent, price: &ModelPrice) -> i64 {
+/// rates; only the remainder is charged at the input rate. `cache_write_1h_tokens` are the
+/// part of `cache_write_tokens` written for an hour. A cost beyond `i64` (about $9.2
+/// billion, only with absurd prices) saturates instead of wrapping to a negative cost.
+pub fn token_cost_nanos(event: &UsageEvent, charge: &Charge) -> i64 {
     let uncached = event.input_tokens - event.cached_input_tokens - event.cache_write_tokens;
+    let five_minute = event.cache_write_tokens - event.cache_write_1h_tokens;
     // tokens * micro-USD per million tokens = pico-USD; divide by 1000 for nano-USD.
     // With validated counts (at most 1e9) and i64 prices each product is below 1e28: no
     // i128 overflow.
-    let pico: i128 = uncached as i128 * price.input as i128
-        + event.cached_input_tokens as i128 * price.cached_input as i128
-        + event.cache_write_tokens as i128 * price.cache_write as i128
-        + event.output_tokens as i128 * price.output as i128;
+    let pico: i128 = uncached as i128 * charge.input as i128
+        + event.cached_input_tokens as i128 * charge.cached_input as i128
+        + five_minute as i128 * charge.cache_write as i128
+        + event.cache_write_1h_tokens as i128 * charge.cache_write_1h as i128
+        + event.output_tokens as i128 * charge.output as i128;
     ((pico + 500) / 1000).clamp(i64::MIN.into(), i64::MAX.into()) as i64
 }
 
@@ -150,13 +242,73 @@ mod tests {
         e.cache_write_tokens = 100_000;
         e.output_tokens = 10_000;
         // 300k*3 + 600k*0.3 + 100k*3.75 + 10k*15 = 0.9 + 0.18 + 0.375 + 0.15 = $1.605
-        assert_eq!(token_cost_nanos(&e, &price), 1_605_000_000);
+        let charge = Charge::from_table(&price);
+        assert_eq!(token_cost_nanos(&e, &charge), 1_605_000_000);
         e.input_tokens = 1;
         e.cached_input_tokens = 0;
         e.cache_write_tokens = 0;
         e.output_tokens = 0;
         // 1 token at $3/M = 3000 nano-USD exactly.
-        assert_eq!(token_cost_nanos(&e, &price), 3_000);
+        assert_eq!(token_cost_nanos(&e, &charge), 3_000);
+    }
+
+    #[test]
+    fn tiers_long_context_and_one_hour_writes_pick_their_rates() {
+        let catalogue = Catalogue::bundled();
+        let entry = |name: &str| catalogue.resolve(name, None).unwrap().0;
+        let rates = |c: Charge| (c.input, c.cache_write, c.cache_write_1h, c.output);
+        let sonnet = entry("claude-sonnet-4-20250514");
+        // Anthropic: 1-hour writes at 2x input, in every tier and above 200k input tokens.
+        assert_eq!(
+            rates(list_charge(sonnet, 1_000, ServiceTier::Default)),
+            (3_000_000, 3_750_000, 6_000_000, 15_000_000)
+        );
+        assert_eq!(
+            rates(list_charge(sonnet, 1_000, ServiceTier::Batch)),
+            (1_500_000, 1_875_000, 3_000_000, 7_500_000)
+        );
+        assert_eq!(
+            rates(list_charge(sonnet, 300_000, ServiceTier::Default)),
+            (6_000_000, 7_500_000, 12_000_000, 22_500_000)
+        );
+        // Gemini 2.5 Pro batch above 200k: half the long-context rates.
+        let pro = list_charge(entry("gemini-2.5-pro"), 250_000, ServiceTier::Batch);
+        assert_eq!((pro.input, pro.output), (1_250_000, 7_500_000));
+        // A tier the model has no price for is charged the default tier's rates; a tier
+        // without a cache price has no cache discount.
+        let mini = entry("gpt-4o-mini");
+        assert_eq!(
+            list_charge(mini, 10, ServiceTier::Flex),
+            list_charge(mini, 10, ServiceTier::Default)
+        );
+        let batch = list_charge(mini, 10, ServiceTier::Batch);
+        assert_eq!(
+            (
+                batch.input,
+                batch.cached_input,
+                batch.cache_write,
+                batch.output
+            ),
+            (75_000, 75_000, 75_000, 300_000)
+        );
+    }
+
+    #[test]
+    fn one_hour_cache_writes_are_charged_at_their_rate() {
+        let mut e = validate_event(&valid(), NOW).unwrap();
+        e.input_tokens = 3_000;
+        e.cache_write_tokens = 3_000;
+        e.cache_write_1h_tokens = 1_000;
+        e.output_tokens = 0;
+        let charge = Charge {
+            input: 3_000_000,
+            cached_input: 300_000,
+            cache_write: 3_750_000,
+            cache_write_1h: 6_000_000,
+            output: 15_000_000,
+        };
+        // 2,000 x $3.75 + 1,000 x $6 per million = $0.0075 + $0.006.
+        assert_eq!(token_cost_nanos(&e, &charge), 13_500_000);
     }
 
     #[test]
@@ -174,7 +326,7 @@ mod tests {
         let event = json!({"timestamp": "2025-06-01T12:00:00Z", "model": "max",
             "input_tokens": 1_000_000_000, "output_tokens": 1_000_000_000});
         let e = validate_event(&event, NOW).unwrap();
-        assert_eq!(token_cost_nanos(&e, &price), i64::MAX);
+        assert_eq!(token_cost_nanos(&e, &Charge::from_table(&price)), i64::MAX);
         let cost = PriceBook::new(vec![price]).cost_of(&e);
         assert_eq!(cost.nanos, i64::MAX);
     }

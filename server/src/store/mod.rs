@@ -33,6 +33,8 @@ macro_rules! raw_event_from_row {
             user: $r.text_at(15)?,
             metadata: $r.text_at(16)?,
             provider: $r.text_at(17)?,
+            cache_write_1h_tokens: $r.$get(18)?,
+            service_tier: $r.text_at(19)?,
         }
     };
 }
@@ -107,16 +109,17 @@ pub(crate) struct Batch {
     pub model_ids: HashMap<String, i64>,
 }
 
-/// One event's values in [`EVENT_COLUMNS`] order after `project_id`: the client's id, nine
-/// integers (`ts` to `cost_source`), latency, time to first token, the error flag and four
-/// texts (`error_type`, `error_message`, `end_user`, `metadata`, `provider`).
+/// One event's values in [`EVENT_COLUMNS`] order after `project_id`: the client's id, ten
+/// integers (`ts` to `cache_write_1h_tokens`), latency, time to first token, the error flag
+/// and six texts (`error_type`, `error_message`, `end_user`, `metadata`, `provider`,
+/// `service_tier`).
 pub(crate) struct EventRow<'a> {
     pub client_id: Option<&'a str>,
-    pub ints: [i64; 9],
+    pub ints: [i64; 10],
     pub latency_ms: Option<i64>,
     pub ttft_ms: Option<i64>,
     pub is_error: i64,
-    pub texts: [Option<&'a str>; 5],
+    pub texts: [Option<&'a str>; 6],
 }
 
 impl Batch {
@@ -148,6 +151,7 @@ impl Batch {
                     e.cache_write_tokens,
                     cost.nanos,
                     cost.source as i64,
+                    e.cache_write_1h_tokens,
                 ],
                 latency_ms: e.latency_ms,
                 ttft_ms: e.ttft_ms,
@@ -158,6 +162,7 @@ impl Batch {
                     e.user.as_deref(),
                     e.metadata.as_deref(),
                     e.provider.as_deref(),
+                    e.service_tier.map(|t| t.as_str()),
                 ],
             })
     }
@@ -207,7 +212,8 @@ pub struct RawEvent<'a> {
     pub cached_input_tokens: i64,
     pub cache_write_tokens: i64,
     pub cost_nanos: i64,
-    /// 0 unpriced, 1 price table, 2 sent by the client.
+    /// A [`crate::rollup::CostSource`]: 0 unpriced, 1 price table, 2 sent by the client,
+    /// 3 catalogue, 4 catalogue by fallback.
     pub cost_source: i64,
     pub latency_ms: Option<i64>,
     pub ttft_ms: Option<i64>,
@@ -217,6 +223,9 @@ pub struct RawEvent<'a> {
     pub user: Option<&'a str>,
     pub metadata: Option<&'a str>,
     pub provider: Option<&'a str>,
+    pub cache_write_1h_tokens: i64,
+    /// `batch`, `flex` or `priority`; `None` is the default tier.
+    pub service_tier: Option<&'a str>,
 }
 
 /// A text column of a row, borrowed (NULL is `None`).
@@ -381,8 +390,9 @@ pub struct GroupRow {
 pub type RollupTotals = RollupDelta;
 
 const EVENT_COLUMNS: &str = "project_id, client_id, ts, received_at, model_id, input_tokens, \
-    output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, cost_source, latency_ms, \
-    ttft_ms, is_error, error_type, error_message, end_user, metadata, provider";
+    output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, cost_source, \
+    cache_write_1h_tokens, latency_ms, ttft_ms, is_error, error_type, error_message, end_user, \
+    metadata, provider, service_tier";
 /// Bytes after which [`Store::stream_events`] sends a chunk on (a chunk ends with a whole event).
 pub const EXPORT_CHUNK_BYTES: usize = 128 * 1024;
 
@@ -1067,7 +1077,8 @@ impl Store {
             "SELECT e.client_id, e.ts, e.project_id, e.model_id, e.input_tokens, \
              e.output_tokens, e.cached_input_tokens, e.cache_write_tokens, e.cost_nanos, \
              e.cost_source, e.latency_ms, e.ttft_ms, e.is_error, e.error_type, e.error_message, \
-             e.end_user, e.metadata, e.provider FROM events e WHERE e.ts >= $1 AND e.ts < $2",
+             e.end_user, e.metadata, e.provider, e.cache_write_1h_tokens, e.service_tier \
+             FROM events e WHERE e.ts >= $1 AND e.ts < $2",
         );
         let mut args = vec![start_ms, end_ms];
         push_id_filters(&mut sql, &mut args, f, "e.");

@@ -153,11 +153,11 @@ async fn insert_events(
 ) -> Result<HashSet<(String, i64)>, StoreError> {
     let n = b.events.len();
     let mut ids = Vec::with_capacity(n);
-    let mut ints: [Vec<i64>; 9] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut ints: [Vec<i64>; 10] = std::array::from_fn(|_| Vec::with_capacity(n));
     let mut latency = Vec::with_capacity(n);
     let mut ttft = Vec::with_capacity(n);
     let mut is_error = Vec::with_capacity(n);
-    let mut texts: [Vec<Option<&str>>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut texts: [Vec<Option<&str>>; 6] = std::array::from_fn(|_| Vec::with_capacity(n));
     for row in b.rows() {
         ids.push(row.client_id);
         for (column, v) in ints.iter_mut().zip(row.ints) {
@@ -170,14 +170,15 @@ async fn insert_events(
             column.push(v);
         }
     }
-    let [ts, received, model, input, output, cached, cache_write, cost, source] = ints;
-    let [error_type, error_message, user, metadata, provider] = texts;
+    let [ts, received, model, input, output, cached, cache_write, cost, source, cache_write_1h] =
+        ints;
+    let [error_type, error_message, user, metadata, provider, tier] = texts;
     let inserted: Vec<(Option<String>, i64)> = sqlx::query_as(&format!(
         "INSERT INTO events ({EVENT_COLUMNS}) \
          SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], \
            $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], \
-           $12::BIGINT[], $13::BIGINT[], $14::BIGINT[], $15::TEXT[], $16::TEXT[], $17::TEXT[], \
-           $18::TEXT[], $19::TEXT[]) AS u \
+           $12::BIGINT[], $13::BIGINT[], $14::BIGINT[], $15::BIGINT[], $16::TEXT[], \
+           $17::TEXT[], $18::TEXT[], $19::TEXT[], $20::TEXT[], $21::TEXT[]) AS u \
          ON CONFLICT (project_id, ts, client_id) DO NOTHING RETURNING client_id, ts"
     ))
     .bind(b.project_id)
@@ -191,6 +192,7 @@ async fn insert_events(
     .bind(cache_write)
     .bind(cost)
     .bind(source)
+    .bind(cache_write_1h)
     .bind(latency)
     .bind(ttft)
     .bind(is_error)
@@ -199,6 +201,7 @@ async fn insert_events(
     .bind(user)
     .bind(metadata)
     .bind(provider)
+    .bind(tier)
     .fetch_all(&mut *tx)
     .await?;
     Ok((inserted.into_iter())

@@ -161,7 +161,7 @@ pub fn write_batch(
         let mut insert = tx.prepare_cached(&format!(
             "INSERT INTO events ({EVENT_COLUMNS}) VALUES ({}) \
              ON CONFLICT (project_id, ts, client_id) DO NOTHING",
-            placeholders(19)
+            placeholders(21)
         ))?;
         for row in b.rows() {
             insert.raw_bind_parameter(1, b.project_id)?;
@@ -169,11 +169,11 @@ pub fn write_batch(
             for (i, v) in row.ints.iter().enumerate() {
                 insert.raw_bind_parameter(3 + i, v)?;
             }
-            insert.raw_bind_parameter(12, row.latency_ms)?;
-            insert.raw_bind_parameter(13, row.ttft_ms)?;
-            insert.raw_bind_parameter(14, row.is_error)?;
+            insert.raw_bind_parameter(13, row.latency_ms)?;
+            insert.raw_bind_parameter(14, row.ttft_ms)?;
+            insert.raw_bind_parameter(15, row.is_error)?;
             for (i, v) in row.texts.iter().enumerate() {
-                insert.raw_bind_parameter(15 + i, v)?;
+                insert.raw_bind_parameter(16 + i, v)?;
             }
             new.push(insert.raw_execute()? == 1);
         }

@@ -240,6 +240,8 @@ pub fn event_at(id: String, ts_ms: i64) -> shared::UsageEvent {
         output_tokens: 1,
         cached_input_tokens: 0,
         cache_write_tokens: 0,
+        cache_write_1h_tokens: 0,
+        service_tier: None,
         cost_nanos: None,
         latency_ms: None,
         ttft_ms: None,
