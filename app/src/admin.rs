@@ -85,6 +85,11 @@ pub fn AdminPage() -> impl IntoView {
     let create_key = ServerAction::<AdminCreateKey>::new();
     let revoke_key = ServerAction::<AdminRevokeKey>::new();
     let set_price = ServerAction::<AdminSetPrice>::new();
+    // `/admin?model=NAME#prices`: the dashboard's "set a price" link fills in the model.
+    let price_model = leptos_router::hooks::use_query_map()
+        .get_untracked()
+        .get("model")
+        .unwrap_or_default();
     let create_user = ServerAction::<AdminCreateUser>::new();
     let disable_user = ServerAction::<AdminDisableUser>::new();
     let create_token = ServerAction::<AdminCreateToken>::new();
@@ -167,7 +172,7 @@ pub fn AdminPage() -> impl IntoView {
                 {move || outcome(revoke_key.value().get(), "key")}
             </section>
 
-            <section class="panel" aria-labelledby="prices-title">
+            <section class="panel" id="prices" aria-labelledby="prices-title">
                 <h2 id="prices-title">"Prices (USD per million tokens)"</h2>
                 {lists(|o| view! {
                     <table class="admin-table">
@@ -182,7 +187,7 @@ pub fn AdminPage() -> impl IntoView {
                     </table>
                 }.into_any())}
                 <ActionForm action=set_price attr:class="inline-form">
-                    <label>"Model" <input name="model" required/></label>
+                    <label>"Model" <input name="model" required value=price_model/></label>
                     <label>"Input" <input name="input" required inputmode="decimal" placeholder="3.00"/></label>
                     <label>"Output" <input name="output" required inputmode="decimal" placeholder="15.00"/></label>
                     <label>"Cached input" <input name="cached_input" inputmode="decimal" placeholder="= input"/></label>

@@ -60,7 +60,8 @@ pub fn query_from_params(p: &ParamsMap, tz_fallback: &str) -> UsageQuery {
     }
 }
 
-fn encode(s: &str) -> String {
+/// `s` percent-encoded for a query value.
+pub fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {

@@ -307,7 +307,7 @@ fn Dashboard() -> impl IntoView {
                     Panel::Budgets => panel_body(budgets, |b| view! { <BudgetsPanel view=b/> }).into_any(),
                     Panel::Alerts => panel_body(alerts, |a| view! { <AlertsPanel view=a/> }).into_any(),
                     Panel::Daily => panel_body(daily, |d| view! { <DailyPanel days=d/> }).into_any(),
-                    Panel::Models => panel_body(models, |m| view! { <BreakdownTable rows=m.into_iter().map(Row::from).collect() what="Model"/> }).into_any(),
+                    Panel::Models => panel_body(models, |m| view! { <ModelsPanel models=m/> }).into_any(),
                     Panel::Projects => panel_body(projects, |p| view! { <BreakdownTable rows=p.into_iter().map(Row::from).collect() what="Project"/> }).into_any(),
                     Panel::Hourly => panel_body(hourly, |(hours, cells)| view! { <HourlyPanel hours cells/> }).into_any(),
                     Panel::Insights => panel_body(insights, |i| view! { <InsightsPanel insights=i/> }).into_any(),
@@ -444,7 +444,15 @@ fn SummaryCards(summary: UsageSummary) -> impl IntoView {
         view! {
             <p class="note" data-testid="unpriced-note">
                 {format_count(s.unpriced_requests)}
-                " requests have no price for their model; their cost counts as $0."
+                " requests have no price for their model; their cost counts as $0 (which models: the Models panel)."
+            </p>
+        }
+    });
+    let fallback = (s.fallback_requests > 0).then(|| {
+        view! {
+            <p class="note" data-testid="fallback-note">
+                {format_count(s.fallback_requests)}
+                " requests are priced by a fallback: their model's family's list price."
             </p>
         }
     });
@@ -487,6 +495,7 @@ fn SummaryCards(summary: UsageSummary) -> impl IntoView {
             </div>
         </div>
         {unpriced}
+        {fallback}
     }
 }
 
@@ -586,12 +595,15 @@ struct Row {
     name: String,
     /// Shown small beside the name: a model's provider.
     detail: Option<String>,
+    /// Shown small under the name: where a model's price comes from.
+    price: Option<String>,
     stats: BreakdownStats,
 }
 
 impl From<ModelUsage> for Row {
     fn from(m: ModelUsage) -> Row {
         Row {
+            price: Some(price_note(&m)),
             name: m.model,
             detail: m.provider,
             stats: m.stats,
@@ -604,8 +616,87 @@ impl From<ProjectUsage> for Row {
         Row {
             name: p.project,
             detail: None,
+            price: None,
             stats: p.stats,
         }
+    }
+}
+
+/// "catalogue", "no price · 12 unpriced", "fallback · 5 by fallback": a model's price source
+/// and the requests of the range stored without an exact price.
+fn price_note(m: &ModelUsage) -> String {
+    let mut note = format!("price: {}", m.price_source.label());
+    if m.unpriced_requests > 0 {
+        note.push_str(&format!(
+            " · {} unpriced",
+            format_count(m.unpriced_requests)
+        ));
+    }
+    if m.fallback_requests > 0 {
+        note.push_str(&format!(
+            " · {} by fallback",
+            format_count(m.fallback_requests)
+        ));
+    }
+    note
+}
+
+/// The Models panel: notices for models without an exact price (with a link to set one, for
+/// admins), then the table.
+#[component]
+fn ModelsPanel(models: Vec<ModelUsage>) -> impl IntoView {
+    let unpriced: Vec<(String, i64)> = (models.iter())
+        .filter(|m| m.unpriced_requests > 0)
+        .map(|m| (m.model.clone(), m.unpriced_requests))
+        .collect();
+    let fallback: Vec<(String, i64)> = (models.iter())
+        .filter(|m| m.fallback_requests > 0)
+        .map(|m| (m.model.clone(), m.fallback_requests))
+        .collect();
+    let account = Resource::new(|| (), |_| api::get_account());
+    let admin = move || {
+        account
+            .get()
+            .and_then(|a| a.ok())
+            .is_some_and(|a| a.role == shared::Role::Admin)
+    };
+    let list = move |rows: Vec<(String, i64)>| {
+        rows.into_iter()
+            .map(|(model, n)| {
+                let href = format!("/admin?model={}#prices", filters::encode(&model));
+                view! {
+                    <li>
+                        <span class="model">{model}</span>
+                        {format!(" · {} requests", format_count(n))}
+                        {move || admin().then(|| view! { " · " <a href=href.clone()>"set a price"</a> })}
+                    </li>
+                }
+            })
+            .collect_view()
+    };
+    let total = |rows: &[(String, i64)]| rows.iter().map(|(_, n)| n).sum::<i64>();
+    let unpriced_note = (!unpriced.is_empty()).then(|| {
+        let n = total(&unpriced);
+        view! {
+            <div class="note warn" data-testid="unpriced-models">
+                <p><strong>"Unpriced: "</strong>{format!("{} requests of models without a price count as $0:", format_count(n))}</p>
+                <ul>{list(unpriced)}</ul>
+            </div>
+        }
+    });
+    let fallback_note = (!fallback.is_empty()).then(|| {
+        let n = total(&fallback);
+        view! {
+            <div class="note" data-testid="fallback-models">
+                <p><strong>"Fallback prices: "</strong>{format!("{} requests of snapshots the catalogue does not list are priced at their family's list price:", format_count(n))}</p>
+                <ul>{list(fallback)}</ul>
+            </div>
+        }
+    });
+    view! {
+        {unpriced_note}
+        {fallback_note}
+        <BreakdownTable rows=models.into_iter().map(Row::from).collect() what="Model"/>
     }
 }
 
@@ -681,9 +772,12 @@ fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoView {
                     {header(SortBy::ErrorRate, "Error rate", true)}
                 </tr></thead>
                 <tbody>
-                    {move || sorted().into_iter().map(|Row { name, detail, stats: s }| view! {
+                    {move || sorted().into_iter().map(|Row { name, detail, price, stats: s }| view! {
                         <tr>
-                            <th scope="row">{name}{detail.map(|d| view! { <small class="provider">{d}</small> })}</th>
+                            <th scope="row">
+                                {name}{detail.map(|d| view! { <small class="provider">{d}</small> })}
+                                {price.map(|p| view! { <small class="price-source">{p}</small> })}
+                            </th>
                             <td class="num">{format_count(s.requests)}<span class="share">{format!("{:.1} %", s.request_share)}</span></td>
                             <td class="num">{format_usd(s.cost_nanos)}<span class="share">{format!("{:.1} %", s.cost_share)}</span></td>
                             <td class="num">{format_count(tokens(&s))}</td>

@@ -218,12 +218,16 @@ pub struct RollupDelta {
     pub ttft_sum_ms: i64,
     /// Failed requests among `requests`.
     pub errors: i64,
+    /// Requests priced from the catalogue by a family fallback.
+    pub fallback_requests: i64,
+    /// Requests whose cost the client sent.
+    pub client_cost_requests: i64,
     pub hist: [i64; HIST_BINS],
 }
 
 impl RollupDelta {
     /// The additive columns in the order of their fields (the store's `ROLLUP_SUMS`).
-    pub fn sums(&self) -> [i64; 12] {
+    pub fn sums(&self) -> [i64; 14] {
         [
             self.requests,
             self.input_tokens,
@@ -237,6 +241,8 @@ impl RollupDelta {
             self.ttft_count,
             self.ttft_sum_ms,
             self.errors,
+            self.fallback_requests,
+            self.client_cost_requests,
         ]
     }
 }
@@ -256,6 +262,8 @@ impl Default for RollupDelta {
             ttft_count: 0,
             ttft_sum_ms: 0,
             errors: 0,
+            fallback_requests: 0,
+            client_cost_requests: 0,
             hist: [0; HIST_BINS],
         }
     }
@@ -277,6 +285,8 @@ impl RollupDelta {
         self.ttft_count += d.ttft_count;
         self.ttft_sum_ms += d.ttft_sum_ms;
         self.errors += d.errors;
+        self.fallback_requests += d.fallback_requests;
+        self.client_cost_requests += d.client_cost_requests;
         for (a, b) in self.hist.iter_mut().zip(d.hist.iter()) {
             *a += b;
         }
@@ -358,8 +368,11 @@ impl BatchRollup {
             // cost ($1M) exceed i64 nano-USD. Saturate rather than panic or wrap negative.
             // Token and latency sums cannot: a 16 MiB batch holds too few events at their caps.
             d.cost_nanos = d.cost_nanos.saturating_add(cost.nanos);
-            if cost.source == CostSource::Unpriced {
-                d.unpriced_requests += 1;
+            match cost.source {
+                CostSource::Unpriced => d.unpriced_requests += 1,
+                CostSource::Fallback => d.fallback_requests += 1,
+                CostSource::Client => d.client_cost_requests += 1,
+                CostSource::PriceTable | CostSource::Catalogue => {}
             }
             if let Some(ms) = event.latency_ms {
                 d.latency_count += 1;

@@ -3,7 +3,8 @@
 //! the rows of successes into the rows of every status (and PostgreSQL's 0011 lets empty
 //! histogram bins be NULL); `derived_rollups_mismatch` (what `verify` runs) notices a level
 //! that is not their exact sum. 0012 (and PostgreSQL's 0013) move the duplicate key from
-//! (project, id) to (project, timestamp, id) and keep every stored event as it was.
+//! (project, id) to (project, timestamp, id) and keep every stored event as it was. 0017
+//! fills the new counts of fallback- and client-priced requests from the raw events.
 
 mod common;
 
@@ -63,7 +64,8 @@ async fn exec(db: Db, url: &str, sql: &str) {
 
 /// SQL taking every level back to its shape before 0010: empty histogram bins 0 again (not
 /// NULL, as PostgreSQL's 0011 stores them), each '' row less its error rows (successes
-/// only), '' rows of failures only gone, and no `errors` column.
+/// only), '' rows of failures only gone, and no `errors` column (nor 0017's counts of
+/// fallback-priced and client-priced requests).
 fn undo_rows_of_every_status() -> String {
     // The sums as they were before 0010 (no `errors`), spelled out: the store's list follows
     // the current schema.
@@ -100,7 +102,9 @@ fn undo_rows_of_every_status() -> String {
                AND e.bucket = {t}.bucket AND e.error_type <> '') \
              WHERE error_type = ''; \
              DELETE FROM {t} WHERE error_type = '' AND requests = 0; \
-             ALTER TABLE {t} DROP COLUMN errors;",
+             ALTER TABLE {t} DROP COLUMN errors; \
+             ALTER TABLE {t} DROP COLUMN fallback_requests; \
+             ALTER TABLE {t} DROP COLUMN client_cost_requests;",
             sums.join(", "),
             less.join(", ")
         ));
@@ -117,8 +121,26 @@ async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
         server::ingest::submit(&store, p.id, &events(seed, 700))
             .await
             .unwrap();
+        // Priced by the catalogue's fallback (a snapshot it does not list), not by the client.
+        let mut fallback = events(seed + 10, 60);
+        for e in &mut fallback {
+            e.model = "gpt-4o-2099-01-01".into();
+            e.cost_nanos = None;
+        }
+        server::ingest::submit(&store, p.id, &fallback)
+            .await
+            .unwrap();
     }
     assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
+    let totals = store.all_rollups().await.unwrap();
+    let sum = |f: fn(&server::rollup::RollupDelta) -> i64| -> i64 {
+        (totals.iter())
+            .filter(|(k, _)| k.error_type.is_empty())
+            .map(|(_, d)| f(d))
+            .sum()
+    };
+    assert_eq!(sum(|d| d.fallback_requests), 120);
+    assert_eq!(sum(|d| d.client_cost_requests), 1_400);
     if matches!(db, Db::Postgres) {
         // Ingest stores empty bins as NULL, never as 0 (latencies here are 20 ms to 60 s:
         // bins 17 to 63, so the first and last bins are always empty).
@@ -173,6 +195,15 @@ async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
         let sparse = include_str!("../../migrations/postgres/0011_sparse_histograms.sql");
         exec(db, &url, sparse).await;
     }
+    let priced_by = match db {
+        Db::Sqlite => {
+            include_str!("../../migrations/sqlite/0017_fallback_and_client_cost_requests.sql")
+        }
+        Db::Postgres => {
+            include_str!("../../migrations/postgres/0017_fallback_and_client_cost_requests.sql")
+        }
+    };
+    exec(db, &url, priced_by).await;
     let store = Store::connect(Some(&url)).await.unwrap();
     assert_eq!(store.derived_rollups_mismatch().await.unwrap(), None);
     assert_eq!(
@@ -223,6 +254,12 @@ fn undo_duplicate_key(db: Db) -> &'static str {
              CREATE INDEX events_errors_ts ON events (ts) WHERE is_error = 1;
              CREATE INDEX events_errors_project_ts ON events (project_id, ts) WHERE is_error = 1;
              ALTER TABLE models DROP COLUMN provider;
+             ALTER TABLE rollup_15m DROP COLUMN fallback_requests;
+             ALTER TABLE rollup_15m DROP COLUMN client_cost_requests;
+             ALTER TABLE rollup_1h DROP COLUMN fallback_requests;
+             ALTER TABLE rollup_1h DROP COLUMN client_cost_requests;
+             ALTER TABLE rollup_1d DROP COLUMN fallback_requests;
+             ALTER TABLE rollup_1d DROP COLUMN client_cost_requests;
              DELETE FROM _sqlx_migrations WHERE version >= 12;"
         }
         Db::Postgres => {
@@ -233,6 +270,12 @@ fn undo_duplicate_key(db: Db) -> &'static str {
              ALTER TABLE models DROP COLUMN provider;
              ALTER TABLE events ADD CONSTRAINT events_project_id_client_id_key
                UNIQUE (project_id, client_id);
+             ALTER TABLE rollup_15m DROP COLUMN fallback_requests;
+             ALTER TABLE rollup_15m DROP COLUMN client_cost_requests;
+             ALTER TABLE rollup_1h DROP COLUMN fallback_requests;
+             ALTER TABLE rollup_1h DROP COLUMN client_cost_requests;
+             ALTER TABLE rollup_1d DROP COLUMN fallback_requests;
+             ALTER TABLE rollup_1d DROP COLUMN client_cost_requests;
              DELETE FROM _sqlx_migrations WHERE version >= 12;"
         }
     }

@@ -167,6 +167,62 @@ async fn a_fresh_install_prices_real_models_at_list_price(db: Db) {
     // A name nobody lists stays unpriced and is counted so.
     let e = tokens("our-own-finetune", 1_000, 0, 0, 1_000);
     assert_eq!(priced(&app, &key, e).await, (0, "unpriced".into()));
+    // A model only ever priced by its clients.
+    let mut e = tokens("house-model", 10, 0, 0, 10);
+    e["cost_usd"] = json!(0.25);
+    assert_eq!(priced(&app, &key, e).await, (usd("0.25"), "client".into()));
+
+    // The Models panel says where each model's price comes from and counts the requests
+    // stored without an exact one; the summary counts them too.
+    let (status, models) = app.get_json("/api/v1/usage/models?period=24h").await;
+    assert_eq!(status, 200);
+    let model = |name: &str| -> Value {
+        (models.as_array().unwrap().iter())
+            .find(|m| m["model"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} missing from {models}"))
+    };
+    for (name, source, unpriced, fallback) in [
+        ("gpt-4o-mini", "price_table", 0, 0),
+        ("claude-sonnet-4-20250514", "catalogue", 0, 0),
+        ("gpt-4o-2099-01-01", "fallback", 0, 1),
+        ("our-own-finetune", "none", 1, 0),
+        ("house-model", "client", 0, 0),
+    ] {
+        let m = model(name);
+        assert_eq!(m["priceSource"], source, "{m}");
+        assert_eq!(m["unpricedRequests"], unpriced, "{m}");
+        assert_eq!(m["fallbackRequests"], fallback, "{m}");
+    }
+    let (_, summary) = app.get_json("/api/v1/usage/summary?period=24h").await;
+    assert_eq!(summary["unpricedRequests"], 1);
+    assert_eq!(summary["fallbackRequests"], 1);
+    // The CSV table of models carries the same.
+    let csv = app
+        .get("/api/usage?action=export&format=csv&table=models&period=24h")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.starts_with("model,provider,price_source,requests")
+            && header.ends_with("unpriced_requests,fallback_requests"),
+        "{header}"
+    );
+    let row = (csv.lines())
+        .find(|l| l.starts_with("our-own-finetune,"))
+        .unwrap();
+    assert!(
+        row.starts_with("our-own-finetune,,none,1,") && row.ends_with(",1,0"),
+        "{row}"
+    );
+    // Every roll-up still equals the raw events, the new counts included.
+    assert_eq!(
+        app.store.all_rollups().await.unwrap(),
+        app.store.rollups_from_raw_events().await.unwrap()
+    );
+    assert_eq!(app.store.derived_rollups_mismatch().await.unwrap(), None);
 }
 
 on_both_backends!(a_fresh_install_prices_real_models_at_list_price);

@@ -241,6 +241,9 @@ pub struct UsageSummary {
     pub error_requests: i64,
     /// Requests stored without a price (their cost counts as 0).
     pub unpriced_requests: i64,
+    /// Requests priced by a family fallback (a snapshot's family's list price).
+    #[serde(default)]
+    pub fallback_requests: i64,
     /// Mean latency in ms over requests that reported one.
     pub average_response_time_ms: Option<f64>,
     pub p50_ms: Option<f64>,
@@ -310,8 +313,58 @@ pub struct ModelUsage {
     /// The provider the model's events last named (`provider`), if any did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// Where the model's price comes from now.
+    #[serde(default)]
+    pub price_source: PriceSource,
+    /// Requests in the range stored without a price (cost 0).
+    #[serde(default)]
+    pub unpriced_requests: i64,
+    /// Requests in the range priced by a family fallback.
+    #[serde(default)]
+    pub fallback_requests: i64,
     #[serde(flatten)]
     pub stats: BreakdownStats,
+}
+
+/// Where a model's price comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceSource {
+    /// The organisation's price table (`prices set`, the admin page).
+    PriceTable,
+    /// The bundled catalogue's list price for the model.
+    Catalogue,
+    /// The catalogue's price of the model's family (a snapshot it does not list).
+    Fallback,
+    /// No price here; the costs shown are the ones clients sent.
+    Client,
+    /// No price anywhere: requests are stored at $0.
+    #[default]
+    None,
+}
+
+impl PriceSource {
+    /// As the raw export's `cost_source` names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriceSource::PriceTable => "price_table",
+            PriceSource::Catalogue => "catalogue",
+            PriceSource::Fallback => "fallback",
+            PriceSource::Client => "client",
+            PriceSource::None => "none",
+        }
+    }
+
+    /// As the dashboard shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            PriceSource::PriceTable => "price table",
+            PriceSource::Catalogue => "catalogue",
+            PriceSource::Fallback => "fallback",
+            PriceSource::Client => "client",
+            PriceSource::None => "no price",
+        }
+    }
 }
 
 /// One row of the per-project breakdown.

@@ -30,6 +30,7 @@ pub async fn csv_table(
                 ("total_tokens", s.total_tokens.to_string()),
                 ("failed_requests", s.error_requests.to_string()),
                 ("unpriced_requests", s.unpriced_requests.to_string()),
+                ("fallback_requests", s.fallback_requests.to_string()),
                 ("average_response_time_ms", opt(s.average_response_time_ms)),
                 ("p50_ms", opt(s.p50_ms)),
                 ("p95_ms", opt(s.p95_ms)),
@@ -62,53 +63,66 @@ pub async fn csv_table(
             }
         }
         "models" | "projects" => {
-            // Models carry their provider in a second column, beside the name.
+            // Models carry their provider and price source beside the name, and their unpriced
+            // and fallback-priced requests after the stats.
             let models = table == "models";
-            let rows: Vec<(String, Option<String>, &shared::BreakdownStats)> = if models {
+            let rows: Vec<(Vec<String>, &shared::BreakdownStats, Vec<i64>)> = if models {
                 (d.models.iter())
-                    .map(|m| (m.model.clone(), m.provider.clone(), &m.stats))
+                    .map(|m| {
+                        let names = vec![
+                            neutralise(&m.model),
+                            neutralise(m.provider.as_deref().unwrap_or("")),
+                            m.price_source.as_str().to_string(),
+                        ];
+                        let counts = vec![m.unpriced_requests, m.fallback_requests];
+                        (names, &m.stats, counts)
+                    })
                     .collect()
             } else {
                 (d.projects.iter())
-                    .map(|p| (p.project.clone(), None, &p.stats))
+                    .map(|p| (vec![neutralise(&p.project)], &p.stats, vec![]))
                     .collect()
             };
-            let first: &[&str] = if models {
-                &["model", "provider"]
+            let (first, last): (&[&str], &[&str]) = if models {
+                (
+                    &["model", "provider", "price_source"],
+                    &["unpriced_requests", "fallback_requests"],
+                )
             } else {
-                &["project"]
+                (&["project"], &[])
             };
-            w.write_record(first.iter().copied().chain([
-                "requests",
-                "request_share_percent",
-                "cost_usd",
-                "cost_share_percent",
-                "input_tokens",
-                "output_tokens",
-                "cached_input_tokens",
-                "average_response_time_ms",
-                "error_rate_percent",
-            ]))?;
-            for (name, provider, s) in rows {
-                let names = if models {
-                    vec![
-                        neutralise(&name),
-                        neutralise(provider.as_deref().unwrap_or("")),
-                    ]
-                } else {
-                    vec![neutralise(&name)]
-                };
-                w.write_record(names.into_iter().chain([
-                    s.requests.to_string(),
-                    format!("{:.3}", s.request_share),
-                    usd_decimal(s.cost_nanos),
-                    format!("{:.3}", s.cost_share),
-                    s.input_tokens.to_string(),
-                    s.output_tokens.to_string(),
-                    s.cached_input_tokens.to_string(),
-                    opt(s.average_response_time_ms),
-                    format!("{:.3}", s.error_rate),
-                ]))?;
+            w.write_record(
+                (first.iter().copied())
+                    .chain([
+                        "requests",
+                        "request_share_percent",
+                        "cost_usd",
+                        "cost_share_percent",
+                        "input_tokens",
+                        "output_tokens",
+                        "cached_input_tokens",
+                        "average_response_time_ms",
+                        "error_rate_percent",
+                    ])
+                    .chain(last.iter().copied()),
+            )?;
+            for (names, s, counts) in rows {
+                w.write_record(
+                    names
+                        .into_iter()
+                        .chain([
+                            s.requests.to_string(),
+                            format!("{:.3}", s.request_share),
+                            usd_decimal(s.cost_nanos),
+                            format!("{:.3}", s.cost_share),
+                            s.input_tokens.to_string(),
+                            s.output_tokens.to_string(),
+                            s.cached_input_tokens.to_string(),
+                            opt(s.average_response_time_ms),
+                            format!("{:.3}", s.error_rate),
+                        ])
+                        .chain(counts.iter().map(|n| n.to_string())),
+                )?;
             }
         }
         "hourly" => {

@@ -100,20 +100,31 @@ pub async fn xlsx(
             Panel::Summary => summary_sheet(&mut wb, &c)?,
             Panel::Daily => daily_sheet(&mut wb, &c)?,
             Panel::Models => {
-                let rows =
-                    (d.models.iter()).map(|m| (m.model.clone(), m.provider.clone(), &m.stats));
-                let names = ("Models", "models", "Model", Some("Provider"));
-                breakdown_sheet(&mut wb, &c, names, rows.collect())?
-            }
-            Panel::Projects => {
-                let rows = d
-                    .projects
-                    .iter()
-                    .map(|p| (p.project.clone(), None, &p.stats));
+                let rows = (d.models.iter()).map(|m| {
+                    let provider = m.provider.clone().unwrap_or_default();
+                    let source = m.price_source.as_str().to_string();
+                    let counts = vec![m.unpriced_requests, m.fallback_requests];
+                    (m.model.clone(), vec![provider, source], &m.stats, counts)
+                });
                 breakdown_sheet(
                     &mut wb,
                     &c,
-                    ("Projects", "projects", "Project", None),
+                    ("Models", "models", "Model"),
+                    (
+                        &["Provider", "Price source"],
+                        &["Unpriced requests", "Fallback-priced requests"],
+                    ),
+                    rows.collect(),
+                )?
+            }
+            Panel::Projects => {
+                let rows =
+                    (d.projects.iter()).map(|p| (p.project.clone(), vec![], &p.stats, vec![]));
+                breakdown_sheet(
+                    &mut wb,
+                    &c,
+                    ("Projects", "projects", "Project"),
+                    (&[], &[]),
                     rows.collect(),
                 )?
             }
@@ -161,6 +172,11 @@ fn summary_sheet(wb: &mut Workbook, c: &Sheet) -> Result<(), XlsxError> {
         (
             "Requests without a price",
             Some(s.unpriced_requests as f64),
+            &f.int,
+        ),
+        (
+            "Requests priced by fallback",
+            Some(s.fallback_requests as f64),
             &f.int,
         ),
         (
@@ -219,61 +235,62 @@ fn daily_sheet(wb: &mut Workbook, c: &Sheet) -> Result<(), XlsxError> {
     Ok(())
 }
 
-/// A breakdown sheet (Models, Projects): one row per model or project, with a `detail`
-/// column beside the name when given (a model's provider).
+/// One row of a breakdown sheet: the name, text columns beside it (a model's provider and
+/// price source), the stats, and counts after them (a model's unpriced and fallback-priced
+/// requests).
+type BreakdownRow<'a> = (String, Vec<String>, &'a shared::BreakdownStats, Vec<i64>);
+
+/// A breakdown sheet (Models, Projects): one row per model or project, with the `details`
+/// columns beside the name and the `counts` columns after the stats.
 fn breakdown_sheet(
     wb: &mut Workbook,
     c: &Sheet,
-    (sheet, what, first, detail): (&str, &str, &'static str, Option<&'static str>),
-    rows: Vec<(String, Option<String>, &shared::BreakdownStats)>,
+    (sheet, what, first): (&str, &str, &'static str),
+    (details, counts): (&[&'static str], &[&'static str]),
+    rows: Vec<BreakdownRow<'_>>,
 ) -> Result<(), XlsxError> {
     let (f, meta) = (c.f, c.meta);
-    let with_detail = detail.is_some();
-    let breakdown_header = |first: &'static str| -> Vec<(&'static str, f64)> {
-        let mut columns = vec![(first, 30.0)];
-        if let Some(d) = detail {
-            columns.push((d, 16.0));
-        }
-        columns.extend([
-            ("Requests", 12.0),
-            ("Share of requests", 17.0),
-            ("Cost (USD)", 14.0),
-            ("Share of cost", 14.0),
-            ("Input tokens", 15.0),
-            ("Output tokens", 15.0),
-            ("Cached input tokens", 19.0),
-            ("Avg response time (ms)", 22.0),
-            ("Error rate", 11.0),
-        ]);
-        columns
-    };
-    let breakdown_rows = |ws: &mut Worksheet,
-                          rows: Vec<(String, Option<String>, &shared::BreakdownStats)>|
-     -> Result<(), XlsxError> {
-        let at = u16::from(with_detail);
-        for (i, (name, provider, s)) in rows.into_iter().enumerate() {
-            let row = TABLE_ROW + 1 + i as u32;
-            ws.write_string(row, 0, name)?;
-            if let Some(p) = provider {
-                ws.write_string(row, 1, p)?;
-            }
-            ws.write_number_with_format(row, at + 1, s.requests as f64, &f.int)?;
-            ws.write_number_with_format(row, at + 2, s.request_share / 100.0, &f.pct)?;
-            ws.write_number_with_format(row, at + 3, usd(s.cost_nanos), &f.money)?;
-            ws.write_number_with_format(row, at + 4, s.cost_share / 100.0, &f.pct)?;
-            ws.write_number_with_format(row, at + 5, s.input_tokens as f64, &f.int)?;
-            ws.write_number_with_format(row, at + 6, s.output_tokens as f64, &f.int)?;
-            ws.write_number_with_format(row, at + 7, s.cached_input_tokens as f64, &f.int)?;
-            opt_num(ws, row, at + 8, s.average_response_time_ms, &f.ms)?;
-            ws.write_number_with_format(row, at + 9, s.error_rate / 100.0, &f.pct)?;
-        }
-        ws.set_freeze_panes(TABLE_ROW + 1, 0)?;
-        Ok(())
-    };
+    let mut columns = vec![(first, 30.0)];
+    columns.extend(details.iter().map(|d| (*d, 16.0)));
+    columns.extend([
+        ("Requests", 12.0),
+        ("Share of requests", 17.0),
+        ("Cost (USD)", 14.0),
+        ("Share of cost", 14.0),
+        ("Input tokens", 15.0),
+        ("Output tokens", 15.0),
+        ("Cached input tokens", 19.0),
+        ("Avg response time (ms)", 22.0),
+        ("Error rate", 11.0),
+    ]);
+    columns.extend(counts.iter().map(|c| (*c, 19.0)));
     let ws = wb.add_worksheet().set_name(sheet)?;
     header_block(ws, f, &format!("LLM usage: {what}"), meta)?;
-    table_header(ws, f, TABLE_ROW, &breakdown_header(first))?;
-    breakdown_rows(ws, rows)
+    table_header(ws, f, TABLE_ROW, &columns)?;
+    let at = details.len() as u16;
+    for (i, (name, texts, s, extra)) in rows.into_iter().enumerate() {
+        let row = TABLE_ROW + 1 + i as u32;
+        ws.write_string(row, 0, name)?;
+        for (j, text) in texts.into_iter().enumerate() {
+            if !text.is_empty() {
+                ws.write_string(row, 1 + j as u16, text)?;
+            }
+        }
+        ws.write_number_with_format(row, at + 1, s.requests as f64, &f.int)?;
+        ws.write_number_with_format(row, at + 2, s.request_share / 100.0, &f.pct)?;
+        ws.write_number_with_format(row, at + 3, usd(s.cost_nanos), &f.money)?;
+        ws.write_number_with_format(row, at + 4, s.cost_share / 100.0, &f.pct)?;
+        ws.write_number_with_format(row, at + 5, s.input_tokens as f64, &f.int)?;
+        ws.write_number_with_format(row, at + 6, s.output_tokens as f64, &f.int)?;
+        ws.write_number_with_format(row, at + 7, s.cached_input_tokens as f64, &f.int)?;
+        opt_num(ws, row, at + 8, s.average_response_time_ms, &f.ms)?;
+        ws.write_number_with_format(row, at + 9, s.error_rate / 100.0, &f.pct)?;
+        for (j, n) in extra.into_iter().enumerate() {
+            ws.write_number_with_format(row, at + 10 + j as u16, n as f64, &f.int)?;
+        }
+    }
+    ws.set_freeze_panes(TABLE_ROW + 1, 0)?;
+    Ok(())
 }
 
 /// The Hourly sheet: requests and cost by local hour of day.

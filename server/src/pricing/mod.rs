@@ -6,7 +6,7 @@ pub mod catalogue;
 
 use std::collections::HashMap;
 
-use shared::{ServiceTier, UsageEvent};
+use shared::{PriceSource, ServiceTier, UsageEvent};
 
 use self::catalogue::{Catalogue, Entry, Match, Rates};
 use crate::rollup::{CostSource, PricedCost};
@@ -82,6 +82,18 @@ impl PriceBook {
                 nanos: 0,
                 source: CostSource::Unpriced,
             },
+        }
+    }
+
+    /// Where a request of `model` at `ts_ms` without a client cost gets its price.
+    pub fn source_of(&self, model: &str, provider: Option<&str>, ts_ms: i64) -> PriceSource {
+        if self.price_at(model, ts_ms).is_some() {
+            return PriceSource::PriceTable;
+        }
+        match self.catalogue.resolve(model, provider) {
+            Some((_, Match::Exact)) => PriceSource::Catalogue,
+            Some((_, Match::Fallback)) => PriceSource::Fallback,
+            None => PriceSource::None,
         }
     }
 

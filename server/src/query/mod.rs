@@ -10,11 +10,12 @@ use chrono::{Duration, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use shared::{
     BreakdownStats, DailyUsage, DashboardData, DateRange, ErrorLog, ErrorPage, ErrorTypeUsage,
-    EventStatus, HeatmapCell, HourlyUsage, ModelUsage, PeriodTotals, ProjectUsage, UsageQuery,
-    UsageSummary,
+    EventStatus, HeatmapCell, HourlyUsage, ModelUsage, PeriodTotals, PriceSource, ProjectUsage,
+    UsageQuery, UsageSummary,
 };
 
 use crate::access::Principal;
+use crate::pricing::PriceBook;
 use crate::rollup::{percentile, RollupDelta, BUCKET_SECONDS};
 use crate::store::{Group, GroupKey, RollupFilter, Store, StoreError, Sums};
 
@@ -265,6 +266,7 @@ async fn summary_of(store: &Store, r: &Resolved) -> Result<UsageSummary, QueryEr
         total_tokens: t.input_tokens + t.output_tokens,
         error_requests: errors,
         unpriced_requests: t.unpriced_requests,
+        fallback_requests: t.fallback_requests,
         average_response_time_ms: mean(t.latency_sum_ms, t.latency_count),
         p50_ms: percentile(&t.hist, 0.50),
         p95_ms: percentile(&t.hist, 0.95),
@@ -326,12 +328,13 @@ async fn daily_of(store: &Store, r: &Resolved) -> Result<Vec<DailyUsage>, QueryE
         .collect())
 }
 
-/// Breakdown rows by model or project id, with shares of the query's totals.
+/// Breakdown rows by model or project id, with shares of the query's totals, and each row's
+/// sums.
 async fn breakdown(
     store: &Store,
     r: &Resolved,
     group: Group,
-) -> Result<Vec<(i64, BreakdownStats)>, QueryError> {
+) -> Result<Vec<(i64, BreakdownStats, RollupDelta)>, QueryError> {
     let rows = store
         .rollup_grouped(&r.filter, group, Sums::Traffic)
         .await?;
@@ -358,7 +361,7 @@ async fn breakdown(
                 average_response_time_ms: mean(s.latency_sum_ms, s.latency_count),
                 error_rate: share(s.errors, s.requests),
             };
-            Some((id, stats))
+            Some((id, stats, g.sums))
         })
         .collect())
 }
@@ -383,13 +386,31 @@ pub async fn models(
 async fn models_of(store: &Store, r: &Resolved) -> Result<Vec<ModelUsage>, QueryError> {
     let names: HashMap<i64, String> = store.list_models().await?.into_iter().collect();
     let providers = store.model_providers().await?;
+    let prices = PriceBook::new(store.list_prices().await?);
+    let at_ms = r.filter.end_bucket * 1000 - 1;
     let mut out: Vec<ModelUsage> = breakdown(store, r, Group::Model)
         .await?
         .into_iter()
-        .map(|(id, stats)| ModelUsage {
-            model: names.get(&id).cloned().unwrap_or_default(),
-            provider: providers.get(&id).cloned(),
-            stats,
+        .map(|(id, stats, sums)| {
+            let model = names.get(&id).cloned().unwrap_or_default();
+            let provider = providers.get(&id).cloned();
+            let price_source = match prices.source_of(&model, provider.as_deref(), at_ms) {
+                // No price here, and every request came with its client's cost.
+                PriceSource::None
+                    if sums.unpriced_requests == 0 && sums.client_cost_requests > 0 =>
+                {
+                    PriceSource::Client
+                }
+                source => source,
+            };
+            ModelUsage {
+                model,
+                provider,
+                price_source,
+                unpriced_requests: sums.unpriced_requests,
+                fallback_requests: sums.fallback_requests,
+                stats,
+            }
         })
         .collect();
     out.sort_by(|a, b| by_requests_then_name((&a.stats, &a.model), (&b.stats, &b.model)));
@@ -415,7 +436,7 @@ async fn projects_of(store: &Store, r: &Resolved) -> Result<Vec<ProjectUsage>, Q
     let mut out: Vec<ProjectUsage> = breakdown(store, r, Group::Project)
         .await?
         .into_iter()
-        .map(|(id, stats)| ProjectUsage {
+        .map(|(id, stats, _)| ProjectUsage {
             project_id: id,
             project: names.get(&id).cloned().unwrap_or_default(),
             stats,

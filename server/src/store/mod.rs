@@ -331,8 +331,8 @@ pub enum Group {
 pub enum Sums {
     /// Requests and cost (the hourly pattern, error types, budgets).
     RequestsCost,
-    /// Requests, failures, cost, tokens in / out / cached and latency (the daily history, the
-    /// breakdowns, the previous period's cards).
+    /// Requests, failures, cost, how it was priced, tokens in / out / cached and latency (the
+    /// daily history, the breakdowns, the previous period's cards).
     Traffic,
     /// Every additive column.
     All,
@@ -355,6 +355,9 @@ impl Sums {
                     | "cached_input_tokens"
                     | "latency_count"
                     | "latency_sum_ms"
+                    | "unpriced_requests"
+                    | "fallback_requests"
+                    | "client_cost_requests"
             ),
             Sums::All | Sums::AllWithHist => true,
         }
@@ -408,7 +411,7 @@ fn new_chunk() -> Vec<u8> {
     Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096)
 }
 /// The additive roll-up columns, in the order of [`RollupDelta`]'s fields.
-const ROLLUP_SUMS: [&str; 12] = [
+const ROLLUP_SUMS: [&str; 14] = [
     "requests",
     "input_tokens",
     "output_tokens",
@@ -421,6 +424,8 @@ const ROLLUP_SUMS: [&str; 12] = [
     "ttft_count",
     "ttft_sum_ms",
     "errors",
+    "fallback_requests",
+    "client_cost_requests",
 ];
 
 fn hist_columns() -> impl Iterator<Item = String> {
@@ -478,6 +483,8 @@ where
         ttft_count: g(9)?,
         ttft_sum_ms: g(10)?,
         errors: g(11)?,
+        fallback_requests: g(12)?,
+        client_cost_requests: g(13)?,
         hist: [0; HIST_BINS],
     };
     if with_hist {

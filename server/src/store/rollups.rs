@@ -430,7 +430,9 @@ impl Store {
             CAST(SUM(CASE WHEN cost_source = 0 THEN 1 ELSE 0 END) AS BIGINT), \
             CAST(COUNT(latency_ms) AS BIGINT), CAST(COALESCE(SUM(latency_ms), 0) AS BIGINT), \
             CAST(COUNT(ttft_ms) AS BIGINT), CAST(COALESCE(SUM(ttft_ms), 0) AS BIGINT), \
-            CAST(SUM(is_error) AS BIGINT) \
+            CAST(SUM(is_error) AS BIGINT), \
+            CAST(SUM(CASE WHEN cost_source = 4 THEN 1 ELSE 0 END) AS BIGINT), \
+            CAST(SUM(CASE WHEN cost_source = 2 THEN 1 ELSE 0 END) AS BIGINT) \
             FROM events GROUP BY 1, 2, 3, 4";
         let latencies = "SELECT (ts / 900000) * 900, project_id, model_id, \
             CASE WHEN is_error = 1 THEN COALESCE(NULLIF(error_type, ''), 'unknown') END, latency_ms \
