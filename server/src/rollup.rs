@@ -387,6 +387,43 @@ impl BatchRollup {
     }
 }
 
+impl BatchRollup {
+    /// Moves a stored event's cost from `old` to `new` (re-pricing): the rows it adds to
+    /// change by the cost's difference and the counts of how it was priced, nothing else.
+    pub fn reprice(
+        &mut self,
+        project_id: i64,
+        model_id: i64,
+        event: &UsageEvent,
+        old: PricedCost,
+        new: PricedCost,
+    ) {
+        let bucket = bucket_of(event.timestamp_ms);
+        for error_type in std::iter::once(ALL_STATUSES.to_string()).chain(rollup_error_type(event))
+        {
+            let key = RollupKey {
+                bucket,
+                project_id,
+                model_id,
+                error_type,
+            };
+            let d = self.rows.entry(key).or_default();
+            d.cost_nanos = d
+                .cost_nanos
+                .saturating_add(new.nanos)
+                .saturating_sub(old.nanos);
+            for (source, sign) in [(old.source, -1), (new.source, 1)] {
+                match source {
+                    CostSource::Unpriced => d.unpriced_requests += sign,
+                    CostSource::Fallback => d.fallback_requests += sign,
+                    CostSource::Client => d.client_cost_requests += sign,
+                    CostSource::PriceTable | CostSource::Catalogue => {}
+                }
+            }
+        }
+    }
+}
+
 /// Where an event's stored cost came from (column `cost_source`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CostSource {

@@ -125,9 +125,18 @@ async fn the_workbook_holds_the_api_numbers_in_typed_cells(db: Db) {
     let rows = sheet_rows(&mut wb, "Models");
     for m in models.as_array().unwrap() {
         let row = cell(&rows, m["model"].as_str().unwrap());
-        // Name, provider (none sent here: an empty cell), then the numbers.
+        // Name, provider (none sent here: an empty cell), price source, then the numbers,
+        // then the unpriced and fallback-priced requests.
         assert_eq!(row[1], Data::Empty);
-        assert_eq!(row[2], Data::Float(m["requests"].as_f64().unwrap()));
+        assert_eq!(
+            row[2],
+            Data::String(m["priceSource"].as_str().unwrap().into())
+        );
+        assert_eq!(row[3], Data::Float(m["requests"].as_f64().unwrap()));
+        assert_eq!(
+            row[13],
+            Data::Float(m["unpricedRequests"].as_f64().unwrap())
+        );
     }
 
     // The hostile project name and message are plain string cells; nothing is a formula.

@@ -334,9 +334,12 @@ async fn json_spans_map_as_the_conventions_say(db: Db) {
         .text()
         .await
         .unwrap();
-    assert!(csv.starts_with("model,provider,requests,"), "{csv}");
     assert!(
-        csv.contains("\nclaude-sonnet-4-20250514,anthropic,1,"),
+        csv.starts_with("model,provider,price_source,requests,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\nclaude-sonnet-4-20250514,anthropic,catalogue,1,"),
         "{csv}"
     );
 

@@ -119,8 +119,22 @@ pub async fn after_ingest(
         return Ok(0);
     }
     let budgets = store.budgets_of_project(project_id).await?;
+    let times: Vec<i64> = events.iter().map(|e| e.timestamp_ms).collect();
+    check(store, &budgets, &times).await
+}
+
+/// Checks every budget's current period (the one holding `now_ms`) after stored costs
+/// changed (re-pricing); answers how many new alerts were recorded. Closed periods are not
+/// checked: they never fire new alerts, and the alerts already recorded stay.
+pub async fn after_repricing(store: &Store, now_ms: i64) -> Result<usize, StoreError> {
+    let budgets = store.list_budgets().await?;
+    check(store, &budgets, &[now_ms]).await
+}
+
+/// Records the alerts of `budgets` whose thresholds the periods holding `times` reach.
+async fn check(store: &Store, budgets: &[BudgetRow], times: &[i64]) -> Result<usize, StoreError> {
     let mut fired = 0;
-    for b in &budgets {
+    for b in budgets {
         let (Some(period), Ok(tz)) = (BudgetPeriod::parse(&b.period), b.tz.parse::<Tz>()) else {
             tracing::warn!(
                 budget = b.id,
@@ -128,11 +142,9 @@ pub async fn after_ingest(
             );
             continue;
         };
-        // The distinct periods the batch's events fall in (usually one).
-        let mut periods: Vec<(i64, i64)> = events
-            .iter()
-            .map(|e| period_of(period, tz, e.timestamp_ms))
-            .collect();
+        // The distinct periods the times fall in (usually one).
+        let mut periods: Vec<(i64, i64)> =
+            times.iter().map(|&ms| period_of(period, tz, ms)).collect();
         periods.sort_unstable();
         periods.dedup();
         for (start, end) in periods {

@@ -12,6 +12,26 @@ use crate::{admin, Store};
 
 #[derive(Subcommand)]
 pub enum PriceCmd {
+    /// Price stored events again with today's prices, from a date: after a price arrived late
+    /// or changed with a past effective date. Client-sent costs never change; periods whose
+    /// raw events retention deleted keep their roll-ups. Shows what would change first.
+    Reprice {
+        /// `YYYY-MM-DD` (UTC) or RFC 3339: the first instant re-priced.
+        #[arg(long, required_unless_present = "resume")]
+        from: Option<String>,
+        /// Only this model's events.
+        #[arg(long)]
+        model: Option<String>,
+        /// Show what would change and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Resume the unfinished run (after an interruption).
+        #[arg(long, conflicts_with_all = ["from", "model", "dry_run"])]
+        resume: bool,
+        /// Events per transaction.
+        #[arg(long, default_value_t = crate::pricing::reprice::DEFAULT_BATCH)]
+        batch: i64,
+    },
     /// List the price table: the organisation's own prices (USD per million tokens), which
     /// win over the bundled catalogue.
     List,
@@ -104,6 +124,13 @@ pub async fn prices(store: &Store, cmd: PriceCmd) -> Result<(), AnyError> {
                 }
             }
         }
+        PriceCmd::Reprice {
+            from,
+            model,
+            dry_run,
+            resume,
+            batch,
+        } => reprice_cmd(store, from, model, dry_run, resume, batch).await?,
         PriceCmd::List => {
             println!("model\tfrom\tinput\tcached_input\tcache_write\toutput  (USD per 1M tokens)");
             for p in store.list_prices().await? {
@@ -152,6 +179,66 @@ pub async fn prices(store: &Store, cmd: PriceCmd) -> Result<(), AnyError> {
             );
         }
     }
+    Ok(())
+}
+
+/// `prices reprice`: the preview, then the run with a progress bar (or the resumed run).
+async fn reprice_cmd(
+    store: &Store,
+    from: Option<String>,
+    model: Option<String>,
+    dry_run: bool,
+    resume: bool,
+    batch: i64,
+) -> Result<(), AnyError> {
+    use crate::pricing::reprice;
+    let run = if resume {
+        reprice::unfinished(store)
+            .await?
+            .ok_or(reprice::RepriceError::NothingToResume)?
+    } else {
+        let from_ms = parse_from(from.as_deref().unwrap_or_default())?;
+        let p = reprice::preview(store, from_ms, model.as_deref()).await?;
+        if let Some(kept) = p.kept_from_ms {
+            println!(
+                "raw events before {} were deleted by retention: those periods keep their \
+                 roll-ups and costs as they are",
+                fmt_ms(kept)
+            );
+        }
+        println!(
+            "from {}: {} events looked at (client-sent costs excluded), {} change: \
+             {} -> {}",
+            fmt_ms(p.from_ms),
+            p.events,
+            p.changed,
+            shared::format_usd(p.cost_before_nanos),
+            shared::format_usd(p.cost_after_nanos)
+        );
+        if dry_run {
+            return Ok(());
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        reprice::start(store, CLI, from_ms, model.as_deref(), now).await?
+    };
+    let bar = indicatif::ProgressBar::new((run.up_to_id - run.after_id).max(0) as u64);
+    let started = std::time::Instant::now();
+    let first_id = run.after_id;
+    let done = reprice::run(store, run.id, batch, None, |r| {
+        bar.set_position((r.after_id - first_id).max(0) as u64)
+    })
+    .await?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    println!(
+        "run {}: {} events looked at, {} re-priced ({} -> {}) in {secs:.1} s ({:.0} events/s)",
+        done.id,
+        done.events_seen,
+        done.events_changed,
+        shared::format_usd(done.cost_before_nanos),
+        shared::format_usd(done.cost_after_nanos),
+        done.events_seen as f64 / secs
+    );
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! priced from the bundled catalogue of list prices ([`catalogue`]).
 
 pub mod catalogue;
+pub mod reprice;
 
 use std::collections::HashMap;
 

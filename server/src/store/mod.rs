@@ -90,6 +90,7 @@ macro_rules! dispatch {
 mod access;
 mod alerts;
 mod budgets;
+pub mod reprice;
 mod retention;
 mod rollups;
 pub use crate::access::Principal;

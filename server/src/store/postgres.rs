@@ -210,7 +210,7 @@ async fn insert_events(
 }
 
 /// Adds one level's deltas to its rows.
-async fn upsert_rollups(
+pub(super) async fn upsert_rollups(
     tx: &mut sqlx::PgConnection,
     level: Level,
     rows: &BTreeMap<RollupKey, RollupDelta>,

@@ -132,7 +132,7 @@ pub fn expected_rollups(b: &Batch) -> Vec<(Level, BTreeMap<RollupKey, RollupDelt
 }
 
 /// The upsert of each level, with one `?` per column.
-fn upsert_statement(level: Level) -> &'static str {
+pub(super) fn upsert_statement(level: Level) -> &'static str {
     static SQL: OnceLock<[String; 3]> = OnceLock::new();
     let sql = SQL.get_or_init(|| {
         let values = format!("VALUES ({})", placeholders(ROLLUP_COLUMN_COUNT));
