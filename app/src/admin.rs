@@ -4,12 +4,13 @@
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
-use shared::{format_utc_ms, AdminOverview};
+use shared::{format_count, format_usd, format_utc_ms, AdminOverview};
 
 use crate::api::{
     AdminCreateAlertRule, AdminCreateBudget, AdminCreateKey, AdminCreateProject, AdminCreateToken,
     AdminCreateUser, AdminCreateWebhook, AdminDeleteAlertRule, AdminDisableUser,
-    AdminDisableWebhook, AdminRevokeKey, AdminRevokeToken, AdminSetPrice, AdminTestWebhook,
+    AdminDisableWebhook, AdminReprice, AdminRepricePreview, AdminRepriceResume, AdminRevokeKey,
+    AdminRevokeToken, AdminSetPrice, AdminTestWebhook,
 };
 
 type Outcome = Option<Result<Option<String>, ServerFnError>>;
@@ -197,6 +198,8 @@ pub fn AdminPage() -> impl IntoView {
                 </ActionForm>
                 {move || outcome(set_price.value().get(), "price")}
             </section>
+
+            <RepriceSection/>
 
             <section class="panel" aria-labelledby="users-title">
                 <h2 id="users-title">"Users"</h2>
@@ -390,4 +393,104 @@ pub fn AdminPage() -> impl IntoView {
             </section>
         </main>
     }
+}
+
+/// What a report-giving action's last run said: its text, or the error.
+fn report(value: Outcome) -> impl IntoView {
+    match value {
+        None | Some(Ok(None)) => ().into_any(),
+        Some(Ok(Some(text))) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
+        Some(Err(e)) => outcome(Some(Err(e)), "").into_any(),
+    }
+}
+
+/// Re-pricing stored events after a price arrived late or changed with a past date: a
+/// preview, the run (in the background on the server), and the runs with their progress.
+#[component]
+fn RepriceSection() -> impl IntoView {
+    let preview = ServerAction::<AdminRepricePreview>::new();
+    let start = ServerAction::<AdminReprice>::new();
+    let resume = ServerAction::<AdminRepriceResume>::new();
+    let from = RwSignal::new(String::new());
+    let model = RwSignal::new(String::new());
+    let refresh = RwSignal::new(0u32);
+    let runs = Resource::new(
+        move || (start.version().get(), resume.version().get(), refresh.get()),
+        |_| crate::api::admin_overview(),
+    );
+    let run_now = move |_| {
+        start.dispatch(AdminReprice {
+            from: from.get_untracked(),
+            model: model.get_untracked(),
+        });
+    };
+    view! {
+        <section class="panel" id="reprice" aria-labelledby="reprice-title">
+            <h2 id="reprice-title">"Re-price stored events"</h2>
+            <p class="note">
+                "After a price arrives late or changes with a past date, price the stored events "
+                "from that date again with today's prices. Costs sent by clients never change; "
+                "periods whose raw events retention deleted keep theirs."
+            </p>
+            <ActionForm action=preview attr:class="inline-form">
+                <label>"From (UTC)" <input name="from" type="date" required bind:value=from/></label>
+                <label>"Model" <input name="model" placeholder="every model" bind:value=model/></label>
+                <button type="submit">"Preview"</button>
+            </ActionForm>
+            <div data-testid="reprice-preview">{move || report(preview.value().get())}</div>
+            {move || matches!(preview.value().get(), Some(Ok(Some(_)))).then(|| view! {
+                <button type="button" data-testid="reprice-run" on:click=run_now>"Re-price these events"</button>
+            })}
+            {move || report(start.value().get())}
+            {move || report(resume.value().get())}
+            <button type="button" data-testid="reprice-refresh" on:click=move |_| refresh.update(|n| *n += 1)>
+                "Refresh runs"
+            </button>
+            {lists_with(runs, move |o| runs_table(o.reprice_runs, resume).into_any())}
+        </section>
+    }
+}
+
+/// The newest re-pricing runs: progress, what changed, and Resume for an unfinished one.
+fn runs_table(
+    runs: Vec<shared::RepriceRunInfo>,
+    resume: ServerAction<AdminRepriceResume>,
+) -> impl IntoView {
+    if runs.is_empty() {
+        return view! { <p class="empty">"No re-pricing yet."</p> }.into_any();
+    }
+    view! {
+        <table class="admin-table" data-testid="reprice-runs">
+            <thead><tr><th>"Run"</th><th>"From"</th><th>"Model"</th><th>"State"</th><th>"Re-priced"</th><th>"Cost before → after"</th><th>"By"</th></tr></thead>
+            <tbody>
+                {runs.into_iter().map(|r| {
+                    let state = match r.finished_at_ms {
+                        Some(_) => "finished".to_string(),
+                        None => format!(
+                            "unfinished ({} %)",
+                            (r.after_id * 100).checked_div(r.up_to_id).unwrap_or(100).min(100)
+                        ),
+                    };
+                    let unfinished = r.finished_at_ms.is_none();
+                    view! {
+                        <tr>
+                            <td>{r.id}</td>
+                            <td>{format_utc_ms(r.from_ms)}</td>
+                            <td>{r.model.unwrap_or_else(|| "every model".into())}</td>
+                            <td data-testid="reprice-state">
+                                {state}
+                                {unfinished.then(|| view! {
+                                    " " <button type="button" on:click=move |_| { resume.dispatch(AdminRepriceResume {}); }>"Resume"</button>
+                                })}
+                            </td>
+                            <td>{format!("{} of {}", format_count(r.events_changed), format_count(r.events_seen))}</td>
+                            <td>{format!("{} → {}", format_usd(r.cost_before_nanos), format_usd(r.cost_after_nanos))}</td>
+                            <td>{r.created_by}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }

@@ -317,3 +317,24 @@ pub async fn admin_disable_webhook(id: String) -> Result<Option<String>, ServerF
 pub async fn admin_test_webhook(id: String) -> Result<Option<String>, ServerFnError> {
     admin_run(AdminCommand::TestWebhook { id }).await
 }
+
+/// What re-pricing stored events from a date would change (changes nothing).
+#[server(endpoint = "admin_reprice_preview")]
+pub async fn admin_reprice_preview(
+    from: String,
+    model: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::RepricePreview { from, model }).await
+}
+
+/// Starts re-pricing stored events from a date, in the background.
+#[server(endpoint = "admin_reprice")]
+pub async fn admin_reprice(from: String, model: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::Reprice { from, model }).await
+}
+
+/// Resumes the unfinished re-pricing run, in the background.
+#[server(endpoint = "admin_reprice_resume")]
+pub async fn admin_reprice_resume() -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::RepriceResume).await
+}

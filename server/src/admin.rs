@@ -1,8 +1,9 @@
 //! Admin actions, shared by the command line and the admin page: each one changes the store
 //! and records who did it in the audit log.
 
-use shared::{parse_usd_micros, AdminCommand, AlertRuleForm, Role};
+use shared::{format_count, format_usd, parse_usd_micros, AdminCommand, AlertRuleForm, Role};
 
+use crate::pricing::reprice;
 use crate::store::{KeyInfo, Project, Store, StoreError, TokenInfo};
 use shared::ModelPrice;
 
@@ -13,6 +14,15 @@ pub enum AdminError {
     Invalid(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<reprice::RepriceError> for AdminError {
+    fn from(e: reprice::RepriceError) -> AdminError {
+        match e {
+            reprice::RepriceError::Store(e) => AdminError::Store(e),
+            other => AdminError::Invalid(other.to_string()),
+        }
+    }
 }
 
 /// Creates a project.
@@ -323,7 +333,89 @@ pub async fn run(
             test_webhook(store, actor, parse_id("webhook", &id)?).await?;
             Ok(None)
         }
+        AdminCommand::RepricePreview { from, model } => {
+            let model = Some(model.trim()).filter(|m| !m.is_empty());
+            let p = reprice::preview(store, parse_past_day(&from)?, model).await?;
+            let mut text = format!(
+                "From {}: {} events looked at (client-sent costs excluded); {} change, {} -> {}.",
+                shared::format_utc_ms(p.from_ms),
+                format_count(p.events),
+                format_count(p.changed),
+                format_usd(p.cost_before_nanos),
+                format_usd(p.cost_after_nanos)
+            );
+            if let Some(kept) = p.kept_from_ms {
+                text.push_str(&format!(
+                    " Raw events before {} were deleted by retention: those periods keep their costs.",
+                    shared::format_utc_ms(kept)
+                ));
+            }
+            Ok(Some(text))
+        }
+        AdminCommand::Reprice { from, model } => {
+            let model = Some(model.trim()).filter(|m| !m.is_empty());
+            let run = reprice::start(store, actor, parse_past_day(&from)?, model, now_ms()).await?;
+            spawn_reprice(store, run.id);
+            Ok(Some(format!("Re-pricing run {} started.", run.id)))
+        }
+        AdminCommand::RepriceResume => {
+            let run = reprice::unfinished(store)
+                .await?
+                .ok_or(reprice::RepriceError::NothingToResume)?;
+            spawn_reprice(store, run.id);
+            Ok(Some(format!("Re-pricing run {} resumed.", run.id)))
+        }
     }
+}
+
+/// Runs (or resumes) re-pricing run `id` (see [`reprice::run`]); when it finishes, checks
+/// every budget's current period and writes `reprice.finish` to the audit log.
+pub async fn run_reprice(
+    store: &Store,
+    id: i64,
+    batch: i64,
+    max_batches: Option<usize>,
+    progress: impl FnMut(&reprice::RunRow),
+) -> Result<reprice::RunRow, reprice::RepriceError> {
+    let run = reprice::run(store, id, batch, max_batches, progress).await?;
+    if let Some(at) = run.finished_at_ms {
+        let fired = crate::alerting::budgets::after_repricing(store, at).await?;
+        store
+            .audit(
+                &run.created_by,
+                "reprice.finish",
+                &format!(
+                    "run {id}: {} events looked at, {} re-priced, {} -> {}; {fired} budget alerts",
+                    run.events_seen,
+                    run.events_changed,
+                    format_usd(run.cost_before_nanos),
+                    format_usd(run.cost_after_nanos)
+                ),
+            )
+            .await?;
+    }
+    Ok(run)
+}
+
+/// Runs a re-pricing run in the background; a failure leaves it resumable.
+fn spawn_reprice(store: &Store, id: i64) {
+    let store = store.clone();
+    tokio::spawn(async move {
+        let batch = reprice::DEFAULT_BATCH;
+        if let Err(e) = run_reprice(&store, id, batch, None, |_| {}).await {
+            tracing::error!(run = id, error = %e, "re-pricing stopped; resume it from the admin page");
+        }
+    });
+}
+
+/// A `YYYY-MM-DD` date (UTC midnight), required.
+fn parse_past_day(s: &str) -> Result<i64, AdminError> {
+    if s.trim().is_empty() {
+        return Err(AdminError::Invalid(
+            "from: a date is required (YYYY-MM-DD)".into(),
+        ));
+    }
+    parse_day(s)
 }
 
 fn now_ms() -> i64 {

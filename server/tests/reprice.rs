@@ -125,7 +125,9 @@ async fn a_late_price_reprices_exactly_the_affected_events(db: Db) {
     let run = reprice::start(&store, "test", OLD_MS - 24 * HOUR_MS, None, now)
         .await
         .unwrap();
-    let done = reprice::run(&store, run.id, 7, None, |_| {}).await.unwrap();
+    let done = server::admin::run_reprice(&store, run.id, 7, None, |_| {})
+        .await
+        .unwrap();
     assert!(done.finished_at_ms.is_some());
     assert_eq!((done.events_seen, done.events_changed), (25, 20));
     assert_eq!(
@@ -142,7 +144,7 @@ async fn a_late_price_reprices_exactly_the_affected_events(db: Db) {
     let again = reprice::start(&store, "test", OLD_MS, None, now)
         .await
         .unwrap();
-    let again = reprice::run(&store, again.id, 1_000, None, |_| {})
+    let again = server::admin::run_reprice(&store, again.id, 1_000, None, |_| {})
         .await
         .unwrap();
     assert_eq!((again.events_seen, again.events_changed), (25, 0));
@@ -160,7 +162,7 @@ async fn a_late_price_reprices_exactly_the_affected_events(db: Db) {
     let run = reprice::start(&store, "test", OLD_MS, Some("late-model"), now)
         .await
         .unwrap();
-    let stopped = reprice::run(&store, run.id, 3, Some(2), |_| {})
+    let stopped = server::admin::run_reprice(&store, run.id, 3, Some(2), |_| {})
         .await
         .unwrap();
     assert_eq!(stopped.finished_at_ms, None);
@@ -174,7 +176,7 @@ async fn a_late_price_reprices_exactly_the_affected_events(db: Db) {
     ));
     let open = reprice::unfinished(&store).await.unwrap().unwrap();
     assert_eq!(open.id, run.id);
-    let resumed = reprice::run(&store, open.id, 3, None, |_| {})
+    let resumed = server::admin::run_reprice(&store, open.id, 3, None, |_| {})
         .await
         .unwrap();
     assert!(resumed.finished_at_ms.is_some());

@@ -581,6 +581,9 @@ pub struct AdminOverview {
     pub webhooks: Vec<WebhookInfo>,
     /// Newest first.
     pub deliveries: Vec<DeliveryInfo>,
+    /// Newest first.
+    #[serde(default)]
+    pub reprice_runs: Vec<RepriceRunInfo>,
 }
 
 /// A budget with its current period's numbers, as the budgets panel shows it.
@@ -998,6 +1001,42 @@ pub enum AdminCommand {
     TestWebhook {
         id: String,
     },
+    /// What re-pricing stored events from `from` (a UTC date; of `model` only, when given)
+    /// would change; changes nothing.
+    RepricePreview {
+        from: String,
+        model: String,
+    },
+    /// Starts re-pricing stored events from `from` (of `model` only, when given) in the
+    /// background.
+    Reprice {
+        from: String,
+        model: String,
+    },
+    /// Resumes the unfinished re-pricing run in the background.
+    RepriceResume,
+}
+
+/// A re-pricing run as the admin page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RepriceRunInfo {
+    pub id: i64,
+    pub started_at_ms: i64,
+    /// `None` while running or interrupted.
+    pub finished_at_ms: Option<i64>,
+    pub from_ms: i64,
+    /// `None`: every model.
+    pub model: Option<String>,
+    /// Stored events up to this id are re-priced (the newest when the run started)...
+    pub up_to_id: i64,
+    /// ...and those up to this one are done.
+    pub after_id: i64,
+    pub events_seen: i64,
+    pub events_changed: i64,
+    pub cost_before_nanos: i64,
+    pub cost_after_nanos: i64,
+    pub created_by: String,
 }
 
 /// A metric alert rule as typed in the admin form or on the command line (empty: not

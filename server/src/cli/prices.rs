@@ -224,7 +224,7 @@ async fn reprice_cmd(
     let bar = indicatif::ProgressBar::new((run.up_to_id - run.after_id).max(0) as u64);
     let started = std::time::Instant::now();
     let first_id = run.after_id;
-    let done = reprice::run(store, run.id, batch, None, |r| {
+    let done = admin::run_reprice(store, run.id, batch, None, |r| {
         bar.set_position((r.after_id - first_id).max(0) as u64)
     })
     .await?;

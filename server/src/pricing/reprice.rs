@@ -12,6 +12,8 @@
 //!   run started were priced with the new prices already.
 //! - Budgets: alerts already recorded stay; when a run finishes, the budgets' current
 //!   periods are checked again (and may fire, once); closed periods never fire new alerts.
+//!   That check and the audit log's `reprice.finish` are `admin::run_reprice`'s: pricing sits
+//!   below alerting.
 
 use std::collections::HashMap;
 
@@ -19,7 +21,8 @@ use shared::{EventStatus, ServiceTier, UsageEvent};
 
 use super::PriceBook;
 use crate::rollup::{BatchRollup, CostSource, PricedCost};
-use crate::store::reprice::{BatchOutcome, RepriceRow, RunRow};
+pub use crate::store::reprice::RunRow;
+use crate::store::reprice::{BatchOutcome, RepriceRow};
 use crate::store::{Store, StoreError};
 
 /// Events read and written per transaction unless told otherwise.
@@ -225,8 +228,8 @@ pub async fn unfinished(store: &Store) -> Result<Option<RunRow>, StoreError> {
 }
 
 /// Runs (or resumes) run `id` in batches of `batch` events, calling `progress` after each;
-/// stops after `max_batches` batches when given (the run stays resumable). When the run
-/// finishes, checks the budgets' current periods and writes the audit log.
+/// stops after `max_batches` batches when given (the run stays resumable). Use
+/// `admin::run_reprice`, which also checks budgets and writes the audit log at the end.
 pub async fn run(
     store: &Store,
     id: i64,
@@ -256,20 +259,6 @@ pub async fn run(
         if rows.is_empty() {
             let now = chrono::Utc::now().timestamp_millis();
             store.finish_reprice_run(id, now).await?;
-            let fired = crate::alerting::budgets::after_repricing(store, now).await?;
-            store
-                .audit(
-                    &run.created_by,
-                    "reprice.finish",
-                    &format!(
-                        "run {id}: {} events looked at, {} re-priced, {} -> {} USD; {fired} budget alerts",
-                        run.events_seen,
-                        run.events_changed,
-                        shared::format_usd(run.cost_before_nanos),
-                        shared::format_usd(run.cost_after_nanos)
-                    ),
-                )
-                .await?;
             let finished = store.reprice_run(id).await?.unwrap_or(run);
             progress(&finished);
             return Ok(finished);
