@@ -260,6 +260,7 @@ fn undo_duplicate_key(db: Db) -> &'static str {
              ALTER TABLE rollup_1h DROP COLUMN client_cost_requests;
              ALTER TABLE rollup_1d DROP COLUMN fallback_requests;
              ALTER TABLE rollup_1d DROP COLUMN client_cost_requests;
+             DROP TABLE reprice_runs;
              DELETE FROM _sqlx_migrations WHERE version >= 12;"
         }
         Db::Postgres => {
@@ -276,6 +277,7 @@ fn undo_duplicate_key(db: Db) -> &'static str {
              ALTER TABLE rollup_1h DROP COLUMN client_cost_requests;
              ALTER TABLE rollup_1d DROP COLUMN fallback_requests;
              ALTER TABLE rollup_1d DROP COLUMN client_cost_requests;
+             DROP TABLE reprice_runs;
              DELETE FROM _sqlx_migrations WHERE version >= 12;"
         }
     }
