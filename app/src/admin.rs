@@ -7,10 +7,11 @@ use leptos::prelude::*;
 use shared::{format_count, format_usd, format_utc_ms, AdminOverview};
 
 use crate::api::{
-    AdminCreateAlertRule, AdminCreateBudget, AdminCreateKey, AdminCreateProject, AdminCreateToken,
-    AdminCreateUser, AdminCreateWebhook, AdminDeleteAlertRule, AdminDisableUser,
-    AdminDisableWebhook, AdminReprice, AdminRepricePreview, AdminRepriceResume, AdminRevokeKey,
-    AdminRevokeToken, AdminSetPrice, AdminTestWebhook,
+    AdminAddDiscount, AdminAddPriceRule, AdminCreateAlertRule, AdminCreateBudget, AdminCreateKey,
+    AdminCreateProject, AdminCreateToken, AdminCreateUser, AdminCreateWebhook,
+    AdminDeleteAlertRule, AdminDeleteDiscount, AdminDeletePriceRule, AdminDisableUser,
+    AdminDisableWebhook, AdminReprice, AdminRepricePreview, AdminRepriceResume, AdminResolvePrice,
+    AdminRevokeKey, AdminRevokeToken, AdminSetPrice, AdminTestWebhook,
 };
 
 type Outcome = Option<Result<Option<String>, ServerFnError>>;
@@ -198,6 +199,8 @@ pub fn AdminPage() -> impl IntoView {
                 </ActionForm>
                 {move || outcome(set_price.value().get(), "price")}
             </section>
+
+            <CatalogueSection/>
 
             <RepriceSection/>
 
@@ -493,4 +496,100 @@ fn runs_table(
         </table>
     }
     .into_any()
+}
+
+/// The catalogue in force, each model's list price beside the organisation's own, name
+/// rules, discounts, and "which price does this name get".
+#[component]
+fn CatalogueSection() -> impl IntoView {
+    let add_rule = ServerAction::<AdminAddPriceRule>::new();
+    let delete_rule = ServerAction::<AdminDeletePriceRule>::new();
+    let add_discount = ServerAction::<AdminAddDiscount>::new();
+    let delete_discount = ServerAction::<AdminDeleteDiscount>::new();
+    let resolve = ServerAction::<AdminResolvePrice>::new();
+    let overview = Resource::new(
+        move || {
+            (
+                add_rule.version().get(),
+                delete_rule.version().get(),
+                add_discount.version().get(),
+                delete_discount.version().get(),
+            )
+        },
+        |_| crate::api::admin_overview(),
+    );
+    view! {
+        <section class="panel" id="catalogue" aria-labelledby="catalogue-title">
+            <h2 id="catalogue-title">"List prices and your own"</h2>
+            {lists_with(overview, move |o| view! {
+                <p class="note" data-testid="catalogue-in-force">{format!("Catalogue in force: {}", o.catalogue)}</p>
+                <div class="table-wrap">
+                    <table class="admin-table" data-testid="model-prices">
+                        <thead><tr><th>"Model"</th><th>"Catalogue (USD per 1M tokens)"</th><th>"Name rule"</th><th>"Price table"</th><th>"Discount"</th><th>"Priced by"</th></tr></thead>
+                        <tbody>
+                            {o.model_prices.into_iter().map(|m| view! {
+                                <tr>
+                                    <td>{m.model}{m.provider.map(|p| view! { <small class="provider">{p}</small> })}</td>
+                                    <td>{m.catalogue.unwrap_or_else(|| "–".into())}</td>
+                                    <td>{m.rule.unwrap_or_default()}</td>
+                                    <td>{m.price_table.unwrap_or_default()}</td>
+                                    <td>{m.discount.unwrap_or_default()}</td>
+                                    <td>{m.source.label()}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+                <h3>"Name rules"</h3>
+                <table class="admin-table" data-testid="price-rules">
+                    <thead><tr><th>"Rule"</th><th>"Names like"</th><th>"are priced as"</th><th></th></tr></thead>
+                    <tbody>
+                        {o.price_rules.into_iter().map(|r| view! {
+                            <tr><td>{r.id}</td><td><code>{r.pattern}</code></td><td>{r.model}</td>
+                            <td><ActionForm action=delete_rule attr:class="row-action">
+                                <input type="hidden" name="id" value=r.id.to_string()/>
+                                <button type="submit" class="danger">"Delete"</button>
+                            </ActionForm></td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                <h3>"Discounts"</h3>
+                <table class="admin-table" data-testid="discounts">
+                    <thead><tr><th>"Discount"</th><th>"Off"</th><th>"For"</th><th>"From"</th><th></th></tr></thead>
+                    <tbody>
+                        {o.discounts.into_iter().map(|d| view! {
+                            <tr><td>{d.id}</td><td>{format!("{} %", d.basis_points as f64 / 100.0)}</td>
+                            <td>{format!("{} {}", d.scope.as_str(), d.name)}</td><td>{format_utc_ms(d.effective_from_ms)}</td>
+                            <td><ActionForm action=delete_discount attr:class="row-action">
+                                <input type="hidden" name="id" value=d.id.to_string()/>
+                                <button type="submit" class="danger">"Delete"</button>
+                            </ActionForm></td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any())}
+            <ActionForm action=add_rule attr:class="inline-form">
+                <label>"Names like" <input name="pattern" required placeholder="azure/my-gpt4o-*"/></label>
+                <label>"are priced as" <input name="model" required placeholder="gpt-4o"/></label>
+                <button type="submit">"Add name rule"</button>
+            </ActionForm>
+            {move || outcome(add_rule.value().get(), "rule")}
+            {move || outcome(delete_rule.value().get(), "rule")}
+            <ActionForm action=add_discount attr:class="inline-form">
+                <label>"For" <select name="scope"><option value="provider">"provider"</option><option value="model">"model"</option></select></label>
+                <label>"Name" <input name="name" required placeholder="anthropic"/></label>
+                <label>"Percent off" <input name="percent" required inputmode="decimal" placeholder="15"/></label>
+                <label>"From (UTC)" <input name="from" type="date"/></label>
+                <button type="submit">"Add discount"</button>
+            </ActionForm>
+            {move || outcome(add_discount.value().get(), "discount")}
+            {move || outcome(delete_discount.value().get(), "discount")}
+            <ActionForm action=resolve attr:class="inline-form">
+                <label>"Model name as sent" <input name="name" required placeholder="us.anthropic.claude-sonnet-4-20250514-v1:0"/></label>
+                <label>"Provider" <input name="provider" placeholder="optional"/></label>
+                <button type="submit">"Which price?"</button>
+            </ActionForm>
+            <div data-testid="price-explained" class="explained">{move || report(resolve.value().get())}</div>
+        </section>
+    }
 }

@@ -333,6 +333,51 @@ pub async fn admin_reprice(from: String, model: String) -> Result<Option<String>
     admin_run(AdminCommand::Reprice { from, model }).await
 }
 
+/// Adds a name rule (a model name pattern -> a catalogue model).
+#[server(endpoint = "admin_add_price_rule")]
+pub async fn admin_add_price_rule(
+    pattern: String,
+    model: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::AddPriceRule { pattern, model }).await
+}
+
+#[server(endpoint = "admin_delete_price_rule")]
+pub async fn admin_delete_price_rule(id: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::DeletePriceRule { id }).await
+}
+
+/// Adds a discount off the catalogue's price for a provider or a model.
+#[server(endpoint = "admin_add_discount")]
+pub async fn admin_add_discount(
+    scope: String,
+    name: String,
+    percent: String,
+    from: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::AddDiscount {
+        scope,
+        name,
+        percent,
+        from,
+    })
+    .await
+}
+
+#[server(endpoint = "admin_delete_discount")]
+pub async fn admin_delete_discount(id: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::DeleteDiscount { id }).await
+}
+
+/// Which price a model name gets, and why.
+#[server(endpoint = "admin_resolve_price")]
+pub async fn admin_resolve_price(
+    name: String,
+    provider: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::ResolvePrice { name, provider }).await
+}
+
 /// Resumes the unfinished re-pricing run, in the background.
 #[server(endpoint = "admin_reprice_resume")]
 pub async fn admin_reprice_resume() -> Result<Option<String>, ServerFnError> {

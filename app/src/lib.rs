@@ -775,7 +775,8 @@ fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoView {
                     {move || sorted().into_iter().map(|Row { name, detail, price, stats: s }| view! {
                         <tr>
                             <th scope="row">
-                                {name}{detail.map(|d| view! { <small class="provider">{d}</small> })}
+                                <span class="name">{name}</span>
+                                {detail.map(|d| view! { <small class="provider">{d}</small> })}
                                 {price.map(|p| view! { <small class="price-source">{p}</small> })}
                             </th>
                             <td class="num">{format_count(s.requests)}<span class="share">{format!("{:.1} %", s.request_share)}</span></td>

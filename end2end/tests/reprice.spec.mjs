@@ -36,6 +36,15 @@ test('an admin prices an unpriced model with a past date and re-prices its histo
   await prices.getByRole('button', { name: 'Set price' }).click();
   await expect(prices.getByRole('status')).toContainText('Saved');
 
+  // "Which price?" explains what the model gets now; the comparison lists it.
+  const catalogue = page.locator('section', { has: page.getByRole('heading', { name: 'List prices and your own' }) });
+  await catalogue.getByLabel('Model name as sent').fill(model);
+  await catalogue.getByRole('button', { name: 'Which price?' }).click();
+  await expect(catalogue.getByTestId('price-explained')).toContainText("the price table's price");
+  await page.reload();
+  await page.locator('html[data-hydrated]').waitFor();
+  await expect(page.getByTestId('model-prices').getByRole('row', { name: new RegExp(model) })).toContainText('price table');
+
   // Preview, then re-price this model's events.
   const reprice = page.locator('section', { has: page.getByRole('heading', { name: 'Re-price stored events' }) });
   await reprice.getByLabel('From (UTC)').fill(weekAgo);

@@ -3,8 +3,10 @@
 
 use shared::{format_count, format_usd, parse_usd_micros, AdminCommand, AlertRuleForm, Role};
 
-use crate::pricing::reprice;
+use crate::pricing::catalogue::Catalogue;
+use crate::pricing::{overrides, reprice, PriceBook};
 use crate::store::{KeyInfo, Project, Store, StoreError, TokenInfo};
+use shared::DiscountScope;
 use shared::ModelPrice;
 
 /// Why an admin action failed.
@@ -358,6 +360,38 @@ pub async fn run(
             spawn_reprice(store, run.id);
             Ok(Some(format!("Re-pricing run {} started.", run.id)))
         }
+        AdminCommand::AddPriceRule { pattern, model } => {
+            add_price_rule(store, actor, &pattern, &model)
+                .await
+                .map(|_| None)
+        }
+        AdminCommand::DeletePriceRule { id } => {
+            delete_price_rule(store, actor, parse_id("rule", &id)?)
+                .await
+                .map(|_| None)
+        }
+        AdminCommand::AddDiscount {
+            scope,
+            name,
+            percent,
+            from,
+        } => add_discount(store, actor, &scope, &name, &percent, parse_day(&from)?)
+            .await
+            .map(|_| None),
+        AdminCommand::DeleteDiscount { id } => {
+            delete_discount(store, actor, parse_id("discount", &id)?)
+                .await
+                .map(|_| None)
+        }
+        AdminCommand::ResolvePrice { name, provider } => {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(AdminError::Invalid("name: required".into()));
+            }
+            let provider = Some(provider.trim()).filter(|p| !p.is_empty());
+            let book = PriceBook::load(store).await?;
+            Ok(Some(book.explain(name, provider, now_ms()).join("\n")))
+        }
         AdminCommand::RepriceResume => {
             let run = reprice::unfinished(store)
                 .await?
@@ -366,6 +400,149 @@ pub async fn run(
             Ok(Some(format!("Re-pricing run {} resumed.", run.id)))
         }
     }
+}
+
+/// Adds a name rule: model names matching `pattern` (`*` any run of characters) are priced
+/// as the catalogue's `model`.
+pub async fn add_price_rule(
+    store: &Store,
+    actor: &str,
+    pattern: &str,
+    model: &str,
+) -> Result<i64, AdminError> {
+    let (pattern, model) = (pattern.trim(), model.trim());
+    if pattern.is_empty() || pattern.chars().count() > overrides::MAX_PATTERN_LEN {
+        return Err(AdminError::Invalid(format!(
+            "pattern: 1 to {} characters",
+            overrides::MAX_PATTERN_LEN
+        )));
+    }
+    let book = PriceBook::load(store).await?;
+    if book.catalogue().resolve(model, None).is_none() {
+        return Err(AdminError::Invalid(format!(
+            "model {model:?}: the price catalogue has no such model"
+        )));
+    }
+    let id = store.add_price_rule(pattern, model).await?;
+    store
+        .audit(
+            actor,
+            "price.rule.add",
+            &format!("rule {id}: {pattern:?} -> {model}"),
+        )
+        .await?;
+    Ok(id)
+}
+
+pub async fn delete_price_rule(store: &Store, actor: &str, id: i64) -> Result<(), AdminError> {
+    if !store.delete_price_rule(id).await? {
+        return Err(AdminError::Invalid(format!("rule {id}: no such rule")));
+    }
+    store
+        .audit(actor, "price.rule.delete", &format!("rule {id}"))
+        .await?;
+    Ok(())
+}
+
+/// Adds a discount of `percent` (up to two decimals, above 0 and at most 100) off the
+/// catalogue's price for a provider's models or a model (`scope`), from `from_ms`.
+pub async fn add_discount(
+    store: &Store,
+    actor: &str,
+    scope: &str,
+    name: &str,
+    percent: &str,
+    from_ms: i64,
+) -> Result<i64, AdminError> {
+    let scope = DiscountScope::parse(scope.trim())
+        .ok_or_else(|| AdminError::Invalid(format!("scope {scope:?}: provider or model")))?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > overrides::MAX_PATTERN_LEN {
+        return Err(AdminError::Invalid(format!(
+            "{}: 1 to {} characters",
+            scope.as_str(),
+            overrides::MAX_PATTERN_LEN
+        )));
+    }
+    let basis_points = parse_percent(percent)?;
+    let id = store
+        .add_price_discount(scope, name, basis_points, from_ms)
+        .await?;
+    store
+        .audit(
+            actor,
+            "price.discount.add",
+            &format!(
+                "discount {id}: {percent} % off {} {name} from {}",
+                scope.as_str(),
+                shared::format_utc_ms(from_ms)
+            ),
+        )
+        .await?;
+    Ok(id)
+}
+
+/// `15`, `12.5`, `0.25` percent as basis points, above 0 and at most 100 %.
+fn parse_percent(s: &str) -> Result<i64, AdminError> {
+    let bad = || {
+        AdminError::Invalid(format!(
+            "percent {s:?}: a number above 0 and at most 100, with at most two decimals"
+        ))
+    };
+    let t = s.trim().trim_end_matches('%').trim();
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    let digits = |d: &str| d.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 3 || frac.len() > 2 || !digits(whole) || !digits(frac) {
+        return Err(bad());
+    }
+    let bp = whole.parse::<i64>().map_err(|_| bad())? * 100
+        + format!("{frac:0<2}").parse::<i64>().map_err(|_| bad())?;
+    if !(1..=10_000).contains(&bp) {
+        return Err(bad());
+    }
+    Ok(bp)
+}
+
+pub async fn delete_discount(store: &Store, actor: &str, id: i64) -> Result<(), AdminError> {
+    if !store.delete_price_discount(id).await? {
+        return Err(AdminError::Invalid(format!(
+            "discount {id}: no such discount"
+        )));
+    }
+    store
+        .audit(actor, "price.discount.delete", &format!("discount {id}"))
+        .await?;
+    Ok(())
+}
+
+/// Puts a catalogue file (the bundled one's format) in force instead of the bundled one,
+/// after checking every entry; `None` goes back to the bundled catalogue. Answers what is in
+/// force now.
+pub async fn import_catalogue(
+    store: &Store,
+    actor: &str,
+    body: Option<&str>,
+) -> Result<String, AdminError> {
+    let catalogue = match body {
+        Some(text) => std::sync::Arc::new(Catalogue::parse(text).map_err(AdminError::Invalid)?),
+        None => Catalogue::bundled(),
+    };
+    let what = format!(
+        "{} models, taken {}, from {}",
+        catalogue.len(),
+        catalogue.taken,
+        catalogue.source
+    );
+    let id = store.import_price_catalogue(body, now_ms()).await?;
+    let action = if body.is_some() {
+        "price.catalogue.import"
+    } else {
+        "price.catalogue.bundled"
+    };
+    store
+        .audit(actor, action, &format!("catalogue {id}: {what}"))
+        .await?;
+    Ok(what)
 }
 
 /// Runs (or resumes) re-pricing run `id` (see [`reprice::run`]); when it finishes, checks

@@ -261,6 +261,9 @@ fn undo_duplicate_key(db: Db) -> &'static str {
              ALTER TABLE rollup_1d DROP COLUMN fallback_requests;
              ALTER TABLE rollup_1d DROP COLUMN client_cost_requests;
              DROP TABLE reprice_runs;
+             DROP TABLE price_rules;
+             DROP TABLE price_discounts;
+             DROP TABLE price_catalogues;
              DELETE FROM _sqlx_migrations WHERE version >= 12;"
         }
         Db::Postgres => {
@@ -278,6 +281,9 @@ fn undo_duplicate_key(db: Db) -> &'static str {
              ALTER TABLE rollup_1d DROP COLUMN fallback_requests;
              ALTER TABLE rollup_1d DROP COLUMN client_cost_requests;
              DROP TABLE reprice_runs;
+             DROP TABLE price_rules;
+             DROP TABLE price_discounts;
+             DROP TABLE price_catalogues;
              DELETE FROM _sqlx_migrations WHERE version >= 12;"
         }
     }

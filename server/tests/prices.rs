@@ -226,3 +226,138 @@ async fn a_fresh_install_prices_real_models_at_list_price(db: Db) {
 }
 
 on_both_backends!(a_fresh_install_prices_real_models_at_list_price);
+
+/// An admin's name rule, discounts and an imported catalogue change what new events cost;
+/// a bad catalogue is refused naming the entry, and `--bundled` goes back.
+async fn rules_discounts_and_an_imported_catalogue_price_new_events(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("p").await;
+    let store = &app.store;
+    let catalogue = "catalogue".to_string();
+
+    // An Azure deployment name says nothing the catalogue knows; a rule says it is gpt-4o
+    // ($2.50 in, $10 out per million): 1,000 x 2.50 + 500 x 10 = $0.0075.
+    let e = tokens("azure/my-gpt4o-eastus", 1_000, 0, 0, 500);
+    assert_eq!(priced(&app, &key, e.clone()).await, (0, "unpriced".into()));
+    server::admin::add_price_rule(store, "test", "azure/my-gpt4o-*", "gpt-4o")
+        .await
+        .unwrap();
+    assert_eq!(
+        priced(&app, &key, e).await,
+        (usd("0.0075"), catalogue.clone())
+    );
+    // A rule must name a model the catalogue has.
+    assert!(
+        server::admin::add_price_rule(store, "test", "x*", "no-such-model")
+            .await
+            .is_err()
+    );
+
+    // 10 % off Anthropic from yesterday, 20 % off claude-sonnet-4-20250514 itself from now
+    // on: the model's own discount wins. Sonnet 4: 1,000 x $3 + 1,000 x $15 per million =
+    // $0.018; 80 % of it is $0.0144. Claude Haiku 4.5 ($1 / $5): $0.006, 90 % = $0.0054.
+    let now = chrono::Utc::now().timestamp_millis();
+    server::admin::add_discount(
+        store,
+        "test",
+        "provider",
+        "anthropic",
+        "10",
+        now - 86_400_000,
+    )
+    .await
+    .unwrap();
+    server::admin::add_discount(
+        store,
+        "test",
+        "model",
+        "claude-sonnet-4-20250514",
+        "20",
+        now - 3_600_000,
+    )
+    .await
+    .unwrap();
+    let sonnet = tokens("claude-sonnet-4-20250514", 1_000, 0, 0, 1_000);
+    assert_eq!(
+        priced(&app, &key, sonnet.clone()).await,
+        (usd("0.0144"), catalogue.clone())
+    );
+    let haiku = tokens("claude-haiku-4-5", 1_000, 0, 0, 1_000);
+    assert_eq!(
+        priced(&app, &key, haiku).await,
+        (usd("0.0054"), catalogue.clone())
+    );
+    for bad in ["0", "100.5", "-3", "abc", "1.234"] {
+        assert!(
+            server::admin::add_discount(store, "test", "model", "m", bad, now)
+                .await
+                .is_err(),
+            "{bad}"
+        );
+    }
+
+    // Export, raise gpt-4o-mini to $1 / $2 in the copy, import it: new events cost that
+    // (1,000 x 1 + 1,000 x 2 per million = $0.003).
+    let book = server::pricing::PriceBook::load(store).await.unwrap();
+    let exported = book.catalogue().to_json();
+    let mut file: Value = serde_json::from_str(&exported).unwrap();
+    let models = file["models"].as_array_mut().unwrap();
+    assert_eq!(models.len(), book.catalogue().len());
+    for m in models.iter_mut().filter(|m| m["model"] == "gpt-4o-mini") {
+        m["input"] = json!(1_000_000);
+        m["output"] = json!(2_000_000);
+    }
+    let newer = serde_json::to_string(&file).unwrap();
+    server::admin::import_catalogue(store, "test", Some(&newer))
+        .await
+        .unwrap();
+    let mini = tokens("gpt-4o-mini", 1_000, 0, 0, 1_000);
+    assert_eq!(
+        priced(&app, &key, mini.clone()).await,
+        (usd("0.003"), catalogue.clone())
+    );
+    // A bad file is refused, naming the entry; the import in force stays.
+    models_with(&mut file, "gpt-4o", |m| m["output"] = json!(-1));
+    let err = server::admin::import_catalogue(store, "test", Some(&file.to_string()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"gpt-4o\"") && err.contains("output"),
+        "{err}"
+    );
+    assert_eq!(
+        priced(&app, &key, mini.clone()).await,
+        (usd("0.003"), catalogue.clone())
+    );
+    // Back to the bundled list price: 1,000 x 0.15 + 1,000 x 0.60 per million.
+    server::admin::import_catalogue(store, "test", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        priced(&app, &key, mini).await,
+        (usd("0.00075"), catalogue.clone())
+    );
+    // Every change is in the audit log.
+    let actions: Vec<String> = (store.audit_log(50).await.unwrap().into_iter())
+        .map(|a| a.action)
+        .collect();
+    for a in [
+        "price.rule.add",
+        "price.discount.add",
+        "price.catalogue.import",
+        "price.catalogue.bundled",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+}
+
+fn models_with(file: &mut Value, name: &str, change: impl Fn(&mut Value)) {
+    for m in file["models"].as_array_mut().unwrap() {
+        if m["model"] == name {
+            change(m);
+        }
+    }
+}
+
+on_both_backends!(rules_discounts_and_an_imported_catalogue_price_new_events);

@@ -4,8 +4,10 @@
 //! JSON field names are camelCase, as in the seed's interfaces.
 
 mod panel;
+mod prices;
 
 pub use panel::{error_log_page, Panel};
+pub use prices::{Discount, DiscountScope, NameRule};
 
 use serde::{Deserialize, Serialize};
 
@@ -584,6 +586,15 @@ pub struct AdminOverview {
     /// Newest first.
     #[serde(default)]
     pub reprice_runs: Vec<RepriceRunInfo>,
+    #[serde(default)]
+    pub price_rules: Vec<NameRule>,
+    #[serde(default)]
+    pub discounts: Vec<Discount>,
+    /// Which catalogue is in force: its source, the date it was taken and its size.
+    #[serde(default)]
+    pub catalogue: String,
+    #[serde(default)]
+    pub model_prices: Vec<ModelPriceRow>,
 }
 
 /// A budget with its current period's numbers, as the budgets panel shows it.
@@ -1015,6 +1026,48 @@ pub enum AdminCommand {
     },
     /// Resumes the unfinished re-pricing run in the background.
     RepriceResume,
+    /// Model names matching `pattern` are priced as the catalogue's `model`.
+    AddPriceRule {
+        pattern: String,
+        model: String,
+    },
+    DeletePriceRule {
+        id: String,
+    },
+    /// `percent` off the catalogue's price for a `provider` or `model` (`scope`) from `from`.
+    AddDiscount {
+        scope: String,
+        name: String,
+        percent: String,
+        from: String,
+    },
+    DeleteDiscount {
+        id: String,
+    },
+    /// Which price a model name gets, and why (changes nothing).
+    ResolvePrice {
+        name: String,
+        provider: String,
+    },
+}
+
+/// One model with stored events, as the admin page's price comparison shows it: the
+/// catalogue's list price beside the organisation's own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelPriceRow {
+    pub model: String,
+    pub provider: Option<String>,
+    /// "gpt-4o (openai): $2.500000 in / $10.000000 out", or `None` when the catalogue has no
+    /// price for it; "(fallback)" when priced as its family.
+    pub catalogue: Option<String>,
+    /// The name rule that maps it, as "rule 3: azure/* -> gpt-4o".
+    pub rule: Option<String>,
+    /// The price table's price in force: "$3.000000 in / $15.000000 out from 2025-02-01".
+    pub price_table: Option<String>,
+    /// The discount in force: "15 % (provider openai)".
+    pub discount: Option<String>,
+    pub source: PriceSource,
 }
 
 /// A re-pricing run as the admin page lists it.

@@ -4,14 +4,66 @@ use clap::Subcommand;
 
 use shared::{parse_usd_micros, ModelPrice};
 
-use crate::pricing::catalogue::{Catalogue, Match};
-use crate::pricing::{list_charge, PriceBook};
+use crate::pricing::{micros, PriceBook};
 
 use super::{fmt_ms, AnyError, CLI};
 use crate::{admin, Store};
 
 #[derive(Subcommand)]
+pub enum RuleCmd {
+    /// Name rules in the order they are tried.
+    List,
+    /// Model names matching PATTERN (`*` any run of characters, case ignored) are priced as
+    /// the catalogue's MODEL, e.g. `azure/my-gpt4o-*` gpt-4o.
+    Add {
+        pattern: String,
+        model: String,
+    },
+    Delete {
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DiscountCmd {
+    List,
+    /// A discount off the catalogue's list price for one provider's models or one model.
+    Add {
+        #[arg(long, conflicts_with = "model", required_unless_present = "model")]
+        provider: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        /// Percent off, e.g. 15 or 12.5.
+        #[arg(long)]
+        percent: String,
+        /// `YYYY-MM-DD` (UTC); defaults to now.
+        #[arg(long)]
+        from: Option<String>,
+    },
+    Delete {
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum PriceCmd {
+    /// Name rules: a model name as clients send it -> the catalogue model it is.
+    #[command(subcommand)]
+    Rules(RuleCmd),
+    /// Discounts off the catalogue's list prices, by provider or model, from a date.
+    #[command(subcommand)]
+    Discounts(DiscountCmd),
+    /// Put a catalogue file (the format `prices export` writes) in force instead of the one
+    /// bundled in the binary, e.g. a newer release's, after checking every entry.
+    Import {
+        #[arg(required_unless_present = "bundled")]
+        file: Option<std::path::PathBuf>,
+        /// Go back to the catalogue bundled in the binary.
+        #[arg(long, conflicts_with = "file")]
+        bundled: bool,
+    },
+    /// Write the catalogue in force (to FILE, or standard output).
+    Export { file: Option<std::path::PathBuf> },
     /// Price stored events again with today's prices, from a date: after a price arrived late
     /// or changed with a past effective date. Client-sent costs never change; periods whose
     /// raw events retention deleted keep their roll-ups. Shows what would change first.
@@ -67,61 +119,88 @@ pub async fn prices(store: &Store, cmd: PriceCmd) -> Result<(), AnyError> {
     match cmd {
         PriceCmd::Resolve { name, provider } => {
             let now = chrono::Utc::now().timestamp_millis();
-            let book = PriceBook::new(store.list_prices().await?);
-            if let Some(p) = book.price_at(&name, now) {
-                println!(
-                    "{name}: the price table, from {}",
-                    fmt_ms(p.effective_from_ms)
-                );
-                print_rates(&p.clone());
-                return Ok(());
+            let book = PriceBook::load(store).await?;
+            for line in book.explain(&name, provider.as_deref(), now) {
+                println!("{line}");
             }
-            let catalogue = Catalogue::bundled();
-            match catalogue.resolve(&name, provider.as_deref()) {
-                None => println!(
-                    "{name}: no price (stored as unpriced): not in the price table, and the \
-                     catalogue ({} models, taken {}) has no such model or family",
-                    catalogue.len(),
-                    catalogue.taken
-                ),
-                Some((entry, found)) => {
-                    let how = match found {
-                        Match::Exact => "the catalogue's list price of".to_string(),
-                        Match::Fallback => {
-                            format!("a fallback: {name} is not listed, so its family's price, of")
-                        }
-                    };
-                    println!(
-                        "{name}: {how} {} ({}), taken {}",
-                        entry.model, entry.provider, catalogue.taken
-                    );
-                    let charge = list_charge(entry, 0, shared::ServiceTier::Default);
-                    print_rates(&charge.as_price(&entry.model));
-                    if entry.cache_write_1h.is_some() {
-                        println!("1-hour cache write {}", fmt_micros(charge.cache_write_1h));
-                    }
-                    for (tier, rates) in [
-                        ("batch", &entry.batch),
-                        ("flex", &entry.flex),
-                        ("priority", &entry.priority),
-                    ] {
-                        if let Some(r) = rates {
-                            println!(
-                                "{tier} tier: input {} output {}",
-                                fmt_micros(r.input),
-                                fmt_micros(r.output)
-                            );
-                        }
-                    }
-                    if let Some(lc) = &entry.long_context {
-                        println!(
-                            "above {} input tokens, the whole request: input {} output {}",
-                            lc.above_input_tokens,
-                            fmt_micros(lc.rates.input),
-                            fmt_micros(lc.rates.output)
-                        );
-                    }
+        }
+        PriceCmd::Rules(cmd) => match cmd {
+            RuleCmd::List => {
+                println!("id\tpattern\tmodel");
+                for r in store.price_rules().await? {
+                    println!("{}\t{}\t{}", r.id, r.pattern, r.model);
                 }
+            }
+            RuleCmd::Add { pattern, model } => {
+                let id = admin::add_price_rule(store, CLI, &pattern, &model).await?;
+                println!("rule {id}: {pattern:?} is priced as {model}");
+            }
+            RuleCmd::Delete { id } => {
+                admin::delete_price_rule(store, CLI, id).await?;
+                println!("rule {id} deleted");
+            }
+        },
+        PriceCmd::Discounts(cmd) => match cmd {
+            DiscountCmd::List => {
+                println!("id\tscope\tname\tpercent\tfrom");
+                for d in store.price_discounts().await? {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        d.id,
+                        d.scope.as_str(),
+                        d.name,
+                        d.basis_points as f64 / 100.0,
+                        fmt_ms(d.effective_from_ms)
+                    );
+                }
+            }
+            DiscountCmd::Add {
+                provider,
+                model,
+                percent,
+                from,
+            } => {
+                let (scope, name) = match (provider, model) {
+                    (Some(p), _) => ("provider", p),
+                    (None, Some(m)) => ("model", m),
+                    (None, None) => return Err("--provider or --model is required".into()),
+                };
+                let from_ms = match from {
+                    Some(f) => parse_from(&f)?,
+                    None => chrono::Utc::now().timestamp_millis(),
+                };
+                let id = admin::add_discount(store, CLI, scope, &name, &percent, from_ms).await?;
+                println!(
+                    "discount {id}: {percent} % off {scope} {name} from {}",
+                    fmt_ms(from_ms)
+                );
+            }
+            DiscountCmd::Delete { id } => {
+                admin::delete_discount(store, CLI, id).await?;
+                println!("discount {id} deleted");
+            }
+        },
+        PriceCmd::Import { file, bundled } => {
+            let body = match (file, bundled) {
+                (_, true) => None,
+                (Some(f), false) => Some(
+                    std::fs::read_to_string(&f)
+                        .map_err(|e| format!("cannot read {}: {e}", f.display()))?,
+                ),
+                (None, false) => return Err("a FILE or --bundled is required".into()),
+            };
+            let what = admin::import_catalogue(store, CLI, body.as_deref()).await?;
+            println!("price catalogue in force: {what}");
+            println!(
+                "stored events keep their costs; `prices reprice --from DATE` prices them again"
+            );
+        }
+        PriceCmd::Export { file } => {
+            let json = PriceBook::load(store).await?.catalogue().to_json();
+            match file {
+                Some(f) => std::fs::write(&f, json)
+                    .map_err(|e| format!("cannot write {}: {e}", f.display()))?,
+                None => print!("{json}"),
             }
         }
         PriceCmd::Reprice {
@@ -138,10 +217,10 @@ pub async fn prices(store: &Store, cmd: PriceCmd) -> Result<(), AnyError> {
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     p.model,
                     fmt_ms(p.effective_from_ms),
-                    fmt_micros(p.input),
-                    fmt_micros(p.cached_input),
-                    fmt_micros(p.cache_write),
-                    fmt_micros(p.output)
+                    micros(p.input),
+                    micros(p.cached_input),
+                    micros(p.cache_write),
+                    micros(p.output)
                 );
             }
         }
@@ -242,10 +321,6 @@ async fn reprice_cmd(
     Ok(())
 }
 
-fn fmt_micros(m: i64) -> String {
-    format!("{}.{:06}", m / 1_000_000, m % 1_000_000)
-}
-
 fn parse_from(s: &str) -> Result<i64, String> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d
@@ -257,15 +332,4 @@ fn parse_from(s: &str) -> Result<i64, String> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_millis())
         .map_err(|_| format!("--from {s:?}: expected YYYY-MM-DD or an RFC 3339 date-time"))
-}
-
-/// A price's rates, USD per million tokens.
-fn print_rates(p: &ModelPrice) {
-    println!(
-        "input {}  cached input {}  cache write {}  output {}  (USD per 1M tokens)",
-        fmt_micros(p.input),
-        fmt_micros(p.cached_input),
-        fmt_micros(p.cache_write),
-        fmt_micros(p.output)
-    );
 }

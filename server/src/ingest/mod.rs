@@ -31,7 +31,7 @@ pub async fn submit(
     project_id: i64,
     events: &[UsageEvent],
 ) -> Result<IngestResponse, StoreError> {
-    let prices = PriceBook::new(store.list_prices().await?);
+    let prices = PriceBook::load(store).await?;
     let costs: Vec<_> = events.iter().map(|e| prices.cost_of(e)).collect();
     let counts = store.ingest(project_id, events, &costs).await?;
     if let Err(e) = crate::alerting::budgets::after_ingest(store, project_id, events).await {

@@ -13,24 +13,28 @@
 //! The event's provider, when it names one the catalogue has the model for, picks that one.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Store, StoreError};
 
 /// Prices of one tier, micro-USD per million tokens.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Rates {
     pub input: i64,
     pub output: i64,
     /// Cache reads; `None`: no discount (the input rate).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cached_input: Option<i64>,
     /// Cache writes (5-minute at Anthropic); `None`: the input rate, never $0.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_write: Option<i64>,
 }
 
 /// A long-context tier: when a request's input exceeds `above_input_tokens`, all its tokens
 /// are charged at these rates.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 pub struct LongContext {
     pub above_input_tokens: i64,
     #[serde(flatten)]
@@ -38,17 +42,22 @@ pub struct LongContext {
 }
 
 /// One model of one provider.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Entry {
     pub model: String,
     pub provider: String,
     #[serde(flatten)]
     pub rates: Rates,
     /// Anthropic's 1-hour cache writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_write_1h: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<Rates>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub flex: Option<Rates>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<Rates>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub long_context: Option<LongContext>,
 }
 
@@ -117,9 +126,19 @@ const PREFERENCE: [&str; 11] = [
 ];
 
 impl Catalogue {
-    /// Reads a catalogue file (the bundled one, or an admin's newer copy).
+    /// Reads a catalogue file (the bundled one, or an admin's newer copy), checking every
+    /// entry: a name and provider, prices from 0 to $1M per million tokens, a long-context
+    /// threshold above 0. The first bad entry is named.
     pub fn parse(json: &str) -> Result<Catalogue, String> {
         let file: File = serde_json::from_str(json).map_err(|e| format!("price catalogue: {e}"))?;
+        if file.models.is_empty() {
+            return Err("price catalogue: no models".into());
+        }
+        for (i, e) in file.models.iter().enumerate() {
+            check_entry(e).map_err(|why| {
+                format!("price catalogue: model {} ({:?}): {why}", i + 1, e.model)
+            })?;
+        }
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, e) in file.models.iter().enumerate() {
             by_name.entry(e.model.to_lowercase()).or_default().push(i);
@@ -137,12 +156,31 @@ impl Catalogue {
     }
 
     /// The catalogue embedded in the binary.
-    pub fn bundled() -> &'static Catalogue {
-        static BUNDLED: OnceLock<Catalogue> = OnceLock::new();
-        BUNDLED.get_or_init(|| {
-            Catalogue::parse(include_str!("catalogue.json"))
-                .expect("the bundled catalogue is checked by a test")
-        })
+    pub fn bundled() -> Arc<Catalogue> {
+        static BUNDLED: OnceLock<Arc<Catalogue>> = OnceLock::new();
+        BUNDLED
+            .get_or_init(|| {
+                Arc::new(
+                    Catalogue::parse(include_str!("catalogue.json"))
+                        .expect("the bundled catalogue is checked by a test"),
+                )
+            })
+            .clone()
+    }
+
+    /// The catalogue as a file of the bundled one's format (one model per line).
+    pub fn to_json(&self) -> String {
+        let mut out = format!(
+            "{{\n \"source\": {},\n \"taken\": {},\n \"unit\": \"micro-USD per million tokens\",\n \"models\": [\n",
+            serde_json::to_string(&self.source).unwrap_or_default(),
+            serde_json::to_string(&self.taken).unwrap_or_default()
+        );
+        let lines: Vec<String> = (self.entries.iter())
+            .map(|e| serde_json::to_string(e).unwrap_or_default())
+            .collect();
+        out.push_str(&lines.join(",\n"));
+        out.push_str("\n ]\n}\n");
+        out
     }
 
     pub fn len(&self) -> usize {
@@ -186,6 +224,82 @@ impl Catalogue {
         let family = family_of(&n)?;
         self.exact(&family, provider).map(|e| (e, Match::Fallback))
     }
+}
+
+/// Largest price accepted: $1M per million tokens, in micro-USD.
+const MAX_RATE: i64 = 1_000_000 * 1_000_000;
+
+fn check_entry(e: &Entry) -> Result<(), String> {
+    if e.model.trim().is_empty() || e.model.len() > 256 {
+        return Err("the model name must be 1 to 256 characters".into());
+    }
+    if e.provider.trim().is_empty() || e.provider.len() > 64 {
+        return Err("the provider must be 1 to 64 characters".into());
+    }
+    let rate = |what: &str, v: i64| {
+        if (0..=MAX_RATE).contains(&v) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what} {v} is not a price from 0 to {MAX_RATE} micro-USD per 1M tokens"
+            ))
+        }
+    };
+    let rates = |tier: &str, r: &Rates| -> Result<(), String> {
+        rate(&format!("{tier}input"), r.input)?;
+        rate(&format!("{tier}output"), r.output)?;
+        if let Some(v) = r.cached_input {
+            rate(&format!("{tier}cached_input"), v)?;
+        }
+        if let Some(v) = r.cache_write {
+            rate(&format!("{tier}cache_write"), v)?;
+        }
+        Ok(())
+    };
+    rates("", &e.rates)?;
+    if let Some(v) = e.cache_write_1h {
+        rate("cache_write_1h", v)?;
+    }
+    for (tier, r) in [
+        ("batch.", &e.batch),
+        ("flex.", &e.flex),
+        ("priority.", &e.priority),
+    ] {
+        if let Some(r) = r {
+            rates(tier, r)?;
+        }
+    }
+    if let Some(lc) = &e.long_context {
+        if lc.above_input_tokens <= 0 {
+            return Err("long_context.above_input_tokens must be above 0".into());
+        }
+        rates("long_context.", &lc.rates)?;
+    }
+    Ok(())
+}
+
+/// The catalogue in force: the newest import (parsed once per import and kept), else the
+/// bundled one. An import that no longer parses (it was checked when imported) falls back to
+/// the bundled catalogue, with a warning.
+pub async fn in_force(store: &Store) -> Result<Arc<Catalogue>, StoreError> {
+    let Some(version) = store.price_catalogue_version().await? else {
+        return Ok(Catalogue::bundled());
+    };
+    if let Some(c) = store.cached::<Catalogue>(version) {
+        return Ok(c);
+    }
+    let c = match store.price_catalogue_body(version).await? {
+        None => Catalogue::bundled(),
+        Some(body) => match Catalogue::parse(&body) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                tracing::warn!(import = version, error = %e, "imported price catalogue unreadable; using the bundled one");
+                Catalogue::bundled()
+            }
+        },
+    };
+    store.cache(version, c.clone());
+    Ok(c)
 }
 
 /// A dated snapshot's family: the name without its date or version suffix

@@ -3,22 +3,29 @@
 //! priced from the bundled catalogue of list prices ([`catalogue`]).
 
 pub mod catalogue;
+pub mod overrides;
 pub mod reprice;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use shared::{PriceSource, ServiceTier, UsageEvent};
 
 use self::catalogue::{Catalogue, Entry, Match, Rates};
+use self::overrides::{discount_for, discounted, rule_for, Discount, NameRule};
 use crate::rollup::{CostSource, PricedCost};
+use crate::store::{Store, StoreError};
 
 pub use shared::ModelPrice;
 
-/// All prices, answering "which price was in force for this model at this time".
+/// All prices, answering "which price was in force for this model at this time": the price
+/// table, the organisation's name rules and discounts, and the catalogue in force.
 #[derive(Clone)]
 pub struct PriceBook {
     by_model: HashMap<String, Vec<ModelPrice>>,
-    catalogue: &'static Catalogue,
+    catalogue: Arc<Catalogue>,
+    rules: Vec<NameRule>,
+    discounts: Vec<Discount>,
 }
 
 impl Default for PriceBook {
@@ -28,7 +35,22 @@ impl Default for PriceBook {
 }
 
 impl PriceBook {
-    /// Builds the book from rows in any order.
+    /// Everything the store holds: the price table, name rules, discounts and the catalogue
+    /// in force (the newest import, else the bundled one).
+    pub async fn load(store: &Store) -> Result<PriceBook, StoreError> {
+        let mut book = PriceBook::new(store.list_prices().await?);
+        book.rules = store.price_rules().await?;
+        book.discounts = store.price_discounts().await?;
+        book.catalogue = catalogue::in_force(store).await?;
+        Ok(book)
+    }
+
+    /// The catalogue this book prices from.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    /// Builds a book of price-table rows in any order, over the bundled catalogue.
     pub fn new(rows: Vec<ModelPrice>) -> PriceBook {
         let mut by_model: HashMap<String, Vec<ModelPrice>> = HashMap::new();
         for row in rows {
@@ -40,6 +62,8 @@ impl PriceBook {
         PriceBook {
             by_model,
             catalogue: Catalogue::bundled(),
+            rules: Vec::new(),
+            discounts: Vec::new(),
         }
     }
 
@@ -50,8 +74,32 @@ impl PriceBook {
         after.checked_sub(1).map(|i| &rows[i])
     }
 
-    /// The stored cost of an event: the client's, else the price table's, else the
-    /// catalogue's list price for the event's tier, else 0 (unpriced).
+    /// The name a catalogue and price-table lookup uses for `model`: the model a name rule
+    /// names, else the name itself.
+    pub fn mapped<'a>(&'a self, model: &'a str) -> &'a str {
+        rule_for(&self.rules, model).map_or(model, |r| r.model.as_str())
+    }
+
+    /// The price-table row in force for `model` as sent, else for the model a name rule
+    /// names for it.
+    pub fn table_price(&self, model: &str, ts_ms: i64) -> Option<&ModelPrice> {
+        (self.price_at(model, ts_ms)).or_else(|| self.price_at(self.mapped(model), ts_ms))
+    }
+
+    /// The name rule that maps `model`, if one does.
+    pub fn rule_of(&self, model: &str) -> Option<&NameRule> {
+        rule_for(&self.rules, model)
+    }
+
+    /// The discount in force at `ts_ms` for a catalogue price of any of `models` served by
+    /// `provider`.
+    pub fn discount_of(&self, models: &[&str], provider: &str, ts_ms: i64) -> Option<&Discount> {
+        discount_for(&self.discounts, models, provider, ts_ms)
+    }
+
+    /// The stored cost of an event: the client's; else the price table's; else the
+    /// catalogue's list price for the event's tier (for the model a name rule names, when
+    /// one matches), less the discount in force; else 0 (unpriced).
     pub fn cost_of(&self, event: &UsageEvent) -> PricedCost {
         if let Some(nanos) = event.cost_nanos {
             return PricedCost {
@@ -59,20 +107,29 @@ impl PriceBook {
                 source: CostSource::Client,
             };
         }
-        if let Some(price) = self.price_at(&event.model, event.timestamp_ms) {
+        if let Some(price) = self.table_price(&event.model, event.timestamp_ms) {
             return PricedCost {
                 nanos: token_cost_nanos(event, &Charge::from_table(price)),
                 source: CostSource::PriceTable,
             };
         }
-        match self
-            .catalogue
-            .resolve(&event.model, event.provider.as_deref())
-        {
+        let name = self.mapped(&event.model);
+        match self.catalogue.resolve(name, event.provider.as_deref()) {
             Some((entry, found)) => {
                 let tier = event.service_tier.unwrap_or_default();
+                let list = token_cost_nanos(event, &list_charge(entry, event.input_tokens, tier));
+                let names = [event.model.as_str(), name, entry.model.as_str()];
+                let nanos = match discount_for(
+                    &self.discounts,
+                    &names,
+                    &entry.provider,
+                    event.timestamp_ms,
+                ) {
+                    Some(d) => discounted(list, d.basis_points),
+                    None => list,
+                };
                 PricedCost {
-                    nanos: token_cost_nanos(event, &list_charge(entry, event.input_tokens, tier)),
+                    nanos,
                     source: match found {
                         Match::Exact => CostSource::Catalogue,
                         Match::Fallback => CostSource::Fallback,
@@ -86,12 +143,102 @@ impl PriceBook {
         }
     }
 
+    /// Why `model` (from `provider`, when known) gets the price it gets at `ts_ms`, in
+    /// words: the admin page's and `prices resolve`'s answer.
+    pub fn explain(&self, model: &str, provider: Option<&str>, ts_ms: i64) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(p) = self.table_price(model, ts_ms) {
+            out.push(format!(
+                "{model}: the price table's price of {} from {}: input {} cached input {} \
+                 cache write {} output {} (USD per 1M tokens)",
+                p.model,
+                shared::format_utc_ms(p.effective_from_ms),
+                micros(p.input),
+                micros(p.cached_input),
+                micros(p.cache_write),
+                micros(p.output)
+            ));
+            return out;
+        }
+        let rule = rule_for(&self.rules, model);
+        if let Some(r) = rule {
+            out.push(format!(
+                "{model}: name rule {} ({:?}) says it is {}",
+                r.id, r.pattern, r.model
+            ));
+        }
+        let name = self.mapped(model);
+        match self.catalogue.resolve(name, provider) {
+            None => out.push(format!(
+                "{name}: no price (stored as unpriced): not in the price table, and the \
+                 catalogue ({} models, taken {}) has no such model or family",
+                self.catalogue.len(),
+                self.catalogue.taken
+            )),
+            Some((entry, found)) => {
+                let how = match found {
+                    Match::Exact => "the catalogue's list price of".to_string(),
+                    Match::Fallback => {
+                        format!("a fallback: {name} is not listed, so its family's price, of")
+                    }
+                };
+                let c = list_charge(entry, 0, ServiceTier::Default);
+                out.push(format!(
+                    "{name}: {how} {} ({}), taken {}: input {} cached input {} cache write {} \
+                     output {} (USD per 1M tokens)",
+                    entry.model,
+                    entry.provider,
+                    self.catalogue.taken,
+                    micros(c.input),
+                    micros(c.cached_input),
+                    micros(c.cache_write),
+                    micros(c.output)
+                ));
+                if entry.cache_write_1h.is_some() {
+                    out.push(format!("1-hour cache write {}", micros(c.cache_write_1h)));
+                }
+                for (tier, rates) in [
+                    ("batch", &entry.batch),
+                    ("flex", &entry.flex),
+                    ("priority", &entry.priority),
+                ] {
+                    if let Some(r) = rates {
+                        out.push(format!(
+                            "{tier} tier: input {} output {}",
+                            micros(r.input),
+                            micros(r.output)
+                        ));
+                    }
+                }
+                if let Some(lc) = &entry.long_context {
+                    out.push(format!(
+                        "above {} input tokens, the whole request: input {} output {}",
+                        lc.above_input_tokens,
+                        micros(lc.rates.input),
+                        micros(lc.rates.output)
+                    ));
+                }
+                let names = [model, name, entry.model.as_str()];
+                if let Some(d) = discount_for(&self.discounts, &names, &entry.provider, ts_ms) {
+                    out.push(format!(
+                        "less the {} discount of {} % for {} since {}",
+                        d.scope.as_str(),
+                        d.basis_points as f64 / 100.0,
+                        d.name,
+                        shared::format_utc_ms(d.effective_from_ms)
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// Where a request of `model` at `ts_ms` without a client cost gets its price.
     pub fn source_of(&self, model: &str, provider: Option<&str>, ts_ms: i64) -> PriceSource {
-        if self.price_at(model, ts_ms).is_some() {
+        if self.table_price(model, ts_ms).is_some() {
             return PriceSource::PriceTable;
         }
-        match self.catalogue.resolve(model, provider) {
+        match self.catalogue.resolve(self.mapped(model), provider) {
             Some((_, Match::Exact)) => PriceSource::Catalogue,
             Some((_, Match::Fallback)) => PriceSource::Fallback,
             None => PriceSource::None,
@@ -101,10 +248,10 @@ impl PriceBook {
     /// The price of `model` at `ts_ms` for a request of ordinary size on the default tier:
     /// the price table's, else the catalogue's list price.
     pub fn base_price(&self, model: &str, ts_ms: i64) -> Option<ModelPrice> {
-        if let Some(p) = self.price_at(model, ts_ms) {
+        if let Some(p) = self.table_price(model, ts_ms) {
             return Some(p.clone());
         }
-        let (entry, _) = self.catalogue.resolve(model, None)?;
+        let (entry, _) = self.catalogue.resolve(self.mapped(model), None)?;
         Some(list_charge(entry, 0, ServiceTier::Default).as_price(&entry.model))
     }
 }
@@ -201,6 +348,11 @@ pub fn list_charge(entry: &Entry, input_tokens: i64, tier: ServiceTier) -> Charg
         },
         output: rates.output,
     }
+}
+
+/// Micro-USD as dollars with six decimals.
+pub fn micros(m: i64) -> String {
+    format!("{}.{:06}", m / 1_000_000, m % 1_000_000)
 }
 
 /// `rate * to / from`, rounded half up; `rate` itself when `from` is 0.

@@ -163,7 +163,7 @@ pub async fn preview(
     let (from_ms, kept_from_ms) = kept_from(store, from_ms).await?;
     let up_to_id = store.max_event_id().await?;
     let names: HashMap<i64, String> = store.list_models().await?.into_iter().collect();
-    let book = PriceBook::new(store.list_prices().await?);
+    let book = PriceBook::load(store).await?;
     let mut p = Preview {
         from_ms,
         kept_from_ms,
@@ -264,7 +264,7 @@ pub async fn run(
             return Ok(finished);
         }
         // Prices are read for every batch: one changed during the run applies from then on.
-        let book = PriceBook::new(store.list_prices().await?);
+        let book = PriceBook::load(store).await?;
         let outcome = reprice_batch(&rows, &names, &book);
         // `false`: another process applied this batch; read the run again and go on.
         store

@@ -43,7 +43,7 @@ pub async fn insights_of(store: &Store, r: &Resolved) -> Result<CostInsights, Qu
 
     // Cached tokens per model and bucket, priced at the bucket's start.
     let models: HashMap<i64, String> = store.list_models().await?.into_iter().collect();
-    let prices = PriceBook::new(store.list_prices().await?);
+    let prices = PriceBook::load(store).await?;
     let mut saved: i128 = 0;
     let mut unpriced_cached_tokens = 0;
     for row in store

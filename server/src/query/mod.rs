@@ -386,7 +386,7 @@ pub async fn models(
 async fn models_of(store: &Store, r: &Resolved) -> Result<Vec<ModelUsage>, QueryError> {
     let names: HashMap<i64, String> = store.list_models().await?.into_iter().collect();
     let providers = store.model_providers().await?;
-    let prices = PriceBook::new(store.list_prices().await?);
+    let prices = PriceBook::load(store).await?;
     let at_ms = r.filter.end_bucket * 1000 - 1;
     let mut out: Vec<ModelUsage> = breakdown(store, r, Group::Model)
         .await?

@@ -90,6 +90,7 @@ macro_rules! dispatch {
 mod access;
 mod alerts;
 mod budgets;
+mod overrides;
 pub mod reprice;
 mod retention;
 mod rollups;
@@ -198,7 +199,13 @@ pub struct Store {
     /// When to analyse PostgreSQL's roll-ups (unused on SQLite, which needs no statistics
     /// for its plans).
     statistics: Arc<postgres::StatisticsKeeper>,
+    /// The pricing module's parsed copy of the imported price catalogue, by import id (the
+    /// store does not know its type: pricing sits above storage).
+    catalogue: Arc<RwLock<Option<(i64, Cached)>>>,
 }
+
+/// A value kept by [`Store::cache`], of a type the store does not know.
+type Cached = Arc<dyn std::any::Any + Send + Sync>;
 
 /// One stored event as exported, with project and model names; the text borrows from the
 /// database row it was read from.
@@ -530,6 +537,7 @@ impl Store {
             models: Arc::default(),
             providers: Arc::default(),
             write_lock: Arc::new(tokio::sync::Mutex::new(writer)),
+            catalogue: Arc::new(RwLock::new(None)),
             statistics: Arc::default(),
         })
     }
@@ -872,6 +880,20 @@ impl Store {
             accepted,
             duplicates: events_len - accepted,
         })
+    }
+
+    /// The value kept by [`Store::cache`] for `version`, if that is the one kept.
+    pub fn cached<T: std::any::Any + Send + Sync>(&self, version: i64) -> Option<Arc<T>> {
+        let slot = self.catalogue.read().ok()?;
+        let (v, value) = slot.as_ref()?;
+        (*v == version).then(|| value.clone().downcast::<T>().ok())?
+    }
+
+    /// Keeps `value` as what `version` parses to (one value at a time).
+    pub fn cache<T: std::any::Any + Send + Sync>(&self, version: i64, value: Arc<T>) {
+        if let Ok(mut slot) = self.catalogue.write() {
+            *slot = Some((version, value));
+        }
     }
 
     // ---- benchmark baseline ---------------------------------------------------------

@@ -227,9 +227,17 @@ impl AdminSource for AdminPage {
                     webhooks: self.0.list_webhooks().await?,
                     deliveries: self.0.deliveries(DELIVERIES_SHOWN).await?,
                     reprice_runs: reprice_runs(&self.0).await?,
+                    price_rules: self.0.price_rules().await?,
+                    discounts: self.0.price_discounts().await?,
+                    catalogue: String::new(),
+                    model_prices: Vec::new(),
                 })
             };
-            load.await.map_err(|e| message(AdminError::Store(e)))
+            let mut o = load.await.map_err(|e| message(AdminError::Store(e)))?;
+            (o.catalogue, o.model_prices) = model_prices(&self.0)
+                .await
+                .map_err(|e| message(AdminError::Store(e)))?;
+            Ok(o)
         })
     }
 
@@ -268,4 +276,74 @@ async fn reprice_runs(store: &Store) -> Result<Vec<shared::RepriceRunInfo>, Stor
             created_by: r.created_by,
         })
         .collect())
+}
+
+/// Which catalogue is in force, and each model with stored events: the catalogue's list
+/// price beside the organisation's own (name rule, price table, discount).
+async fn model_prices(store: &Store) -> Result<(String, Vec<shared::ModelPriceRow>), StoreError> {
+    use crate::pricing::catalogue::Match;
+    use crate::pricing::{micros, PriceBook};
+    let book = PriceBook::load(store).await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let providers = store.model_providers().await?;
+    let cat = book.catalogue();
+    let catalogue = format!(
+        "{} models, taken {}, from {}",
+        cat.len(),
+        cat.taken,
+        cat.source
+    );
+    let rows = (store.list_models().await?.into_iter())
+        .map(|(id, model)| {
+            let provider = providers.get(&id).cloned();
+            let name = book.mapped(&model);
+            let found = cat.resolve(name, provider.as_deref());
+            shared::ModelPriceRow {
+                catalogue: found.map(|(e, how)| {
+                    format!(
+                        "{} ({}): ${} in / ${} out{}",
+                        e.model,
+                        e.provider,
+                        micros(e.rates.input),
+                        micros(e.rates.output),
+                        if how == Match::Fallback {
+                            " (fallback)"
+                        } else {
+                            ""
+                        }
+                    )
+                }),
+                rule: (book.rule_of(&model))
+                    .map(|r| format!("rule {}: {} -> {}", r.id, r.pattern, r.model)),
+                price_table: book.table_price(&model, now).map(|p| {
+                    format!(
+                        "${} in / ${} out from {}",
+                        micros(p.input),
+                        micros(p.output),
+                        shared::format_utc_ms(p.effective_from_ms)
+                    )
+                }),
+                discount: found
+                    .and_then(|(e, _)| {
+                        book.discount_of(
+                            &[model.as_str(), name, e.model.as_str()],
+                            &e.provider,
+                            now,
+                        )
+                    })
+                    .map(|d| {
+                        format!(
+                            "{} % ({} {})",
+                            d.basis_points as f64 / 100.0,
+                            d.scope.as_str(),
+                            d.name
+                        )
+                    }),
+                source: book.source_of(&model, provider.as_deref(), now),
+                model,
+                provider,
+            }
+        })
+        .collect();
+    Ok((catalogue, rows))
 }
