@@ -1,7 +1,8 @@
 //! Re-pricing history: a price that arrives late re-prices exactly the affected stored events,
 //! every roll-up level moves by exactly the difference (what `verify` checks), a second run
 //! changes nothing, an interrupted run resumes without applying a batch twice, periods past
-//! retention are reported and left alone, and the current budget period fires once.
+//! retention are reported and left alone, the current budget period fires once, and events
+//! arriving during a run keep the price they were stored with.
 
 mod common;
 

@@ -357,6 +357,7 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
     let spans = (opts.events / 10).max(1_000);
     if opts.ingest_only {
         rows.push(otlp_ingest(&store, (spans, opts.events), now, &base).await?);
+        rows.push(reprice_all(&store).await?);
         return Ok(table(rows, &store));
     }
 
@@ -540,6 +541,45 @@ async fn time_panels(
 }
 
 /// The measurements, and the machine they ran on, as one markdown table.
+/// Re-prices every stored event after the most used model's price doubles (from the
+/// start), as `prices reprice` does: events looked at and re-priced per second.
+async fn reprice_all(store: &Store) -> Result<(String, String), AnyError> {
+    let (model, [input, cached, output]) = bench_models().swap_remove(0);
+    store
+        .set_price(&shared::ModelPrice {
+            model,
+            effective_from_ms: 0,
+            input: input * 2,
+            cached_input: cached * 2,
+            cache_write: input * 2,
+            output: output * 2,
+        })
+        .await?;
+    eprintln!("re-pricing every stored event…");
+    let t = Instant::now();
+    let run = crate::pricing::reprice::start(store, "bench", 0, None, 0).await?;
+    let done = crate::admin::run_reprice(
+        store,
+        run.id,
+        crate::pricing::reprice::DEFAULT_BATCH,
+        None,
+        |_| {},
+    )
+    .await?;
+    let secs = t.elapsed().as_secs_f64();
+    Ok((
+        format!(
+            "re-price every event after one model's price changed ({} looked at, {} changed)",
+            done.events_seen, done.events_changed
+        ),
+        format!(
+            "{secs:.1} s, {:.0} events/s looked at, {:.0} re-priced/s",
+            done.events_seen as f64 / secs,
+            done.events_changed as f64 / secs
+        ),
+    ))
+}
+
 fn table(mut rows: Vec<(String, String)>, store: &Store) -> String {
     rows.push((
         "machine".into(),
