@@ -141,6 +141,28 @@ pub(super) fn upsert_statement(level: Level) -> &'static str {
     &sql[level as usize]
 }
 
+/// Adds every level's deltas to its rows, finest first and each in key order (one writer: no
+/// lock order to keep).
+pub(super) fn upsert_levels(
+    tx: &rusqlite::Transaction<'_>,
+    levels: &[(Level, BTreeMap<RollupKey, RollupDelta>)],
+) -> Result<(), StoreError> {
+    for (level, rows) in levels {
+        let mut upsert = tx.prepare_cached(upsert_statement(*level))?;
+        for (k, d) in rows {
+            upsert.raw_bind_parameter(1, k.bucket)?;
+            upsert.raw_bind_parameter(2, k.project_id)?;
+            upsert.raw_bind_parameter(3, k.model_id)?;
+            upsert.raw_bind_parameter(4, &k.error_type)?;
+            for (i, v) in d.sums().iter().chain(d.hist.iter()).enumerate() {
+                upsert.raw_bind_parameter(5 + i, v)?;
+            }
+            upsert.raw_execute()?;
+        }
+    }
+    Ok(())
+}
+
 /// Stores a batch on the writer connection, in one transaction: raw events (an id already
 /// stored for the project at the same timestamp changes nothing), every roll-up level and the project's models.
 /// Answers how many events were new. `expected` is [`expected_rollups`] of the batch, built
@@ -184,20 +206,7 @@ pub fn write_batch(
     } else {
         expand(&b.rollup(Some(&new)).rows)
     };
-    // Every level, finest first and each in key order (one writer: no lock order to keep).
-    for (level, rows) in &levels {
-        let mut upsert = tx.prepare_cached(upsert_statement(*level))?;
-        for (k, d) in rows {
-            upsert.raw_bind_parameter(1, k.bucket)?;
-            upsert.raw_bind_parameter(2, k.project_id)?;
-            upsert.raw_bind_parameter(3, k.model_id)?;
-            upsert.raw_bind_parameter(4, &k.error_type)?;
-            for (i, v) in d.sums().iter().chain(d.hist.iter()).enumerate() {
-                upsert.raw_bind_parameter(5 + i, v)?;
-            }
-            upsert.raw_execute()?;
-        }
-    }
+    upsert_levels(&tx, &levels)?;
     {
         let mut pair = tx.prepare_cached(
             "INSERT INTO project_models (project_id, model_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
