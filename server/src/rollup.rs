@@ -270,6 +270,16 @@ impl Default for RollupDelta {
 }
 
 impl RollupDelta {
+    /// Adds `n` to the count of requests priced as `source` says (where one is kept).
+    fn count_source(&mut self, source: CostSource, n: i64) {
+        match source {
+            CostSource::Unpriced => self.unpriced_requests += n,
+            CostSource::Fallback => self.fallback_requests += n,
+            CostSource::Client => self.client_cost_requests += n,
+            CostSource::PriceTable | CostSource::Catalogue => {}
+        }
+    }
+
     /// Adds another row's sums into this one.
     pub fn add(&mut self, d: &RollupDelta) {
         self.requests += d.requests;
@@ -368,12 +378,7 @@ impl BatchRollup {
             // cost ($1M) exceed i64 nano-USD. Saturate rather than panic or wrap negative.
             // Token and latency sums cannot: a 16 MiB batch holds too few events at their caps.
             d.cost_nanos = d.cost_nanos.saturating_add(cost.nanos);
-            match cost.source {
-                CostSource::Unpriced => d.unpriced_requests += 1,
-                CostSource::Fallback => d.fallback_requests += 1,
-                CostSource::Client => d.client_cost_requests += 1,
-                CostSource::PriceTable | CostSource::Catalogue => {}
-            }
+            d.count_source(cost.source, 1);
             if let Some(ms) = event.latency_ms {
                 d.latency_count += 1;
                 d.latency_sum_ms += ms;
@@ -412,14 +417,8 @@ impl BatchRollup {
                 .cost_nanos
                 .saturating_add(new.nanos)
                 .saturating_sub(old.nanos);
-            for (source, sign) in [(old.source, -1), (new.source, 1)] {
-                match source {
-                    CostSource::Unpriced => d.unpriced_requests += sign,
-                    CostSource::Fallback => d.fallback_requests += sign,
-                    CostSource::Client => d.client_cost_requests += sign,
-                    CostSource::PriceTable | CostSource::Catalogue => {}
-                }
-            }
+            d.count_source(old.source, -1);
+            d.count_source(new.source, 1);
         }
     }
 }
