@@ -402,6 +402,41 @@ pub async fn run(
     }
 }
 
+/// Declares metadata `key` as a dimension (at most 10 keys).
+pub async fn declare_dimension(store: &Store, actor: &str, key: &str) -> Result<(), AdminError> {
+    use crate::ingest::dimensions::{check_key, MAX_DECLARED};
+    let key = key.trim();
+    check_key(key).map_err(AdminError::Invalid)?;
+    if !store
+        .declare_dimension(key, MAX_DECLARED as i64, actor, now_ms())
+        .await?
+    {
+        let declared = store.declared_dimensions().await?;
+        return Err(AdminError::Invalid(
+            if declared.iter().any(|d| d.key == key) {
+                format!("key {key:?} is declared already")
+            } else {
+                format!("at most {MAX_DECLARED} metadata keys can be declared; remove one first")
+            },
+        ));
+    }
+    store
+        .audit(actor, "dimension.declare", &format!("metadata key {key:?}"))
+        .await?;
+    Ok(())
+}
+
+pub async fn remove_dimension(store: &Store, actor: &str, key: &str) -> Result<(), AdminError> {
+    let key = key.trim();
+    if !store.remove_dimension(key).await? {
+        return Err(AdminError::Invalid(format!("key {key:?} is not declared")));
+    }
+    store
+        .audit(actor, "dimension.remove", &format!("metadata key {key:?}"))
+        .await?;
+    Ok(())
+}
+
 /// Adds a name rule: model names matching `pattern` (`*` any run of characters) are priced
 /// as the catalogue's `model`.
 pub async fn add_price_rule(

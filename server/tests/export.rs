@@ -317,10 +317,11 @@ async fn a_raw_export_of_many_chunks_keeps_order_and_filters(db: Db) {
     assert_eq!(status, 200);
     let want: Vec<String> = (0..n).map(|i| format!("bulk-{i}")).collect();
     assert_eq!(ids(&bytes), want);
-    // Names are looked up by id: each row carries its own project and model.
+    // Names are looked up by id: each row carries its own project, key and model.
+    let prefix = server::access::secrets::prefix_of(&key).unwrap();
     for (i, r) in parse_csv(&bytes).iter().enumerate() {
         let model = if i % 2 == 0 { "m-even" } else { "m-odd" };
-        assert_eq!((&r[2], &r[3]), ("Bulk", model), "row {i}");
+        assert_eq!((&r[2], &r[3], &r[4]), ("Bulk", prefix, model), "row {i}");
     }
 
     let (_, _, bytes) = get_bytes(

@@ -564,7 +564,7 @@ async fn the_provider_is_stored_as_sent_and_checked(db: Db) {
     assert!(rows
         .next()
         .unwrap()
-        .starts_with("id,timestamp,project,model,provider,"));
+        .starts_with("id,timestamp,project,key,model,provider,"));
     assert!(
         rows.next()
             .unwrap()
@@ -648,3 +648,81 @@ async fn postgres_analyzes_the_rollups_of_a_first_bulk_load() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// Each event records the ingest key it came through (the raw export shows the key's prefix,
+/// never the secret); imported events have none. Declared metadata keys: at most 10, audited;
+/// their invalid values are counted in /metrics and the events stored as sent.
+async fn events_record_their_key_and_declared_dimensions_count_invalid_values(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("Keys").await;
+    let prefix = server::access::secrets::prefix_of(&key)
+        .unwrap()
+        .to_string();
+    server::admin::declare_dimension(&app.store, "test", "team")
+        .await
+        .unwrap();
+    let mut e = event("2025-01-10T10:00:00Z", "m", 10, 5);
+    e["metadata"] = json!({"team": {"not": "a value"}, "feature": [1]});
+    let res = app.post_events(&key, &json!([e])).await;
+    assert_eq!(
+        res.status(),
+        200,
+        "a batch valid today is never refused for dimensions"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("ua_dimension_values_invalid_total 1"),
+        "only the declared key's invalid value counts: {metrics}"
+    );
+    let project = app.store.project_by_name("Keys").await.unwrap();
+    let mut imported = common::event_at("imported".into(), 1_736_503_200_000);
+    imported.model = "m".into();
+    server::ingest::submit(&app.store, project.id, &[imported])
+        .await
+        .unwrap();
+    let text = app
+        .get("/api/v1/events/export?format=ndjson&startDate=2025-01-10&endDate=2025-01-10&tz=UTC")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let keys: Vec<Value> = (text.lines())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["key"].clone())
+        .collect();
+    assert_eq!(keys, [json!(prefix), Value::Null]);
+    assert!(!text.contains(&key), "the secret is never exported");
+
+    // At most 10 declared keys; a bad or repeated one is refused; all audited.
+    for k in ["a", "b", "c", "d", "e", "f", "g", "h", "i"] {
+        server::admin::declare_dimension(&app.store, "test", k)
+            .await
+            .unwrap();
+    }
+    let refused = server::admin::declare_dimension(&app.store, "test", "eleventh")
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("at most 10"), "{refused}");
+    for bad in ["team", "has space", ""] {
+        assert!(server::admin::declare_dimension(&app.store, "test", bad)
+            .await
+            .is_err());
+    }
+    server::admin::remove_dimension(&app.store, "test", "a")
+        .await
+        .unwrap();
+    assert!(server::admin::remove_dimension(&app.store, "test", "a")
+        .await
+        .is_err());
+    let declared = app.store.declared_dimensions().await.unwrap();
+    assert_eq!(declared.len(), 9);
+    let audit = app.store.audit_log(50).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| a.action == "dimension.declare")
+            .count(),
+        10
+    );
+}
+
+on_both_backends!(events_record_their_key_and_declared_dimensions_count_invalid_values);

@@ -228,8 +228,9 @@ async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
 
 on_both_backends!(the_rollup_migrations_rebuild_old_rows_exactly);
 
-/// What the migrations after 0015 added, taken back (the same on both backends; 0016's
-/// event columns go with the events table's rebuild on SQLite, by hand on PostgreSQL).
+/// What the migrations after 0015 added, taken back (the same on both backends; 0016's and
+/// 0020's event columns go with the events table's rebuild on SQLite, by hand on
+/// PostgreSQL).
 const UNDO_AFTER_0015: &str = "
     ALTER TABLE rollup_15m DROP COLUMN fallback_requests;
     ALTER TABLE rollup_15m DROP COLUMN client_cost_requests;
@@ -240,7 +241,8 @@ const UNDO_AFTER_0015: &str = "
     DROP TABLE reprice_runs;
     DROP TABLE price_rules;
     DROP TABLE price_discounts;
-    DROP TABLE price_catalogues;";
+    DROP TABLE price_catalogues;
+    DROP TABLE dimensions;";
 
 /// The events table taken back to its shape before 0012: the duplicate key (project, id) as
 /// 0001 made it, and no `provider` columns (0014, 0015), nor what came after them:
@@ -281,6 +283,7 @@ fn undo_to_0012(db: Db) -> &'static str {
              ALTER TABLE events DROP COLUMN provider;
              ALTER TABLE events DROP COLUMN cache_write_1h_tokens;
              ALTER TABLE events DROP COLUMN service_tier;
+             ALTER TABLE events DROP COLUMN key_id;
              ALTER TABLE models DROP COLUMN provider;
              ALTER TABLE events ADD CONSTRAINT events_project_id_client_id_key
                UNIQUE (project_id, client_id);

@@ -4,6 +4,7 @@
 mod access;
 mod alerting;
 pub mod bench;
+mod dimensions;
 mod prices;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,9 @@ pub enum Command {
     /// Manage model prices.
     #[command(subcommand)]
     Prices(prices::PriceCmd),
+    /// Metadata keys declared as dimensions (breakdowns by team, feature, customer …).
+    #[command(subcommand)]
+    Dimensions(dimensions::DimensionCmd),
     /// Manage budgets (spend limits with alert thresholds).
     #[command(subcommand)]
     Budgets(alerting::BudgetCmd),
@@ -159,6 +163,7 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
         Command::Users(cmd) => access::users(&store, cmd).await?,
         Command::Tokens(cmd) => access::tokens(&store, cmd).await?,
         Command::Prices(cmd) => prices::prices(&store, cmd).await?,
+        Command::Dimensions(cmd) => dimensions::dimensions(&store, cmd).await?,
         Command::Budgets(cmd) => alerting::budgets(&store, cmd).await?,
         Command::Alerts(cmd) => alerting::alerts(&store, cmd).await?,
         Command::Webhooks(cmd) => alerting::webhooks(&store, cmd).await?,

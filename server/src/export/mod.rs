@@ -182,6 +182,7 @@ mod tests {
             metadata,
             cache_write_1h_tokens: 3,
             service_tier: Some("batch"),
+            key: Some("ua_1a2b3c4d"),
         }
     }
 
@@ -210,6 +211,7 @@ mod tests {
                 neutralise(text),
                 "2025-01-02T03:04:05.678Z".into(),
                 neutralise(text),
+                "ua_1a2b3c4d".into(),
                 "gpt-4o".into(),
                 "openai".into(),
                 "batch".into(),
@@ -288,6 +290,7 @@ mod tests {
                 let got: serde_json::Value = serde_json::from_str(&line).unwrap();
                 let want = serde_json::json!({
                     "id": text, "timestamp": "2025-01-02T03:04:05.678Z", "project": text,
+                    "key": "ua_1a2b3c4d",
                     "model": "gpt-4o", "provider": "openai", "service_tier": "batch",
                     "input_tokens": 1234, "output_tokens": 0,
                     "cached_input_tokens": 77, "cache_write_tokens": 5, "cache_write_1h_tokens": 3,

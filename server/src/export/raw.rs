@@ -10,10 +10,11 @@ pub enum RawFormat {
     Ndjson,
 }
 
-const RAW_COLUMNS: [&str; 20] = [
+const RAW_COLUMNS: [&str; 21] = [
     "id",
     "timestamp",
     "project",
+    "key",
     "model",
     "provider",
     "service_tier",
@@ -139,6 +140,8 @@ pub fn write_csv_event(out: &mut Vec<u8>, e: &RawEvent<'_>) {
     out.push(b',');
     csv_text(out, e.project);
     out.push(b',');
+    out.extend_from_slice(e.key.unwrap_or("").as_bytes());
+    out.push(b',');
     csv_text(out, e.model);
     out.push(b',');
     csv_text(out, e.provider.unwrap_or(""));
@@ -189,6 +192,7 @@ pub fn write_ndjson_event(out: &mut Vec<u8>, e: &RawEvent<'_>) {
     write_timestamp(out, e.timestamp_ms);
     out.push(b'"');
     field(out, "project", &e.project);
+    field(out, "key", &e.key);
     field(out, "model", &e.model);
     field(out, "provider", &e.provider);
     field(out, "service_tier", &e.service_tier);

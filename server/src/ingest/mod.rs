@@ -4,6 +4,7 @@
 //! count towards.
 
 pub mod demo;
+pub mod dimensions;
 pub mod import;
 pub mod otlp;
 pub(crate) mod validate;
@@ -31,9 +32,19 @@ pub async fn submit(
     project_id: i64,
     events: &[UsageEvent],
 ) -> Result<IngestResponse, StoreError> {
+    submit_through(store, project_id, None, events).await
+}
+
+/// [`submit`] of a batch that came through ingest key `key_id` (recorded with each event).
+pub async fn submit_through(
+    store: &Store,
+    project_id: i64,
+    key_id: Option<i64>,
+    events: &[UsageEvent],
+) -> Result<IngestResponse, StoreError> {
     let prices = PriceBook::load(store).await?;
     let costs: Vec<_> = events.iter().map(|e| prices.cost_of(e)).collect();
-    let counts = store.ingest(project_id, events, &costs).await?;
+    let counts = store.ingest(project_id, key_id, events, &costs).await?;
     if let Err(e) = crate::alerting::budgets::after_ingest(store, project_id, events).await {
         tracing::error!(
             error = %e,

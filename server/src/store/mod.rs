@@ -35,6 +35,7 @@ macro_rules! raw_event_from_row {
             provider: $r.text_at(17)?,
             cache_write_1h_tokens: $r.$get(18)?,
             service_tier: $r.text_at(19)?,
+            key: $names.key($r.$get(20)?),
         }
     };
 }
@@ -90,6 +91,7 @@ macro_rules! dispatch {
 mod access;
 mod alerts;
 mod budgets;
+mod dimensions;
 mod overrides;
 pub mod reprice;
 mod retention;
@@ -105,6 +107,8 @@ pub use shared::{AuditEntry, KeyInfo, Project, TokenInfo, UserInfo};
 /// the ids of their models.
 pub(crate) struct Batch {
     pub project_id: i64,
+    /// The ingest key the batch came through (`None`: imported or generated).
+    pub key_id: Option<i64>,
     pub received_ms: i64,
     pub events: Vec<UsageEvent>,
     pub costs: Vec<PricedCost>,
@@ -113,8 +117,8 @@ pub(crate) struct Batch {
 
 /// One event's values in [`EVENT_COLUMNS`] order after `project_id`: the client's id, ten
 /// integers (`ts` to `cache_write_1h_tokens`), latency, time to first token, the error flag
-/// and six texts (`error_type`, `error_message`, `end_user`, `metadata`, `provider`,
-/// `service_tier`).
+/// six texts (`error_type`, `error_message`, `end_user`, `metadata`, `provider`,
+/// `service_tier`) and the ingest key.
 pub(crate) struct EventRow<'a> {
     pub client_id: Option<&'a str>,
     pub ints: [i64; 10],
@@ -122,6 +126,7 @@ pub(crate) struct EventRow<'a> {
     pub ttft_ms: Option<i64>,
     pub is_error: i64,
     pub texts: [Option<&'a str>; 6],
+    pub key_id: Option<i64>,
 }
 
 impl Batch {
@@ -166,6 +171,7 @@ impl Batch {
                     e.provider.as_deref(),
                     e.service_tier.map(|t| t.as_str()),
                 ],
+                key_id: self.key_id,
             })
     }
 }
@@ -234,6 +240,8 @@ pub struct RawEvent<'a> {
     pub cache_write_1h_tokens: i64,
     /// `batch`, `flex` or `priority`; `None` is the default tier.
     pub service_tier: Option<&'a str>,
+    /// The prefix of the ingest key the event came through.
+    pub key: Option<&'a str>,
 }
 
 /// A text column of a row, borrowed (NULL is `None`).
@@ -270,20 +278,30 @@ impl TextAt for sqlx::postgres::PgRow {
 struct ExportNames {
     projects: HashMap<i64, String>,
     models: HashMap<i64, String>,
+    /// Ingest keys' prefixes (never the secret).
+    keys: HashMap<i64, String>,
 }
 
 impl ExportNames {
-    /// Both lists, in the order [`ExportNames::from_rows`] takes them.
-    const SQL: [&str; 2] = [
+    /// The three lists, in the order [`ExportNames::from_rows`] takes them.
+    const SQL: [&str; 3] = [
         "SELECT id, name FROM projects",
         "SELECT id, name FROM models",
+        "SELECT id, prefix FROM api_keys",
     ];
 
-    fn from_rows(projects: Vec<(i64, String)>, models: Vec<(i64, String)>) -> ExportNames {
+    fn from_rows([projects, models, keys]: [Vec<(i64, String)>; 3]) -> ExportNames {
         ExportNames {
             projects: projects.into_iter().collect(),
             models: models.into_iter().collect(),
+            keys: keys.into_iter().collect(),
         }
+    }
+
+    /// An ingest key's prefix; `None` for events without a key (imported or generated, or
+    /// stored before keys were recorded).
+    fn key(&self, id: Option<i64>) -> Option<&str> {
+        id.and_then(|id| self.keys.get(&id)).map(String::as_str)
     }
 
     /// A project's name; events reference projects by foreign key, so one read in the same
@@ -403,7 +421,7 @@ pub type RollupTotals = RollupDelta;
 const EVENT_COLUMNS: &str = "project_id, client_id, ts, received_at, model_id, input_tokens, \
     output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, cost_source, \
     cache_write_1h_tokens, latency_ms, ttft_ms, is_error, error_type, error_message, end_user, \
-    metadata, provider, service_tier";
+    metadata, provider, service_tier, key_id";
 /// Bytes after which [`Store::stream_events`] sends a chunk on (a chunk ends with a whole event).
 pub const EXPORT_CHUNK_BYTES: usize = 128 * 1024;
 
@@ -659,16 +677,17 @@ impl Store {
     }
 
     /// The project an ingest key writes to, or `None` for an unknown or revoked key.
-    pub async fn authenticate_key(&self, key: &str) -> Result<Option<i64>, StoreError> {
+    /// The project and id of a valid, unrevoked ingest key.
+    pub async fn authenticate_key(&self, key: &str) -> Result<Option<(i64, i64)>, StoreError> {
         let Some(prefix) = crate::access::secrets::prefix_of(key) else {
             return Ok(None);
         };
-        let sql = "SELECT project_id, key_hash FROM api_keys \
+        let sql = "SELECT project_id, id, key_hash FROM api_keys \
                    WHERE prefix = $1 AND revoked_at IS NULL";
-        let row: Option<(i64, String)> = dispatch!(self, pool => sqlx::query_as(sql)
+        let row: Option<(i64, i64, String)> = dispatch!(self, pool => sqlx::query_as(sql)
             .bind(prefix).fetch_optional(pool).await?);
-        Ok(row.and_then(|(project_id, stored)| {
-            crate::access::secrets::hash_matches(key, &stored).then_some(project_id)
+        Ok(row.and_then(|(project_id, key_id, stored)| {
+            crate::access::secrets::hash_matches(key, &stored).then_some((project_id, key_id))
         }))
     }
 
@@ -784,6 +803,7 @@ impl Store {
     pub async fn ingest(
         &self,
         project_id: i64,
+        key_id: Option<i64>,
         events: &[UsageEvent],
         costs: &[PricedCost],
     ) -> Result<IngestResponse, StoreError> {
@@ -791,7 +811,7 @@ impl Store {
         // projects add to the same "any" rows; it was rolled back whole, so run it again.
         let mut attempt = 0;
         loop {
-            match self.ingest_once(project_id, events, costs).await {
+            match self.ingest_once(project_id, key_id, events, costs).await {
                 Err(StoreError::Db(e)) if attempt < 3 && is_deadlock(&e) => {
                     attempt += 1;
                     tracing::warn!("ingest: deadlock, retrying the batch (attempt {attempt})");
@@ -804,6 +824,7 @@ impl Store {
     async fn ingest_once(
         &self,
         project_id: i64,
+        key_id: Option<i64>,
         events: &[UsageEvent],
         costs: &[PricedCost],
     ) -> Result<IngestResponse, StoreError> {
@@ -820,6 +841,7 @@ impl Store {
         let model_ids = self.model_ids(&names).await?;
         let batch = Batch {
             project_id,
+            key_id,
             received_ms: now_ms(),
             events: fresh,
             costs,
@@ -1107,8 +1129,8 @@ impl Store {
             "SELECT e.client_id, e.ts, e.project_id, e.model_id, e.input_tokens, \
              e.output_tokens, e.cached_input_tokens, e.cache_write_tokens, e.cost_nanos, \
              e.cost_source, e.latency_ms, e.ttft_ms, e.is_error, e.error_type, e.error_message, \
-             e.end_user, e.metadata, e.provider, e.cache_write_1h_tokens, e.service_tier \
-             FROM events e WHERE e.ts >= $1 AND e.ts < $2",
+             e.end_user, e.metadata, e.provider, e.cache_write_1h_tokens, e.service_tier, \
+             e.key_id FROM events e WHERE e.ts >= $1 AND e.ts < $2",
         );
         let mut args = vec![start_ms, end_ms];
         push_id_filters(&mut sql, &mut args, f, "e.");
@@ -1142,11 +1164,12 @@ impl Store {
             for statement in set_up {
                 sqlx::query(statement).execute(&mut *tx).await?;
             }
-            let [projects, models] = ExportNames::SQL;
-            let names = ExportNames::from_rows(
+            let [projects, models, keys] = ExportNames::SQL;
+            let names = ExportNames::from_rows([
                 sqlx::query_as(projects).fetch_all(&mut *tx).await?,
                 sqlx::query_as(models).fetch_all(&mut *tx).await?,
-            );
+                sqlx::query_as(keys).fetch_all(&mut *tx).await?,
+            ]);
             let mut q = sqlx::query(&sql);
             for a in &args {
                 q = q.bind(*a);

@@ -158,6 +158,7 @@ async fn insert_events(
     let mut ttft = Vec::with_capacity(n);
     let mut is_error = Vec::with_capacity(n);
     let mut texts: [Vec<Option<&str>>; 6] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut key_ids = Vec::with_capacity(n);
     for row in b.rows() {
         ids.push(row.client_id);
         for (column, v) in ints.iter_mut().zip(row.ints) {
@@ -169,6 +170,7 @@ async fn insert_events(
         for (column, v) in texts.iter_mut().zip(row.texts) {
             column.push(v);
         }
+        key_ids.push(row.key_id);
     }
     let [ts, received, model, input, output, cached, cache_write, cost, source, cache_write_1h] =
         ints;
@@ -178,7 +180,7 @@ async fn insert_events(
          SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], \
            $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[], \
            $12::BIGINT[], $13::BIGINT[], $14::BIGINT[], $15::BIGINT[], $16::TEXT[], \
-           $17::TEXT[], $18::TEXT[], $19::TEXT[], $20::TEXT[], $21::TEXT[]) AS u \
+           $17::TEXT[], $18::TEXT[], $19::TEXT[], $20::TEXT[], $21::TEXT[], $22::BIGINT[]) AS u \
          ON CONFLICT (project_id, ts, client_id) DO NOTHING RETURNING client_id, ts"
     ))
     .bind(b.project_id)
@@ -202,6 +204,7 @@ async fn insert_events(
     .bind(metadata)
     .bind(provider)
     .bind(tier)
+    .bind(key_ids)
     .fetch_all(&mut *tx)
     .await?;
     Ok((inserted.into_iter())

@@ -84,8 +84,8 @@ pub fn read_events(
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect()
     };
-    let [projects, models] = ExportNames::SQL;
-    let names = ExportNames::from_rows(list(projects)?, list(models)?);
+    let [projects, models, keys] = ExportNames::SQL;
+    let names = ExportNames::from_rows([list(projects)?, list(models)?, list(keys)?]);
     let mut stmt = tx.prepare(sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
     let mut chunk = new_chunk();
@@ -183,7 +183,7 @@ pub fn write_batch(
         let mut insert = tx.prepare_cached(&format!(
             "INSERT INTO events ({EVENT_COLUMNS}) VALUES ({}) \
              ON CONFLICT (project_id, ts, client_id) DO NOTHING",
-            placeholders(21)
+            placeholders(22)
         ))?;
         for row in b.rows() {
             insert.raw_bind_parameter(1, b.project_id)?;
@@ -197,6 +197,7 @@ pub fn write_batch(
             for (i, v) in row.texts.iter().enumerate() {
                 insert.raw_bind_parameter(16 + i, v)?;
             }
+            insert.raw_bind_parameter(22, row.key_id)?;
             new.push(insert.raw_execute()? == 1);
         }
     }

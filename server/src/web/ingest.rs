@@ -70,7 +70,7 @@ async fn ingest_inner(
     };
     let storage = |e: crate::store::StoreError| ("storage", 0, HttpError::from(e));
     let key = bearer(headers).ok_or_else(unauthorized)?;
-    let project_id = state
+    let (project_id, key_id) = state
         .store
         .authenticate_key(key)
         .await
@@ -117,7 +117,8 @@ async fn ingest_inner(
         .retry_after(secs);
         return Err(("rate_limited", n, e));
     }
-    let counts = crate::ingest::submit(&state.store, project_id, &events)
+    count_invalid_dimensions(state, &events).await;
+    let counts = crate::ingest::submit_through(&state.store, project_id, Some(key_id), &events)
         .await
         .map_err(|e| ("storage", n, HttpError::from(e)))?;
     state.metrics.ingested(counts.accepted, counts.duplicates);
@@ -139,4 +140,18 @@ fn invalid(problems: Vec<Problem>) -> HttpError {
 pub async fn ready(State(state): State<AppState>) -> Result<&'static str, HttpError> {
     state.store.ping().await?;
     Ok("ready")
+}
+
+/// Counts the invalid values of declared metadata keys in a batch (`/metrics`); the events
+/// are stored as they are. A failure to read the declared keys only skips the count.
+pub(super) async fn count_invalid_dimensions(state: &AppState, events: &[shared::UsageEvent]) {
+    match state.store.declared_dimensions().await {
+        Ok(declared) if !declared.is_empty() => {
+            let keys: Vec<String> = declared.into_iter().map(|d| d.key).collect();
+            let n = crate::ingest::dimensions::count_invalid(events, &keys);
+            state.metrics.dimension_values_invalid(n);
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "reading the declared dimensions"),
+    }
 }

@@ -33,6 +33,8 @@ pub struct Metrics {
     duplicates: AtomicU64,
     /// OTLP spans that were no model calls (HTTP, database, agent, tool spans …).
     otlp_skipped: AtomicU64,
+    /// Values of declared metadata keys that are no dimension value (stored as sent).
+    dimension_invalid: AtomicU64,
     /// Rejected ingest requests' events by reason (a refused batch counts its events when
     /// they could be counted, else 1).
     rejected: Mutex<BTreeMap<&'static str, u64>>,
@@ -49,6 +51,11 @@ impl Metrics {
     /// Counts OTLP spans skipped as no model calls.
     pub fn otlp_spans_skipped(&self, spans: u64) {
         self.otlp_skipped.fetch_add(spans, Ordering::Relaxed);
+    }
+
+    /// Counts values of declared metadata keys that are no dimension value.
+    pub fn dimension_values_invalid(&self, values: u64) {
+        self.dimension_invalid.fetch_add(values, Ordering::Relaxed);
     }
 
     /// Counts `events` refused for `reason`.
@@ -89,6 +96,11 @@ impl Metrics {
                 "ua_otlp_spans_skipped_total",
                 "OTLP spans that were no model calls.",
                 &self.otlp_skipped,
+            ),
+            (
+                "ua_dimension_values_invalid_total",
+                "Values of declared metadata keys that are no string or number of at most 128 characters (events stored as sent).",
+                &self.dimension_invalid,
             ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}");

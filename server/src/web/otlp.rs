@@ -64,7 +64,7 @@ async fn traces_inner(
         .await
         .map_err(|_| too_large())?;
     let key = bearer(headers).ok_or_else(unauthorized)?;
-    let project_id = (state.store.authenticate_key(key).await)
+    let (project_id, key_id) = (state.store.authenticate_key(key).await)
         .map_err(|e| ("storage", HttpError::from(e)))?
         .ok_or_else(unauthorized)?;
     let content_type = (headers.get(header::CONTENT_TYPE))
@@ -154,9 +154,11 @@ async fn traces_inner(
             .retry_after(secs);
             return Err(("rate_limited", e));
         }
-        let counts = crate::ingest::submit(&state.store, project_id, &mapped.events)
-            .await
-            .map_err(|e| ("storage", HttpError::from(e)))?;
+        super::ingest::count_invalid_dimensions(state, &mapped.events).await;
+        let counts =
+            crate::ingest::submit_through(&state.store, project_id, Some(key_id), &mapped.events)
+                .await
+                .map_err(|e| ("storage", HttpError::from(e)))?;
         state.metrics.ingested(counts.accepted, counts.duplicates);
     }
     if !mapped.rejected.is_empty() {
