@@ -10,8 +10,8 @@ use crate::api::{
     AdminAddDiscount, AdminAddPriceRule, AdminCreateAlertRule, AdminCreateBudget, AdminCreateKey,
     AdminCreateProject, AdminCreateToken, AdminCreateUser, AdminCreateWebhook,
     AdminDeleteAlertRule, AdminDeleteDiscount, AdminDeletePriceRule, AdminDisableUser,
-    AdminDisableWebhook, AdminReprice, AdminRepricePreview, AdminRepriceResume, AdminResolvePrice,
-    AdminRevokeKey, AdminRevokeToken, AdminSetPrice, AdminTestWebhook,
+    AdminDisableWebhook, AdminEraseEndUser, AdminReprice, AdminRepricePreview, AdminRepriceResume,
+    AdminResolvePrice, AdminRevokeKey, AdminRevokeToken, AdminSetPrice, AdminTestWebhook,
 };
 
 type Outcome = Option<Result<Option<String>, ServerFnError>>;
@@ -201,6 +201,8 @@ pub fn AdminPage() -> impl IntoView {
             </section>
 
             <CatalogueSection/>
+
+            <EndUsersSection/>
 
             <RepriceSection/>
 
@@ -590,6 +592,29 @@ fn CatalogueSection() -> impl IntoView {
                 <button type="submit">"Which price?"</button>
             </ActionForm>
             <div data-testid="price-explained" class="explained">{move || report(resolve.value().get())}</div>
+        </section>
+    }
+}
+
+/// Erasing an end user's id (often an email) from every stored event, confirmed by a tick.
+#[component]
+fn EndUsersSection() -> impl IntoView {
+    let erase = ServerAction::<AdminEraseEndUser>::new();
+    view! {
+        <section class="panel" id="end-users" aria-labelledby="end-users-title">
+            <h2 id="end-users-title">"End users"</h2>
+            <p class="note">
+                "Erasing an end user replaces their id with \"(erased)\" in every stored event "
+                "(also where it was stored hashed); their requests and costs stay in every total. "
+                "It cannot be undone."
+            </p>
+            <ActionForm action=erase attr:class="inline-form">
+                <label>"End user id" <input name="id" required autocomplete="off"/></label>
+                // Not sent: the browser refuses to submit until it is ticked.
+                <label><input type="checkbox" required/>" I understand this cannot be undone"</label>
+                <button type="submit" class="danger">"Erase end user"</button>
+            </ActionForm>
+            {move || report(erase.value().get())}
         </section>
     }
 }

@@ -369,6 +369,12 @@ pub async fn admin_delete_discount(id: String) -> Result<Option<String>, ServerF
     admin_run(AdminCommand::DeleteDiscount { id }).await
 }
 
+/// Erases an end user's id from every stored event.
+#[server(endpoint = "admin_erase_end_user")]
+pub async fn admin_erase_end_user(id: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::EraseEndUser { id }).await
+}
+
 /// Which price a model name gets, and why.
 #[server(endpoint = "admin_resolve_price")]
 pub async fn admin_resolve_price(

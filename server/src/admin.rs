@@ -383,6 +383,12 @@ pub async fn run(
                 .await
                 .map(|_| None)
         }
+        AdminCommand::EraseEndUser { id } => {
+            let n = erase_end_user(store, actor, &id).await?;
+            Ok(Some(format!(
+                "The end user's id was erased from {n} events."
+            )))
+        }
         AdminCommand::ResolvePrice { name, provider } => {
             let name = name.trim();
             if name.is_empty() {
@@ -400,6 +406,30 @@ pub async fn run(
             Ok(Some(format!("Re-pricing run {} resumed.", run.id)))
         }
     }
+}
+
+/// Erases end user `id` from every stored event (their id becomes "(erased)"; their numbers
+/// stay in every total), also where it was stored hashed; audited. Answers how many events
+/// changed.
+pub async fn erase_end_user(store: &Store, actor: &str, id: &str) -> Result<u64, AdminError> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(AdminError::Invalid("end user: an id is required".into()));
+    }
+    let mut ids = vec![id.to_string()];
+    if let Some(key) = store.stored_end_user_hash_key().await? {
+        ids.push(crate::ingest::dimensions::hash_end_user(&key, id));
+    }
+    let changed = store.erase_end_user(&ids).await?;
+    // The audit log names the erasure, not the id it erased.
+    store
+        .audit(
+            actor,
+            "end_user.erase",
+            &format!("an end user erased from {changed} events"),
+        )
+        .await?;
+    Ok(changed)
 }
 
 /// Declares metadata `key` as a dimension (at most 10 keys).

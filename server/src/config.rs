@@ -32,6 +32,8 @@ pub struct Config {
     /// Host names the browser-facing routes answer to when the server is not bound to
     /// loopback (`UA_ALLOWED_HOSTS`, comma-separated); `None`: any, with a start-up warning.
     pub allowed_hosts: Option<Vec<String>>,
+    /// Store a keyed hash of each end user's id instead of the id (`UA_HASH_END_USERS=1`).
+    pub hash_end_users: bool,
 }
 
 impl Default for Config {
@@ -47,6 +49,7 @@ impl Default for Config {
             retention_days: crate::jobs::retention::DEFAULT_DAYS,
             webhook_allow_private: false,
             allowed_hosts: None,
+            hash_end_users: false,
         }
     }
 }
@@ -77,6 +80,7 @@ impl Config {
         c.secure_cookies = env_flag("UA_SECURE_COOKIES");
         c.trust_forwarded_for = env_flag("UA_TRUST_FORWARDED_FOR");
         c.webhook_allow_private = env_flag("UA_WEBHOOK_ALLOW_PRIVATE");
+        c.hash_end_users = env_flag("UA_HASH_END_USERS");
         c.allowed_hosts = std::env::var("UA_ALLOWED_HOSTS").ok().map(|v| {
             (v.split(','))
                 .map(|h| h.trim().to_ascii_lowercase())

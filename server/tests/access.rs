@@ -633,6 +633,41 @@ async fn only_admins_may_administer_and_every_admin_action_is_audited(db: Db) {
     let (status, body) = form_fn(&viewer, &app, "admin_create_project", &[("name", "web")]).await;
     assert_eq!(status, 403, "{body}");
     assert!(app.store.project_by_name("web").await.is_err());
+    // Every pricing, re-pricing and end-user action is the admin's too.
+    for (endpoint, form) in [
+        (
+            "admin_reprice_preview",
+            &[("from", "2025-01-01"), ("model", "")][..],
+        ),
+        ("admin_reprice", &[("from", "2025-01-01"), ("model", "")]),
+        ("admin_reprice_resume", &[]),
+        (
+            "admin_add_price_rule",
+            &[("pattern", "x*"), ("model", "gpt-4o")],
+        ),
+        ("admin_delete_price_rule", &[("id", "1")]),
+        (
+            "admin_add_discount",
+            &[
+                ("scope", "provider"),
+                ("name", "openai"),
+                ("percent", "10"),
+                ("from", ""),
+            ],
+        ),
+        ("admin_delete_discount", &[("id", "1")]),
+        (
+            "admin_resolve_price",
+            &[("name", "gpt-4o"), ("provider", "")],
+        ),
+        ("admin_erase_end_user", &[("id", "someone")]),
+    ] {
+        let (status, body) = form_fn(&viewer, &app, endpoint, form).await;
+        assert_eq!(status, 403, "{endpoint}: {body}");
+    }
+    assert!(app.store.price_rules().await.unwrap().is_empty());
+    assert!(app.store.price_discounts().await.unwrap().is_empty());
+    assert!(app.store.reprice_runs(1).await.unwrap().is_empty());
 
     let (status, body) = form_fn(&admin, &app, "admin_create_project", &[("name", "web")]).await;
     assert_eq!(status, 200, "{body}");

@@ -726,3 +726,84 @@ async fn events_record_their_key_and_declared_dimensions_count_invalid_values(db
 }
 
 on_both_backends!(events_record_their_key_and_declared_dimensions_count_invalid_values);
+
+/// The `user` of each event of 2025-01-10, in export order.
+async fn exported_users(app: &TestApp) -> Vec<Value> {
+    let text = app
+        .get("/api/v1/events/export?format=ndjson&startDate=2025-01-10&endDate=2025-01-10&tz=UTC")
+        .await
+        .text()
+        .await
+        .unwrap();
+    (text.lines())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["user"].clone())
+        .collect()
+}
+
+/// An erased end user's id disappears from every stored event (it becomes "(erased)"), their
+/// numbers stay in every total, and the audit log says so without naming them. With hashing on,
+/// ids are stored as keyed hashes (the same id, the same hash) and erasure finds those too.
+async fn an_end_user_is_erased_and_ids_can_be_stored_hashed(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("Users").await;
+    let with_user = |id: &str, user: &str| {
+        let mut e = event("2025-01-10T10:00:00Z", "m", 10, 5);
+        e["id"] = json!(id);
+        e["user"] = json!(user);
+        e
+    };
+    let batch = json!([
+        with_user("1", "alice@example.com"),
+        with_user("2", "alice@example.com"),
+        with_user("3", "bob@example.com"),
+    ]);
+    assert_eq!(app.post_events(&key, &batch).await.status(), 200);
+    let before = stored_totals(&app.store).await;
+    let n = server::admin::erase_end_user(&app.store, "test", "alice@example.com")
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        exported_users(&app).await,
+        [
+            json!("(erased)"),
+            json!("(erased)"),
+            json!("bob@example.com")
+        ]
+    );
+    assert_eq!(stored_totals(&app.store).await, before, "totals unchanged");
+    let audit = app.store.audit_log(10).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "end_user.erase"));
+    assert!(audit.iter().all(|a| !a.detail.contains("alice")));
+
+    // Hashing on: the same id, the same hash; not the id; erasure by the id finds it.
+    app.store.enable_end_user_hashing().await.unwrap();
+    let batch = json!([
+        with_user("4", "carol@example.com"),
+        with_user("5", "carol@example.com")
+    ]);
+    assert_eq!(app.post_events(&key, &batch).await.status(), 200);
+    let users = exported_users(&app).await;
+    let hashed = &users[3];
+    assert!(hashed.as_str().unwrap().starts_with("h:"), "{hashed}");
+    assert_eq!(users[3], users[4]);
+    assert!(!users.contains(&json!("carol@example.com")));
+    let stored_key = app.store.stored_end_user_hash_key().await.unwrap().unwrap();
+    assert_eq!(
+        json!(server::ingest::dimensions::hash_end_user(
+            &stored_key,
+            "carol@example.com"
+        )),
+        *hashed
+    );
+    let n = server::admin::erase_end_user(&app.store, "test", "carol@example.com")
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        exported_users(&app).await[3..],
+        [json!("(erased)"), json!("(erased)")]
+    );
+}
+
+on_both_backends!(an_end_user_is_erased_and_ids_can_be_stored_hashed);

@@ -1044,6 +1044,10 @@ pub enum AdminCommand {
     DeleteDiscount {
         id: String,
     },
+    /// Erases an end user's id from every stored event.
+    EraseEndUser {
+        id: String,
+    },
     /// Which price a model name gets, and why (changes nothing).
     ResolvePrice {
         name: String,

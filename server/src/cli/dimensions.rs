@@ -35,3 +35,27 @@ pub async fn dimensions(store: &Store, cmd: DimensionCmd) -> Result<(), AnyError
     }
     Ok(())
 }
+
+#[derive(Subcommand)]
+pub enum EndUserCmd {
+    /// Erase an end user's id from every stored event (it becomes "(erased)"; their numbers
+    /// stay in every total), also where it was stored hashed.
+    Erase { id: String },
+    /// The hash an end user's id is stored as with UA_HASH_END_USERS=1 (to find them).
+    Hash { id: String },
+}
+
+/// `end-users erase|hash`.
+pub async fn end_users(store: &Store, cmd: EndUserCmd) -> Result<(), AnyError> {
+    match cmd {
+        EndUserCmd::Erase { id } => {
+            let n = admin::erase_end_user(store, CLI, &id).await?;
+            println!("erased from {n} events");
+        }
+        EndUserCmd::Hash { id } => match store.stored_end_user_hash_key().await? {
+            Some(key) => println!("{}", crate::ingest::dimensions::hash_end_user(&key, &id)),
+            None => println!("end users' ids were never hashed here (UA_HASH_END_USERS is off)"),
+        },
+    }
+    Ok(())
+}

@@ -35,6 +35,9 @@ pub enum Command {
     /// Manage model prices.
     #[command(subcommand)]
     Prices(prices::PriceCmd),
+    /// End users' ids in stored events: erase one, or show the hash an id is stored as.
+    #[command(subcommand)]
+    EndUsers(dimensions::EndUserCmd),
     /// Metadata keys declared as dimensions (breakdowns by team, feature, customer …).
     #[command(subcommand)]
     Dimensions(dimensions::DimensionCmd),
@@ -142,6 +145,10 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
         let opening = async {
             let store = Store::connect(config.database_url.as_deref()).await?;
             tracing::info!("{} storage", store.backend_name());
+            if config.hash_end_users {
+                store.enable_end_user_hashing().await?;
+                tracing::info!("end users' ids are stored as keyed hashes (UA_HASH_END_USERS)");
+            }
             let state = AppState::new(store, config, leptos_options);
             let c = &state.config;
             let allow_private = c.webhook_allow_private;
@@ -157,6 +164,9 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
         return Ok(());
     }
     let store = Store::connect(config.database_url.as_deref()).await?;
+    if config.hash_end_users {
+        store.enable_end_user_hashing().await?;
+    }
     match command {
         Command::Projects(cmd) => access::projects(&store, cmd).await?,
         Command::Keys(cmd) => access::keys(&store, cmd).await?,
@@ -164,6 +174,7 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
         Command::Tokens(cmd) => access::tokens(&store, cmd).await?,
         Command::Prices(cmd) => prices::prices(&store, cmd).await?,
         Command::Dimensions(cmd) => dimensions::dimensions(&store, cmd).await?,
+        Command::EndUsers(cmd) => dimensions::end_users(&store, cmd).await?,
         Command::Budgets(cmd) => alerting::budgets(&store, cmd).await?,
         Command::Alerts(cmd) => alerting::alerts(&store, cmd).await?,
         Command::Webhooks(cmd) => alerting::webhooks(&store, cmd).await?,

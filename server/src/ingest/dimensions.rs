@@ -80,6 +80,17 @@ pub fn count_invalid(events: &[UsageEvent], declared: &[String]) -> u64 {
     n
 }
 
+/// An end user's id as stored with hashing on: `h:` and the first 16 bytes of
+/// HMAC-SHA256(key, id) in hex. The same id always gives the same hash under one key.
+pub fn hash_end_user(key: &str, id: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(id.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    format!("h:{}", hex::encode(&digest[..16]))
+}
+
 /// Checks a metadata key an admin declares: 1 to 64 letters, digits, `_`, `-` or `.`.
 pub fn check_key(key: &str) -> Result<(), String> {
     let ok = !key.is_empty()

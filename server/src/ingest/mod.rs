@@ -42,6 +42,22 @@ pub async fn submit_through(
     key_id: Option<i64>,
     events: &[UsageEvent],
 ) -> Result<IngestResponse, StoreError> {
+    let hashed: Vec<UsageEvent>;
+    let events = match store.end_user_hashing() {
+        Some(key) => {
+            hashed = (events.iter())
+                .map(|e| UsageEvent {
+                    user: e
+                        .user
+                        .as_deref()
+                        .map(|u| dimensions::hash_end_user(&key, u)),
+                    ..e.clone()
+                })
+                .collect();
+            &hashed[..]
+        }
+        None => events,
+    };
     let prices = PriceBook::load(store).await?;
     let costs: Vec<_> = events.iter().map(|e| prices.cost_of(e)).collect();
     let counts = store.ingest(project_id, key_id, events, &costs).await?;

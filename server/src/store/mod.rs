@@ -92,6 +92,8 @@ mod access;
 mod alerts;
 mod budgets;
 mod dimensions;
+mod end_users;
+pub use end_users::ERASED;
 mod overrides;
 pub mod reprice;
 mod retention;
@@ -208,6 +210,9 @@ pub struct Store {
     /// The pricing module's parsed copy of the imported price catalogue, by import id (the
     /// store does not know its type: pricing sits above storage).
     catalogue: Arc<RwLock<Option<(i64, Cached)>>>,
+    /// The key end users' ids are hashed with at ingest (`UA_HASH_END_USERS=1`); `None`:
+    /// stored as sent.
+    end_user_key: Arc<RwLock<Option<String>>>,
 }
 
 /// A value kept by [`Store::cache`], of a type the store does not know.
@@ -556,6 +561,7 @@ impl Store {
             providers: Arc::default(),
             write_lock: Arc::new(tokio::sync::Mutex::new(writer)),
             catalogue: Arc::new(RwLock::new(None)),
+            end_user_key: Arc::new(RwLock::new(None)),
             statistics: Arc::default(),
         })
     }
