@@ -27,7 +27,7 @@ test('an admin sets up a project, a key and a limited viewer from the admin page
   expect(res.status()).toBe(200);
 
   const email = `limited-${Date.now()}@example.com`;
-  const users = page.locator('section', { has: page.getByRole('heading', { name: 'Users' }) });
+  const users = page.locator('section', { has: page.getByRole('heading', { name: 'Users', exact: true }) });
   const create = users.locator('form').first();
   await create.getByLabel('Email').fill(email);
   await create.getByLabel('Password').fill('limited-password-1');
