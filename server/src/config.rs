@@ -34,6 +34,9 @@ pub struct Config {
     pub allowed_hosts: Option<Vec<String>>,
     /// Store a keyed hash of each end user's id instead of the id (`UA_HASH_END_USERS=1`).
     pub hash_end_users: bool,
+    /// Where the SQLite database lives when `database_url` is not set (`UA_DATA_DIR`,
+    /// `--data-dir`; default `data`).
+    pub data_dir: std::path::PathBuf,
 }
 
 impl Default for Config {
@@ -50,11 +53,25 @@ impl Default for Config {
             webhook_allow_private: false,
             allowed_hosts: None,
             hash_end_users: false,
+            data_dir: "data".into(),
         }
     }
 }
 
 impl Config {
+    /// The database to open: `DATABASE_URL`, else the SQLite file in the data directory
+    /// (made if missing).
+    pub fn store_url(&self) -> Result<String, std::io::Error> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir)?;
+        Ok(format!(
+            "sqlite://{}",
+            self.data_dir.join("usage-analytics.db").display()
+        ))
+    }
+
     /// Reads the settings from environment variables; unparsable numbers are an error.
     pub fn from_env() -> Result<Config, String> {
         let mut c = Config {
@@ -81,6 +98,9 @@ impl Config {
         c.trust_forwarded_for = env_flag("UA_TRUST_FORWARDED_FOR");
         c.webhook_allow_private = env_flag("UA_WEBHOOK_ALLOW_PRIVATE");
         c.hash_end_users = env_flag("UA_HASH_END_USERS");
+        if let Some(dir) = std::env::var_os("UA_DATA_DIR").filter(|d| !d.is_empty()) {
+            c.data_dir = dir.into();
+        }
         c.allowed_hosts = std::env::var("UA_ALLOWED_HOSTS").ok().map(|v| {
             (v.split(','))
                 .map(|h| h.trim().to_ascii_lowercase())

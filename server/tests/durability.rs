@@ -666,3 +666,128 @@ on_both_backends!(
     every_acknowledged_event_survives_a_sigkill_mid_stream_exactly_once,
     sigterm_finishes_the_batches_in_flight_and_exits_zero,
 );
+
+// ---- shipping: version, data directory, backup ---------------------------------------
+
+/// `--version` names the version and the commit the binary was built from; `--data-dir`
+/// (or `UA_DATA_DIR`) puts the SQLite file where asked, made if missing.
+#[tokio::test]
+async fn the_version_names_its_commit_and_the_data_directory_is_where_asked() {
+    let out = Command::new(BIN).arg("--version").output().await.unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let want = format!("usage-analytics {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(text.starts_with(&want), "{text}");
+    let commit = text.trim().trim_start_matches(&want).trim_end_matches(')');
+    let git = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output();
+    match git {
+        Ok(o) if o.status.success() => {
+            assert_eq!(commit, String::from_utf8_lossy(&o.stdout).trim(), "{text}")
+        }
+        _ => assert_eq!(commit, "unknown", "{text}"),
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let wanted = dir.path().join("elsewhere");
+    let out = Command::new(BIN)
+        .args([
+            "--data-dir",
+            wanted.to_str().unwrap(),
+            "projects",
+            "create",
+            "P",
+        ])
+        .env_remove("DATABASE_URL")
+        .env_remove("UA_DATA_DIR")
+        .current_dir(dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(wanted.join("usage-analytics.db").exists());
+    assert!(
+        !dir.path().join("data").exists(),
+        "not the default directory"
+    );
+    let by_env = dir.path().join("by-env");
+    let out = Command::new(BIN)
+        .args(["projects", "list"])
+        .env_remove("DATABASE_URL")
+        .env("UA_DATA_DIR", &by_env)
+        .current_dir(dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(by_env.join("usage-analytics.db").exists());
+}
+
+/// `backup FILE` while ingest goes on: the copy opens as a database, `verify` passes on it,
+/// and every event acknowledged before the backup started is in it. It never overwrites.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_during_ingest_holds_every_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_url(Db::Sqlite, &dir).await;
+    let store = Store::connect(Some(&url)).await.unwrap();
+    let project = store.create_project("Backed up").await.unwrap();
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let now = chrono::Utc::now().timestamp_millis();
+    let writer = {
+        let (store, acked, stop) = (store.clone(), acked.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut batch = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let events: Vec<shared::UsageEvent> = (0..200)
+                    .map(|i| common::event_at(format!("b{batch}-{i}"), now - 60_000 + i))
+                    .collect();
+                server::ingest::submit(&store, project.id, &events)
+                    .await
+                    .unwrap();
+                acked
+                    .lock()
+                    .unwrap()
+                    .extend(events.into_iter().filter_map(|e| e.id));
+                batch += 1;
+            }
+        })
+    };
+    while acked.lock().unwrap().len() < 4_000 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let before: Vec<String> = acked.lock().unwrap().clone();
+    let copy = dir.path().join("backup.db");
+    cli(&url, &["backup", copy.to_str().unwrap()]).await;
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+
+    let copy_url = format!("sqlite://{}", copy.display());
+    assert_verify_says_ok(&copy_url).await;
+    let restored = Store::connect(Some(&copy_url)).await.unwrap();
+    let ids = stored_ids(&restored).await;
+    assert!(ids.values().all(|n| *n == 1), "no event twice");
+    let missing: Vec<&String> = before.iter().filter(|id| !ids.contains_key(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events missing",
+        missing.len()
+    );
+
+    let again = Command::new(BIN)
+        .args(["backup", copy.to_str().unwrap()])
+        .env("DATABASE_URL", &url)
+        .output()
+        .await
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwrites"));
+}

@@ -14,10 +14,14 @@ use crate::{AppState, Config, Store};
 #[derive(Parser)]
 #[command(
     name = "usage-analytics",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("UA_BUILD_COMMIT"), ")"),
     about = "Self-hosted analytics for LLM API usage"
 )]
 pub struct Cli {
+    /// Where the SQLite database lives when DATABASE_URL is not set (also UA_DATA_DIR;
+    /// default `data` in the working directory): DIR/usage-analytics.db.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -79,6 +83,9 @@ pub enum Command {
     },
     /// Check that the roll-ups equal a recomputation from raw events.
     Verify,
+    /// Write a consistent copy of the SQLite database to FILE while ingest goes on (SQLite's
+    /// VACUUM INTO); for PostgreSQL use pg_dump.
+    Backup { file: std::path::PathBuf },
     /// Benchmark ingest, the six panels and the raw export on the EMPTY database of
     /// DATABASE_URL (it writes N events into it) and print a markdown table.
     Bench {
@@ -102,7 +109,10 @@ pub enum Command {
 pub type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 pub async fn run(cli: Cli) -> Result<(), AnyError> {
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
     if let Some(Command::Bench {
         events,
         runs,
@@ -143,7 +153,7 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
             listener.local_addr()?
         );
         let opening = async {
-            let store = Store::connect(config.database_url.as_deref()).await?;
+            let store = Store::connect(Some(&config.store_url()?)).await?;
             tracing::info!("{} storage", store.backend_name());
             if config.hash_end_users {
                 store.enable_end_user_hashing().await?;
@@ -163,7 +173,7 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
         crate::serve_while_opening(listener, opening).await?;
         return Ok(());
     }
-    let store = Store::connect(config.database_url.as_deref()).await?;
+    let store = Store::connect(Some(&config.store_url()?)).await?;
     if config.hash_end_users {
         store.enable_end_user_hashing().await?;
     }
@@ -173,6 +183,10 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
         Command::Users(cmd) => access::users(&store, cmd).await?,
         Command::Tokens(cmd) => access::tokens(&store, cmd).await?,
         Command::Prices(cmd) => prices::prices(&store, cmd).await?,
+        Command::Backup { file } => {
+            store.backup_to(&file).await?;
+            println!("backed up to {}", file.display());
+        }
         Command::Dimensions(cmd) => dimensions::dimensions(&store, cmd).await?,
         Command::EndUsers(cmd) => dimensions::end_users(&store, cmd).await?,
         Command::Budgets(cmd) => alerting::budgets(&store, cmd).await?,

@@ -90,6 +90,7 @@ macro_rules! dispatch {
 
 mod access;
 mod alerts;
+mod backup;
 mod budgets;
 mod dimensions;
 mod end_users;
