@@ -275,6 +275,45 @@ pub fn percent_change(current: f64, previous: f64) -> Option<f64> {
     (previous != 0.0).then(|| (current - previous) / previous.abs() * 100.0)
 }
 
+/// Fewest requests the previous period must hold for the summary cards to compare with it:
+/// below, a handful of requests would turn any change into a meaningless five-digit percent
+/// (a card showed "▲ 95,038.1 %").
+pub const MIN_COMPARABLE_REQUESTS: i64 = 20;
+
+/// How a summary card compares a number with the previous period's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PeriodChange {
+    /// A change in percent (signed), up to ±999.9 %.
+    Percent(f64),
+    /// A rise of 1,000 % or more, as a factor (e.g. 12.5 times the previous).
+    Times(f64),
+    /// Nothing (or too little) to compare with, and something now: "new".
+    New,
+    /// Nothing to show.
+    Nothing,
+}
+
+/// The change of a card's number, given the previous period's number and requests.
+/// `counts_up` is true for numbers that grow from nothing (requests, cost, tokens), false
+/// for rates and means (latency, success rate), which are not "new" when there was no base.
+pub fn period_change(
+    current: f64,
+    previous: Option<f64>,
+    previous_requests: i64,
+    counts_up: bool,
+) -> PeriodChange {
+    let base = previous_requests >= MIN_COMPARABLE_REQUESTS;
+    match previous {
+        Some(p) if base && p != 0.0 => match percent_change(current, p) {
+            Some(pct) if pct >= 1_000.0 => PeriodChange::Times(current / p),
+            Some(pct) => PeriodChange::Percent(pct),
+            None => PeriodChange::Nothing,
+        },
+        _ if counts_up && current > 0.0 => PeriodChange::New,
+        _ => PeriodChange::Nothing,
+    }
+}
+
 /// One local day of the daily history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -867,6 +906,21 @@ fn group_thousands(n: i128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_need_a_base_of_requests_and_huge_ones_read_as_factors() {
+        use PeriodChange::*;
+        let base = MIN_COMPARABLE_REQUESTS;
+        assert_eq!(period_change(110.0, Some(100.0), base, true), Percent(10.0));
+        assert_eq!(period_change(50.0, Some(100.0), base, true), Percent(-50.0));
+        // 5 requests then 4,757: not "▲ 95,038.1 %".
+        assert_eq!(period_change(4_757.0, Some(5.0), 5, true), New);
+        assert_eq!(period_change(0.9, Some(0.5), 5, false), Nothing);
+        assert_eq!(period_change(3_000.0, Some(100.0), base, true), Times(30.0));
+        assert_eq!(period_change(10.0, None, 0, true), New);
+        assert_eq!(period_change(0.0, None, 0, true), Nothing);
+        assert_eq!(period_change(5.0, Some(0.0), base, true), New);
+    }
 
     #[test]
     fn utc_times_format_as_civil_dates() {
