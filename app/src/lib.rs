@@ -17,8 +17,8 @@ use leptos_router::hooks::use_query_map;
 use leptos_router::StaticSegment;
 use serde::{de::DeserializeOwned, Serialize};
 use shared::{
-    format_count, format_usd, period_change, BreakdownStats, PeriodChange, DailyUsage, ErrorLog, ErrorTypeUsage,
-    ModelUsage, Panel, ProjectUsage, UsageQuery, UsageSummary,
+    format_count, format_usd, period_change, BreakdownStats, DailyUsage, ErrorLog, ErrorTypeUsage,
+    ModelUsage, Panel, PeriodChange, ProjectUsage, UsageQuery, UsageSummary,
 };
 
 use charts::{BarChart, Heatmap};
