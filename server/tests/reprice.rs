@@ -6,6 +6,7 @@
 
 mod common;
 
+use chrono::Datelike;
 use common::{event_at, fresh_url, Db};
 use server::pricing::reprice::{self, RepriceError};
 use server::store::{RollupFilter, Sums};
@@ -215,4 +216,87 @@ async fn catalogue_cost(store: &Store) -> i64 {
     cost
 }
 
-on_both_backends!(a_late_price_reprices_exactly_the_affected_events);
+/// Re-pricing a closed budget period past its budget fires nothing for it (the alerts of a
+/// period are recorded while it runs); the current period is checked and fires once.
+async fn only_the_current_budget_period_fires_after_repricing(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_url(db, &dir).await;
+    let store = Store::connect(Some(&url)).await.unwrap();
+    let project = store.create_project("p").await.unwrap();
+    server::admin::create_budget(&store, "test", None, "0.001", "month", "UTC", Some(&[100]))
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    // 45 days ago is always in an earlier calendar month.
+    let closed: Vec<UsageEvent> = (0..3).map(|i| late(i, now - 45 * 24 * HOUR_MS)).collect();
+    server::ingest::submit(&store, project.id, &closed)
+        .await
+        .unwrap();
+    server::admin::set_price(&store, "test", &price(1, 2))
+        .await
+        .unwrap();
+    let run = reprice::start(&store, "test", OLD_MS, None, now)
+        .await
+        .unwrap();
+    let done = server::admin::run_reprice(&store, run.id, 10, None, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        done.events_changed, 3,
+        "$0.006 now lies in the closed month"
+    );
+    assert!(store.budget_alerts(10).await.unwrap().is_empty());
+
+    // An event of this month stored at a $0 price from an hour ago; then that price is
+    // corrected and the event re-priced: the current period fires, once.
+    server::admin::set_price(
+        &store,
+        "test",
+        &ModelPrice {
+            effective_from_ms: now - HOUR_MS,
+            ..price(0, 0)
+        },
+    )
+    .await
+    .unwrap();
+    let this_month = vec![late(10, now - 1_000)];
+    server::ingest::submit(&store, project.id, &this_month)
+        .await
+        .unwrap();
+    assert!(
+        store.budget_alerts(10).await.unwrap().is_empty(),
+        "$0 so far"
+    );
+    server::admin::set_price(
+        &store,
+        "test",
+        &ModelPrice {
+            effective_from_ms: now - HOUR_MS,
+            ..price(1, 2)
+        },
+    )
+    .await
+    .unwrap();
+    let run = reprice::start(&store, "test", OLD_MS, None, now)
+        .await
+        .unwrap();
+    server::admin::run_reprice(&store, run.id, 10, None, |_| {})
+        .await
+        .unwrap();
+    let alerts = store.budget_alerts(10).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    let month_start = chrono::Utc::now()
+        .date_naive()
+        .with_day(1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp();
+    assert_eq!(alerts[0].period_start, month_start);
+}
+
+on_both_backends!(
+    a_late_price_reprices_exactly_the_affected_events,
+    only_the_current_budget_period_fires_after_repricing
+);
