@@ -16,6 +16,39 @@ use crate::api::{
 
 type Outcome = Option<Result<Option<String>, ServerFnError>>;
 
+/// The admin page's one overview; every section reads its part of it.
+type Overview = Resource<Result<AdminOverview, ServerFnError>>;
+
+/// The actions of the pricing and re-pricing sections, created by the page so that the
+/// overview reloads after each (one load for the whole page, and a price set in one section
+/// shows in the others).
+#[derive(Clone, Copy)]
+struct PricingActions {
+    add_rule: ServerAction<AdminAddPriceRule>,
+    delete_rule: ServerAction<AdminDeletePriceRule>,
+    add_discount: ServerAction<AdminAddDiscount>,
+    delete_discount: ServerAction<AdminDeleteDiscount>,
+    start: ServerAction<AdminReprice>,
+    resume: ServerAction<AdminRepriceResume>,
+    /// "Refresh runs".
+    refresh: RwSignal<u32>,
+}
+
+impl PricingActions {
+    /// What the overview depends on.
+    fn versions(&self) -> (usize, usize, usize, usize, usize, usize, u32) {
+        (
+            self.add_rule.version().get(),
+            self.delete_rule.version().get(),
+            self.add_discount.version().get(),
+            self.delete_discount.version().get(),
+            self.start.version().get(),
+            self.resume.version().get(),
+            self.refresh.get(),
+        )
+    }
+}
+
 /// What an action's last run said: the secret to copy now, "Saved", or the error.
 fn outcome(value: Outcome, what: &'static str) -> impl IntoView {
     match value {
@@ -62,7 +95,7 @@ fn scope(projects: &Option<Vec<String>>) -> String {
 
 /// The overview's lists as `render` draws them, once loaded.
 fn lists_with(
-    overview: Resource<Result<AdminOverview, ServerFnError>>,
+    overview: Overview,
     render: impl Fn(AdminOverview) -> AnyView + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     view! {
@@ -102,6 +135,15 @@ pub fn AdminPage() -> impl IntoView {
     let create_webhook = ServerAction::<AdminCreateWebhook>::new();
     let disable_webhook = ServerAction::<AdminDisableWebhook>::new();
     let test_webhook = ServerAction::<AdminTestWebhook>::new();
+    let pricing = PricingActions {
+        add_rule: ServerAction::new(),
+        delete_rule: ServerAction::new(),
+        add_discount: ServerAction::new(),
+        delete_discount: ServerAction::new(),
+        start: ServerAction::new(),
+        resume: ServerAction::new(),
+        refresh: RwSignal::new(0),
+    };
     let overview = Resource::new(
         move || {
             (
@@ -121,6 +163,7 @@ pub fn AdminPage() -> impl IntoView {
                     disable_webhook.version().get(),
                     test_webhook.version().get(),
                 ),
+                pricing.versions(),
             )
         },
         |_| crate::api::admin_overview(),
@@ -200,11 +243,11 @@ pub fn AdminPage() -> impl IntoView {
                 {move || outcome(set_price.value().get(), "price")}
             </section>
 
-            <CatalogueSection/>
+            <CatalogueSection overview actions=pricing/>
 
             <EndUsersSection/>
 
-            <RepriceSection/>
+            <RepriceSection overview actions=pricing/>
 
             <section class="panel" aria-labelledby="users-title">
                 <h2 id="users-title">"Users"</h2>
@@ -412,17 +455,16 @@ fn report(value: Outcome) -> impl IntoView {
 /// Re-pricing stored events after a price arrived late or changed with a past date: a
 /// preview, the run (in the background on the server), and the runs with their progress.
 #[component]
-fn RepriceSection() -> impl IntoView {
+fn RepriceSection(overview: Overview, actions: PricingActions) -> impl IntoView {
     let preview = ServerAction::<AdminRepricePreview>::new();
-    let start = ServerAction::<AdminReprice>::new();
-    let resume = ServerAction::<AdminRepriceResume>::new();
+    let PricingActions {
+        start,
+        resume,
+        refresh,
+        ..
+    } = actions;
     let from = RwSignal::new(String::new());
     let model = RwSignal::new(String::new());
-    let refresh = RwSignal::new(0u32);
-    let runs = Resource::new(
-        move || (start.version().get(), resume.version().get(), refresh.get()),
-        |_| crate::api::admin_overview(),
-    );
     let run_now = move |_| {
         start.dispatch(AdminReprice {
             from: from.get_untracked(),
@@ -451,7 +493,7 @@ fn RepriceSection() -> impl IntoView {
             <button type="button" data-testid="reprice-refresh" on:click=move |_| refresh.update(|n| *n += 1)>
                 "Refresh runs"
             </button>
-            {lists_with(runs, move |o| runs_table(o.reprice_runs, resume).into_any())}
+            {lists_with(overview, move |o| runs_table(o.reprice_runs, resume).into_any())}
         </section>
     }
 }
@@ -503,23 +545,15 @@ fn runs_table(
 /// The catalogue in force, each model's list price beside the organisation's own, name
 /// rules, discounts, and "which price does this name get".
 #[component]
-fn CatalogueSection() -> impl IntoView {
-    let add_rule = ServerAction::<AdminAddPriceRule>::new();
-    let delete_rule = ServerAction::<AdminDeletePriceRule>::new();
-    let add_discount = ServerAction::<AdminAddDiscount>::new();
-    let delete_discount = ServerAction::<AdminDeleteDiscount>::new();
+fn CatalogueSection(overview: Overview, actions: PricingActions) -> impl IntoView {
+    let PricingActions {
+        add_rule,
+        delete_rule,
+        add_discount,
+        delete_discount,
+        ..
+    } = actions;
     let resolve = ServerAction::<AdminResolvePrice>::new();
-    let overview = Resource::new(
-        move || {
-            (
-                add_rule.version().get(),
-                delete_rule.version().get(),
-                add_discount.version().get(),
-                delete_discount.version().get(),
-            )
-        },
-        |_| crate::api::admin_overview(),
-    );
     view! {
         <section class="panel" id="catalogue" aria-labelledby="catalogue-title">
             <h2 id="catalogue-title">"List prices and your own"</h2>

@@ -185,8 +185,7 @@ fn AlertsPanel(view: shared::AlertsView) -> impl IntoView {
 /// Who is signed in, a link to the admin page for admins, and Sign out (a plain form post,
 /// so it works before hydration too).
 #[component]
-fn UserMenu() -> impl IntoView {
-    let account = Resource::new(|| (), |_| api::get_account());
+fn UserMenu(account: AccountResource) -> impl IntoView {
     view! {
         <div class="user-menu">
             <Transition fallback=|| ()>
@@ -214,6 +213,9 @@ fn UserMenu() -> impl IntoView {
     }
 }
 
+/// Who is signed in, read once per page (the user menu and the Models panel's admin links).
+type AccountResource = Resource<Result<shared::Account, ServerFnError>>;
+
 /// The dashboard page: filters and six panels, all driven by the query in the URL.
 #[component]
 fn Dashboard() -> impl IntoView {
@@ -221,6 +223,7 @@ fn Dashboard() -> impl IntoView {
     let tz_fallback = filters::initial_time_zone();
     let query = Memo::new(move |_| params.with(|p| query_from_params(p, &tz_fallback)));
     let options = Resource::new(|| (), |_| api::get_filter_options());
+    let account: AccountResource = Resource::new(|| (), |_| api::get_account());
     // Bumped by Refresh: every panel's resource depends on it, so all re-run their queries.
     let version = RwSignal::new(0u64);
     let key = move || (query.get(), version.get());
@@ -270,7 +273,7 @@ fn Dashboard() -> impl IntoView {
     view! {
         <header class="topbar">
             <h1>"LLM usage"</h1>
-            <UserMenu/>
+            <UserMenu account/>
             <FilterBar query options/>
             <div class="actions">
                 <button type="button" class="refresh" disabled=move || refresh.pending().get()
@@ -307,7 +310,7 @@ fn Dashboard() -> impl IntoView {
                     Panel::Budgets => panel_body(budgets, |b| view! { <BudgetsPanel view=b/> }).into_any(),
                     Panel::Alerts => panel_body(alerts, |a| view! { <AlertsPanel view=a/> }).into_any(),
                     Panel::Daily => panel_body(daily, |d| view! { <DailyPanel days=d/> }).into_any(),
-                    Panel::Models => panel_body(models, |m| view! { <ModelsPanel models=m/> }).into_any(),
+                    Panel::Models => panel_body(models, move |m| view! { <ModelsPanel models=m account/> }).into_any(),
                     Panel::Projects => panel_body(projects, |p| view! { <BreakdownTable rows=p.into_iter().map(Row::from).collect() what="Project"/> }).into_any(),
                     Panel::Hourly => panel_body(hourly, |(hours, cells)| view! { <HourlyPanel hours cells/> }).into_any(),
                     Panel::Insights => panel_body(insights, |i| view! { <InsightsPanel insights=i/> }).into_any(),
@@ -664,7 +667,7 @@ fn price_note(m: &ModelUsage) -> String {
 /// The Models panel: notices for models without an exact price (with a link to set one, for
 /// admins), then the table.
 #[component]
-fn ModelsPanel(models: Vec<ModelUsage>) -> impl IntoView {
+fn ModelsPanel(models: Vec<ModelUsage>, account: AccountResource) -> impl IntoView {
     let unpriced: Vec<(String, i64)> = (models.iter())
         .filter(|m| m.unpriced_requests > 0)
         .map(|m| (m.model.clone(), m.unpriced_requests))
@@ -673,7 +676,6 @@ fn ModelsPanel(models: Vec<ModelUsage>) -> impl IntoView {
         .filter(|m| m.fallback_requests > 0)
         .map(|m| (m.model.clone(), m.fallback_requests))
         .collect();
-    let account = Resource::new(|| (), |_| api::get_account());
     let admin = move || {
         account
             .get()

@@ -347,6 +347,20 @@ pub fn rollup_error_type(event: &UsageEvent) -> Option<String> {
     }
 }
 
+/// The 15-minute rows an event adds to: the row of every status and, when it failed, the
+/// row of its error type.
+fn keys_of(project_id: i64, model_id: i64, event: &UsageEvent) -> impl Iterator<Item = RollupKey> {
+    let bucket = bucket_of(event.timestamp_ms);
+    std::iter::once(ALL_STATUSES.to_string())
+        .chain(rollup_error_type(event))
+        .map(move |error_type| RollupKey {
+            bucket,
+            project_id,
+            model_id,
+            error_type,
+        })
+}
+
 /// Roll-up deltas of one batch, ordered by key so concurrent writers lock rows in one order.
 #[derive(Default, Debug)]
 pub struct BatchRollup {
@@ -357,16 +371,8 @@ impl BatchRollup {
     /// Adds one stored event (with its final cost) to the batch's deltas: to the row of every
     /// status and, when it failed, to the row of its error type.
     pub fn add(&mut self, project_id: i64, model_id: i64, event: &UsageEvent, cost: PricedCost) {
-        let bucket = bucket_of(event.timestamp_ms);
-        let own = rollup_error_type(event);
-        let failed = own.is_some();
-        for error_type in std::iter::once(ALL_STATUSES.to_string()).chain(own) {
-            let key = RollupKey {
-                bucket,
-                project_id,
-                model_id,
-                error_type,
-            };
+        let failed = event.status == EventStatus::Error;
+        for key in keys_of(project_id, model_id, event) {
             let d = self.rows.entry(key).or_default();
             d.requests += 1;
             d.errors += i64::from(failed);
@@ -390,9 +396,7 @@ impl BatchRollup {
             }
         }
     }
-}
 
-impl BatchRollup {
     /// Moves a stored event's cost from `old` to `new` (re-pricing): the rows it adds to
     /// change by the cost's difference and the counts of how it was priced, nothing else.
     pub fn reprice(
@@ -403,15 +407,7 @@ impl BatchRollup {
         old: PricedCost,
         new: PricedCost,
     ) {
-        let bucket = bucket_of(event.timestamp_ms);
-        for error_type in std::iter::once(ALL_STATUSES.to_string()).chain(rollup_error_type(event))
-        {
-            let key = RollupKey {
-                bucket,
-                project_id,
-                model_id,
-                error_type,
-            };
+        for key in keys_of(project_id, model_id, event) {
             let d = self.rows.entry(key).or_default();
             d.cost_nanos = d
                 .cost_nanos

@@ -649,6 +649,20 @@ async fn postgres_analyzes_the_rollups_of_a_first_bulk_load() {
     }
 }
 
+/// The raw NDJSON export of 2025-01-10, and `field` of each of its events in order.
+async fn exported(app: &TestApp, field: &str) -> (String, Vec<Value>) {
+    let text = app
+        .get("/api/v1/events/export?format=ndjson&startDate=2025-01-10&endDate=2025-01-10&tz=UTC")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let values = (text.lines())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()[field].clone())
+        .collect();
+    (text, values)
+}
+
 /// Each event records the ingest key it came through (the raw export shows the key's prefix,
 /// never the secret); imported events have none. Declared metadata keys: at most 10, audited;
 /// their invalid values are counted in /metrics and the events stored as sent.
@@ -680,15 +694,7 @@ async fn events_record_their_key_and_declared_dimensions_count_invalid_values(db
     server::ingest::submit(&app.store, project.id, &[imported])
         .await
         .unwrap();
-    let text = app
-        .get("/api/v1/events/export?format=ndjson&startDate=2025-01-10&endDate=2025-01-10&tz=UTC")
-        .await
-        .text()
-        .await
-        .unwrap();
-    let keys: Vec<Value> = (text.lines())
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["key"].clone())
-        .collect();
+    let (text, keys) = exported(&app, "key").await;
     assert_eq!(keys, [json!(prefix), Value::Null]);
     assert!(!text.contains(&key), "the secret is never exported");
 
@@ -727,19 +733,6 @@ async fn events_record_their_key_and_declared_dimensions_count_invalid_values(db
 
 on_both_backends!(events_record_their_key_and_declared_dimensions_count_invalid_values);
 
-/// The `user` of each event of 2025-01-10, in export order.
-async fn exported_users(app: &TestApp) -> Vec<Value> {
-    let text = app
-        .get("/api/v1/events/export?format=ndjson&startDate=2025-01-10&endDate=2025-01-10&tz=UTC")
-        .await
-        .text()
-        .await
-        .unwrap();
-    (text.lines())
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["user"].clone())
-        .collect()
-}
-
 /// An erased end user's id disappears from every stored event (it becomes "(erased)"), their
 /// numbers stay in every total, and the audit log says so without naming them. With hashing on,
 /// ids are stored as keyed hashes (the same id, the same hash) and erasure finds those too.
@@ -764,7 +757,7 @@ async fn an_end_user_is_erased_and_ids_can_be_stored_hashed(db: Db) {
         .unwrap();
     assert_eq!(n, 2);
     assert_eq!(
-        exported_users(&app).await,
+        exported(&app, "user").await.1,
         [
             json!("(erased)"),
             json!("(erased)"),
@@ -783,7 +776,7 @@ async fn an_end_user_is_erased_and_ids_can_be_stored_hashed(db: Db) {
         with_user("5", "carol@example.com")
     ]);
     assert_eq!(app.post_events(&key, &batch).await.status(), 200);
-    let users = exported_users(&app).await;
+    let users = exported(&app, "user").await.1;
     let hashed = &users[3];
     assert!(hashed.as_str().unwrap().starts_with("h:"), "{hashed}");
     assert_eq!(users[3], users[4]);
@@ -801,7 +794,7 @@ async fn an_end_user_is_erased_and_ids_can_be_stored_hashed(db: Db) {
         .unwrap();
     assert_eq!(n, 2);
     assert_eq!(
-        exported_users(&app).await[3..],
+        exported(&app, "user").await.1[3..],
         [json!("(erased)"), json!("(erased)")]
     );
 }

@@ -1138,6 +1138,7 @@ pub struct RepriceRunInfo {
     pub finished_at_ms: Option<i64>,
     pub from_ms: i64,
     /// `None`: every model.
+    pub model_id: Option<i64>,
     pub model: Option<String>,
     /// Stored events up to this id are re-priced (the newest when the run started)...
     pub up_to_id: i64,

@@ -24,17 +24,6 @@ pub enum DimValue {
     Missing,
 }
 
-impl DimValue {
-    /// As a breakdown lists it.
-    pub fn label(&self) -> &str {
-        match self {
-            DimValue::Text(t) => t,
-            DimValue::Invalid => "(invalid)",
-            DimValue::Missing => "(none)",
-        }
-    }
-}
-
 /// The value of one metadata entry.
 pub fn dimension_value(v: Option<&Value>) -> DimValue {
     let text = match v {
@@ -47,17 +36,6 @@ pub fn dimension_value(v: Option<&Value>) -> DimValue {
         DimValue::Invalid
     } else {
         DimValue::Text(text)
-    }
-}
-
-/// The value of a declared metadata `key` in an event.
-pub fn metadata_value(event: &UsageEvent, key: &str) -> DimValue {
-    let Some(text) = event.metadata.as_deref() else {
-        return DimValue::Missing;
-    };
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => dimension_value(map.get(key)),
-        _ => DimValue::Missing,
     }
 }
 
@@ -129,7 +107,6 @@ mod tests {
         }
         assert_eq!(dimension_value(None), DimValue::Missing);
         assert_eq!(v(Value::Null), DimValue::Missing);
-        assert_eq!(DimValue::Invalid.label(), "(invalid)");
     }
 
     #[test]
@@ -151,11 +128,6 @@ mod tests {
         let declared = ["team".to_string(), "feature".to_string()];
         assert_eq!(count_invalid(&events, &declared), 3);
         assert_eq!(count_invalid(&events, &[]), 0);
-        assert_eq!(
-            metadata_value(&events[1], "team"),
-            DimValue::Text("search".into())
-        );
-        assert_eq!(metadata_value(&events[1], "feature"), DimValue::Missing);
     }
 
     #[test]

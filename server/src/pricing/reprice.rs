@@ -267,9 +267,7 @@ pub async fn run(
         let book = PriceBook::load(store).await?;
         let outcome = reprice_batch(&rows, &names, &book);
         // `false`: another process applied this batch; read the run again and go on.
-        store
-            .apply_reprice_batch(id, run.after_id, &outcome)
-            .await?;
+        store.apply_reprice_batch(id, run.after_id, outcome).await?;
         done += 1;
         if let Some(now) = store.reprice_run(id).await? {
             progress(&now);

@@ -28,22 +28,8 @@ pub struct RepriceRow {
     pub error_type: Option<String>,
 }
 
-/// One re-pricing run as stored (`reprice_runs`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunRow {
-    pub id: i64,
-    pub started_at_ms: i64,
-    pub finished_at_ms: Option<i64>,
-    pub from_ms: i64,
-    pub model_id: Option<i64>,
-    pub up_to_id: i64,
-    pub after_id: i64,
-    pub events_seen: i64,
-    pub events_changed: i64,
-    pub cost_before_nanos: i64,
-    pub cost_after_nanos: i64,
-    pub created_by: String,
-}
+/// One re-pricing run as stored (`reprice_runs`), with its model's name.
+pub type RunRow = shared::RepriceRunInfo;
 
 /// What one batch changed: the progress to record with it.
 #[derive(Clone, Debug, Default)]
@@ -59,8 +45,11 @@ pub struct BatchOutcome {
     pub deltas: BTreeMap<RollupKey, RollupDelta>,
 }
 
-const RUN_COLUMNS: &str = "id, started_at_ms, finished_at_ms, from_ms, model_id, up_to_id, \
-    after_id, events_seen, events_changed, cost_before_nanos, cost_after_nanos, created_by";
+/// A run's columns, its model's name last (`r` is `reprice_runs`, `m` its model).
+const RUN_COLUMNS: &str = "r.id, r.started_at_ms, r.finished_at_ms, r.from_ms, r.model_id, \
+    r.up_to_id, r.after_id, r.events_seen, r.events_changed, r.cost_before_nanos, \
+    r.cost_after_nanos, r.created_by, m.name";
+const RUN_FROM: &str = "reprice_runs r LEFT JOIN models m ON m.id = r.model_id";
 
 fn run_from_row<R: Row>(r: &R) -> Result<RunRow, sqlx::Error>
 where
@@ -68,6 +57,7 @@ where
     i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     Option<i64>: for<'a> sqlx::Decode<'a, R::Database>,
     String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'a> sqlx::Decode<'a, R::Database>,
 {
     Ok(RunRow {
         id: r.try_get(0)?,
@@ -82,6 +72,7 @@ where
         cost_before_nanos: r.try_get(9)?,
         cost_after_nanos: r.try_get(10)?,
         created_by: r.try_get(11)?,
+        model: r.try_get(12)?,
     })
 }
 
@@ -164,7 +155,7 @@ impl Store {
 
     /// The run `id`.
     pub async fn reprice_run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM reprice_runs WHERE id = $1");
+        let sql = format!("SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = $1");
         Ok(
             dispatch!(self, pool => match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
                 Some(r) => Some(run_from_row(&r)?),
@@ -175,7 +166,7 @@ impl Store {
 
     /// The newest runs first.
     pub async fn reprice_runs(&self, limit: i64) -> Result<Vec<RunRow>, StoreError> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM reprice_runs ORDER BY id DESC LIMIT $1");
+        let sql = format!("SELECT {RUN_COLUMNS} FROM {RUN_FROM} ORDER BY r.id DESC LIMIT $1");
         Ok(dispatch!(self, pool => {
             let rows = sqlx::query(&sql).bind(limit).fetch_all(pool).await?;
             rows.iter().map(run_from_row).collect::<Result<Vec<_>, _>>()?
@@ -199,7 +190,7 @@ impl Store {
         &self,
         run_id: i64,
         expected_after_id: i64,
-        b: &BatchOutcome,
+        b: BatchOutcome,
     ) -> Result<bool, StoreError> {
         let progress = "UPDATE reprice_runs SET after_id = $1, events_seen = events_seen + $2, \
              events_changed = events_changed + $3, \
@@ -211,7 +202,6 @@ impl Store {
                 // On the connection ingest writes through, with prepared statements bound in
                 // place (through sqlx every statement crossed threads: 16k events/s).
                 let mut writer = self.write_lock.clone().lock_owned().await;
-                let b = b.clone();
                 let claimed = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
                     let Some(conn) = writer.as_mut() else {
                         return Err(StoreError::Url(super::NO_SQLITE_FILE.into()));

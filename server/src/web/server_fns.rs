@@ -226,7 +226,7 @@ impl AdminSource for AdminPage {
                         .collect(),
                     webhooks: self.0.list_webhooks().await?,
                     deliveries: self.0.deliveries(DELIVERIES_SHOWN).await?,
-                    reprice_runs: reprice_runs(&self.0).await?,
+                    reprice_runs: self.0.reprice_runs(10).await?,
                     price_rules: self.0.price_rules().await?,
                     discounts: self.0.price_discounts().await?,
                     catalogue: String::new(),
@@ -254,28 +254,6 @@ impl AdminSource for AdminPage {
             })
         })
     }
-}
-
-/// The newest re-pricing runs, with model names.
-async fn reprice_runs(store: &Store) -> Result<Vec<shared::RepriceRunInfo>, StoreError> {
-    let names: std::collections::HashMap<i64, String> =
-        store.list_models().await?.into_iter().collect();
-    Ok((store.reprice_runs(10).await?.into_iter())
-        .map(|r| shared::RepriceRunInfo {
-            id: r.id,
-            started_at_ms: r.started_at_ms,
-            finished_at_ms: r.finished_at_ms,
-            from_ms: r.from_ms,
-            model: r.model_id.and_then(|id| names.get(&id).cloned()),
-            up_to_id: r.up_to_id,
-            after_id: r.after_id,
-            events_seen: r.events_seen,
-            events_changed: r.events_changed,
-            cost_before_nanos: r.cost_before_nanos,
-            cost_after_nanos: r.cost_after_nanos,
-            created_by: r.created_by,
-        })
-        .collect())
 }
 
 /// Which catalogue is in force, and each model with stored events: the catalogue's list
