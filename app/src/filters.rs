@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
-use shared::{DateRange, FilterOptions, Period, UsageQuery};
+use shared::{DateRange, DimFilter, Dimension, FilterOptions, Period, UsageQuery};
 
 /// Longest custom range the form accepts, in days (the server enforces the same).
 const MAX_DAYS: i64 = 400;
@@ -57,7 +57,31 @@ pub fn query_from_params(p: &ParamsMap, tz_fallback: &str) -> UsageQuery {
         models: split_list(p.get("model")),
         projects: split_list(p.get("project")),
         status: None,
+        dims: dims_from_params(p),
     }
+}
+
+/// The dimension filters of a URL (`user=…`, `key=…`, `provider=…`, `meta.<key>=…`), in the
+/// order of their names.
+pub fn dims_from_params(p: &ParamsMap) -> Vec<DimFilter> {
+    let mut dims: Vec<DimFilter> = p
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let dim = Dimension::parse(name)?;
+            (!value.is_empty()).then(|| DimFilter {
+                dim,
+                value: value.to_string(),
+            })
+        })
+        .collect();
+    dims.sort_by(|a, b| a.dim.cmp(&b.dim));
+    dims.dedup_by(|a, b| a.dim == b.dim);
+    dims
+}
+
+/// `name=value` query parts of a query's dimension filters.
+fn dim_params(q: &UsageQuery) -> impl Iterator<Item = String> + '_ {
+    (q.dims.iter()).map(|d| format!("{}={}", encode(&d.dim.param()), encode(&d.value)))
 }
 
 /// `s` percent-encoded for a query value.
@@ -91,6 +115,7 @@ pub fn url_of(q: &UsageQuery) -> String {
     if !q.projects.is_empty() {
         parts.push(format!("project={}", encode(&q.projects.join(","))));
     }
+    parts.extend(dim_params(q));
     format!("/?{}", parts.join("&"))
 }
 
@@ -111,6 +136,7 @@ pub fn api_params(q: &UsageQuery) -> String {
             .iter()
             .map(|p| format!("projectId={}", encode(p))),
     );
+    parts.extend(dim_params(q));
     parts.join("&")
 }
 
@@ -459,6 +485,7 @@ mod tests {
             models: vec!["Scalix Standard".into(), "Scalix Coder".into()],
             projects: vec!["Data Analysis Tool".into()],
             status: None,
+            dims: Vec::new(),
         };
         let url = url_of(&q);
         let params: Vec<(String, String)> = url[2..]

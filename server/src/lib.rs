@@ -6,6 +6,7 @@ pub mod admin;
 pub mod alerting;
 pub mod cli;
 pub mod config;
+pub mod dimension;
 pub mod export;
 pub mod ingest;
 pub mod jobs;

@@ -140,6 +140,14 @@ pub fn cover(start: i64, end: i64, coarsest: Level) -> Vec<(Level, i64, i64)> {
     out
 }
 
+/// The offset (seconds east of UTC) in force at unix second `t`, of a zone whose offsets are
+/// `offsets` (`(from, offset)` in order, as [`crate::query::zone_offsets`] gives them; none
+/// is UTC).
+pub fn offset_at(offsets: &[(i64, i64)], t: i64) -> i64 {
+    let i = offsets.partition_point(|(from, _)| *from <= t);
+    i.checked_sub(1).map_or(0, |i| offsets[i].1)
+}
+
 /// Splits `[start, end)` like [`cover`], but so that no bucket of a piece straddles a local
 /// `unit` (a day or an hour) of a zone whose UTC offsets over the range are `offsets`
 /// (`(from, seconds east of UTC)`, as [`crate::query::zone_offsets`] gives them), nor a change
@@ -303,6 +311,60 @@ impl RollupDelta {
     }
 }
 
+/// What one event adds to the sums of every row it counts in.
+#[derive(Clone, Copy, Debug)]
+pub struct EventFacts {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost: PricedCost,
+    pub latency_ms: Option<i64>,
+    pub ttft_ms: Option<i64>,
+    pub failed: bool,
+}
+
+impl EventFacts {
+    pub fn of(event: &UsageEvent, cost: PricedCost) -> EventFacts {
+        EventFacts {
+            input_tokens: event.input_tokens,
+            output_tokens: event.output_tokens,
+            cached_input_tokens: event.cached_input_tokens,
+            cache_write_tokens: event.cache_write_tokens,
+            cost,
+            latency_ms: event.latency_ms,
+            ttft_ms: event.ttft_ms,
+            failed: event.status == EventStatus::Error,
+        }
+    }
+}
+
+impl RollupDelta {
+    /// Adds one event (ingest's batches, and queries that read raw events).
+    pub fn add_event(&mut self, e: &EventFacts) {
+        self.requests += 1;
+        self.errors += i64::from(e.failed);
+        self.input_tokens += e.input_tokens;
+        self.output_tokens += e.output_tokens;
+        self.cached_input_tokens += e.cached_input_tokens;
+        self.cache_write_tokens += e.cache_write_tokens;
+        // Money is the one sum a batch can overflow: 9,224 events at the largest client
+        // cost ($1M) exceed i64 nano-USD. Saturate rather than panic or wrap negative.
+        // Token and latency sums cannot: a 16 MiB batch holds too few events at their caps.
+        self.cost_nanos = self.cost_nanos.saturating_add(e.cost.nanos);
+        self.count_source(e.cost.source, 1);
+        if let Some(ms) = e.latency_ms {
+            self.latency_count += 1;
+            self.latency_sum_ms += ms;
+            self.hist[latency_bin(ms)] += 1;
+        }
+        if let Some(ms) = e.ttft_ms {
+            self.ttft_count += 1;
+            self.ttft_sum_ms += ms;
+        }
+    }
+}
+
 /// Every level's rows that base rows (15 minutes, one project x model) add to, each level's
 /// rows in key order. Ingest writes these; `verify` compares them with the stored levels.
 pub fn expand(
@@ -371,29 +433,9 @@ impl BatchRollup {
     /// Adds one stored event (with its final cost) to the batch's deltas: to the row of every
     /// status and, when it failed, to the row of its error type.
     pub fn add(&mut self, project_id: i64, model_id: i64, event: &UsageEvent, cost: PricedCost) {
-        let failed = event.status == EventStatus::Error;
+        let facts = EventFacts::of(event, cost);
         for key in keys_of(project_id, model_id, event) {
-            let d = self.rows.entry(key).or_default();
-            d.requests += 1;
-            d.errors += i64::from(failed);
-            d.input_tokens += event.input_tokens;
-            d.output_tokens += event.output_tokens;
-            d.cached_input_tokens += event.cached_input_tokens;
-            d.cache_write_tokens += event.cache_write_tokens;
-            // Money is the one sum a batch can overflow: 9,224 events at the largest client
-            // cost ($1M) exceed i64 nano-USD. Saturate rather than panic or wrap negative.
-            // Token and latency sums cannot: a 16 MiB batch holds too few events at their caps.
-            d.cost_nanos = d.cost_nanos.saturating_add(cost.nanos);
-            d.count_source(cost.source, 1);
-            if let Some(ms) = event.latency_ms {
-                d.latency_count += 1;
-                d.latency_sum_ms += ms;
-                d.hist[latency_bin(ms)] += 1;
-            }
-            if let Some(ms) = event.ttft_ms {
-                d.ttft_count += 1;
-                d.ttft_sum_ms += ms;
-            }
+            self.rows.entry(key).or_default().add_event(&facts);
         }
     }
 
@@ -429,6 +471,19 @@ pub enum CostSource {
     Catalogue = 3,
     /// The catalogue's price of the model's family (a dated snapshot it does not list).
     Fallback = 4,
+}
+
+impl CostSource {
+    /// The source a stored `cost_source` code stands for (an unknown code: unpriced).
+    pub fn from_code(code: i64) -> CostSource {
+        match code {
+            1 => CostSource::PriceTable,
+            2 => CostSource::Client,
+            3 => CostSource::Catalogue,
+            4 => CostSource::Fallback,
+            _ => CostSource::Unpriced,
+        }
+    }
 }
 
 /// An event's final cost and its origin.

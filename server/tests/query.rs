@@ -135,6 +135,7 @@ async fn every_panel_equals_a_recomputation_from_raw_events(db: Db) {
                 models: models.iter().map(|m| m.to_string()).collect(),
                 projects: projects.iter().map(|p| p.to_string()).collect(),
                 status,
+                dims: Vec::new(),
             };
             let matching: Vec<&Sent> = sent
                 .iter()
@@ -426,7 +427,340 @@ async fn bad_query_parameters_are_named(db: Db) {
     assert!(err.to_string().starts_with("projectId:"), "{err}");
 }
 
+/// One event of the dimensions workload, as sent.
+#[derive(Clone, Debug)]
+struct DimSent {
+    ts_ms: i64,
+    key: usize,
+    user: Option<String>,
+    provider: Option<&'static str>,
+    /// The `team` metadata value as shown: a string, a number's text, "(invalid)", "(none)".
+    team: String,
+    team_json: Option<serde_json::Value>,
+    cost_nanos: i64,
+    input: i64,
+    latency: Option<i64>,
+    error: bool,
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Breakdowns by end user, key, provider and a declared metadata key, and every panel filtered
+/// by one value, equal a recomputation from the events sent, in UTC, New York across its DST
+/// change and Kolkata. The listed values plus "(other)" add up to the unfiltered panel.
+async fn breakdowns_and_dimension_filters_equal_a_recomputation(db: Db) {
+    let app = spawn_app(db).await;
+    let mut keys = Vec::new();
+    for project in ["Alpha", "Beta"] {
+        app.store.create_project(project).await.unwrap();
+    }
+    for project in ["Alpha", "Alpha", "Beta"] {
+        keys.push(app.store.create_key(project).await.unwrap());
+    }
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    assert!(app
+        .store
+        .declare_dimension("team", 10, "test", now_ms)
+        .await
+        .unwrap());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let start = 1_740_700_800_000i64; // 2025-02-28
+    let mut sent = Vec::new();
+    // Skewed: "steady" spends a little every day and is never a day's top spender, while
+    // each of 20 "spike-N" users spends more than it on one day only; over the range,
+    // "steady" is first.
+    for day in 0..20 {
+        for _ in 0..3 {
+            sent.push(DimSent {
+                ts_ms: start + day * 86_400_000 + rng.gen_range(0..86_400_000),
+                key: 0,
+                user: Some("steady".into()),
+                provider: Some("openai"),
+                team: "search".into(),
+                team_json: Some(json!("search")),
+                cost_nanos: 10_000_000,
+                input: 10,
+                latency: Some(rng.gen_range(20..5_000)),
+                error: false,
+            });
+        }
+        sent.push(DimSent {
+            ts_ms: start + day * 86_400_000 + 43_200_000,
+            key: 1,
+            user: Some(format!("spike-{day}")),
+            provider: Some("anthropic"),
+            team: "1".into(),
+            team_json: Some(json!(1)),
+            cost_nanos: 40_000_000,
+            input: 5,
+            latency: None,
+            error: false,
+        });
+    }
+    for _ in 0..900 {
+        let (team, team_json) = match rng.gen_range(0..5) {
+            0 => ("search".to_string(), Some(json!("search"))),
+            1 => ("1".to_string(), Some(json!("1"))),
+            2 => ("(invalid)".to_string(), Some(json!([1]))),
+            3 => ("ads".to_string(), Some(json!("ads"))),
+            _ => ("(none)".to_string(), None),
+        };
+        sent.push(DimSent {
+            ts_ms: start + rng.gen_range(0..22 * 86_400_000i64),
+            key: rng.gen_range(0..3),
+            user: rng
+                .gen_bool(0.9)
+                .then(|| format!("u-{}", rng.gen_range(0..40))),
+            provider: [Some("openai"), Some("anthropic"), None][rng.gen_range(0..3)],
+            team,
+            team_json,
+            cost_nanos: rng.gen_range(0..5_000_000),
+            input: rng.gen_range(1..1_000),
+            latency: rng.gen_bool(0.8).then(|| rng.gen_range(20..60_000)),
+            error: rng.gen_bool(0.15),
+        });
+    }
+    for (k, (_, secret)) in keys.iter().enumerate() {
+        let batch: Vec<_> = sent
+            .iter()
+            .filter(|e| e.key == k)
+            .map(|e| {
+                let mut v = json!({
+                    "timestamp": chrono::DateTime::from_timestamp_millis(e.ts_ms).unwrap().to_rfc3339(),
+                    "model": "Scalix Standard",
+                    "input_tokens": e.input,
+                    "output_tokens": 1,
+                    "cost_usd": e.cost_nanos as f64 / 1e9,
+                    "latency_ms": e.latency,
+                    "user": e.user,
+                    "provider": e.provider,
+                });
+                if let Some(t) = &e.team_json {
+                    v["metadata"] = json!({"team": t});
+                }
+                if e.error {
+                    v["status"] = json!("error");
+                    v["error_type"] = json!("timeout");
+                }
+                v
+            })
+            .collect();
+        assert_eq!(app.post_events(secret, &json!(batch)).await.status(), 200);
+    }
+    let prefix = |k: usize| keys[k].0.prefix.clone();
+    let value_of = |e: &DimSent, by: &str| -> String {
+        match by {
+            "user" => e.user.clone().unwrap_or("(none)".into()),
+            "key" => prefix(e.key),
+            "provider" => e.provider.unwrap_or("(none)").to_string(),
+            _ => e.team.clone(),
+        }
+    };
+    for tz_name in ["UTC", "America/New_York", "Asia/Kolkata"] {
+        let tz: Tz = tz_name.parse().unwrap();
+        let (first, last) = (
+            NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2025, 3, 19).unwrap(),
+        );
+        let range = format!("startDate={first}&endDate={last}&tz={}", encode(tz_name));
+        let inside: Vec<&DimSent> = sent
+            .iter()
+            .filter(|e| (first..=last).contains(&local_date(tz, e.ts_ms)))
+            .collect();
+        let (_, summary) = app
+            .get_json(&format!("/api/v1/usage/summary?{range}"))
+            .await;
+        assert_eq!(summary["totalRequests"], inside.len() as i64);
+        for by in ["user", "key", "provider", "meta.team"] {
+            let ctx = format!("{tz_name} by {by}");
+            let (status, b) = app
+                .get_json(&format!("/api/v1/usage/breakdown?by={by}&limit=5&{range}"))
+                .await;
+            assert_eq!(status, 200, "{ctx}: {b}");
+            // Recompute: per value requests, cost, errors, input tokens.
+            let mut per: BTreeMap<String, (i64, i64, i64, i64, Vec<i64>)> = BTreeMap::new();
+            for e in &inside {
+                let r = per.entry(value_of(e, by)).or_default();
+                r.0 += 1;
+                r.1 += e.cost_nanos;
+                r.2 += e.error as i64;
+                r.3 += e.input;
+                r.4.extend(e.latency);
+            }
+            let mut ranked: Vec<_> = per.into_iter().collect();
+            ranked.sort_by(|(va, a), (vb, b)| b.1.cmp(&a.1).then(b.0.cmp(&a.0)).then(va.cmp(vb)));
+            let rows = b["rows"].as_array().unwrap();
+            assert_eq!(rows.len(), ranked.len().min(5), "{ctx}");
+            assert_eq!(b["distinctValues"], ranked.len() as i64, "{ctx}");
+            for (row, (value, (n, cost, errors, input, lat))) in rows.iter().zip(&ranked) {
+                assert_eq!(row["value"], value.as_str(), "{ctx}");
+                assert_eq!(row["requests"], *n, "{ctx} {value}");
+                assert_eq!(row["costNanos"], *cost, "{ctx} {value}");
+                assert_eq!(row["errors"], *errors, "{ctx} {value}");
+                assert_eq!(row["inputTokens"], *input, "{ctx} {value}");
+                let mut lat = lat.clone();
+                lat.sort_unstable();
+                if !lat.is_empty() {
+                    let exact = exact_percentile(&lat, 0.95);
+                    let got = row["p95LatencyMs"].as_f64().unwrap();
+                    assert!(
+                        (got - exact).abs() <= exact * HIST_RELATIVE_ERROR + 1e-9,
+                        "{ctx} {value}: p95 {got} vs {exact}"
+                    );
+                }
+            }
+            // Listed + other = total = the unfiltered summary.
+            let listed: i64 = rows.iter().map(|r| r["costNanos"].as_i64().unwrap()).sum();
+            let listed_n: i64 = rows.iter().map(|r| r["requests"].as_i64().unwrap()).sum();
+            assert_eq!(
+                listed + b["other"]["costNanos"].as_i64().unwrap(),
+                summary["totalCostNanos"].as_i64().unwrap(),
+                "{ctx}"
+            );
+            assert_eq!(
+                listed_n + b["other"]["requests"].as_i64().unwrap(),
+                inside.len() as i64,
+                "{ctx}"
+            );
+            assert_eq!(b["total"]["requests"], inside.len() as i64, "{ctx}");
+            if by == "user" {
+                assert_eq!(
+                    rows[0]["value"], "steady",
+                    "{ctx}: the user ranked below the top every day is first over the range"
+                );
+            }
+            // The daily chart: the first values' cost per local day, every day present.
+            let days = (last - first).num_days() + 1;
+            let chart = b["daily"].as_array().unwrap();
+            assert_eq!(chart.len() as i64, days * rows.len().min(5) as i64, "{ctx}");
+            for d in chart {
+                let date: NaiveDate = d["date"].as_str().unwrap().parse().unwrap();
+                let value = d["value"].as_str().unwrap();
+                let expected: i64 = inside
+                    .iter()
+                    .filter(|e| local_date(tz, e.ts_ms) == date && value_of(e, by) == value)
+                    .map(|e| e.cost_nanos)
+                    .sum();
+                assert_eq!(d["costNanos"], expected, "{ctx} {date} {value}");
+            }
+        }
+        // Every panel filtered by one value (rare and common ones, "(none)", a number's text,
+        // several at once) equals the recomputation.
+        type Keep = Box<dyn Fn(&DimSent) -> bool>;
+        let filters: Vec<(Vec<(&str, String)>, Keep)> = vec![
+            (
+                vec![("user", "u-7".into())],
+                Box::new(|e: &DimSent| e.user.as_deref() == Some("u-7")),
+            ),
+            (
+                vec![("user", "spike-3".into())],
+                Box::new(|e: &DimSent| e.user.as_deref() == Some("spike-3")),
+            ),
+            (
+                vec![("provider", "(none)".into())],
+                Box::new(|e: &DimSent| e.provider.is_none()),
+            ),
+            (vec![("key", prefix(1))], Box::new(|e: &DimSent| e.key == 1)),
+            (
+                vec![("meta.team", "1".into())],
+                Box::new(|e: &DimSent| e.team == "1"),
+            ),
+            (
+                vec![("meta.team", "(invalid)".into())],
+                Box::new(|e: &DimSent| e.team == "(invalid)"),
+            ),
+            (
+                vec![
+                    ("meta.team", "search".into()),
+                    ("provider", "openai".into()),
+                ],
+                Box::new(|e: &DimSent| e.team == "search" && e.provider == Some("openai")),
+            ),
+        ];
+        for (params, keep) in filters {
+            let qs: String = params
+                .iter()
+                .map(|(k, v)| format!("&{k}={}", encode(v)))
+                .collect();
+            let ctx = format!("{tz_name} {qs}");
+            let chosen: Vec<&&DimSent> = inside.iter().filter(|e| keep(e)).collect();
+            let (_, s) = app
+                .get_json(&format!("/api/v1/usage/summary?{range}{qs}"))
+                .await;
+            assert_eq!(s["totalRequests"], chosen.len() as i64, "{ctx}");
+            let cost: i64 = chosen.iter().map(|e| e.cost_nanos).sum();
+            assert_eq!(s["totalCostNanos"], cost, "{ctx}");
+            let errors = chosen.iter().filter(|e| e.error).count() as i64;
+            assert_eq!(s["errorRequests"], errors, "{ctx}");
+            let (_, daily) = app
+                .get_json(&format!("/api/v1/usage/daily?{range}{qs}"))
+                .await;
+            for d in daily.as_array().unwrap() {
+                let date: NaiveDate = d["date"].as_str().unwrap().parse().unwrap();
+                let n = chosen
+                    .iter()
+                    .filter(|e| local_date(tz, e.ts_ms) == date)
+                    .count();
+                assert_eq!(d["requests"], n as i64, "{ctx} {date}");
+            }
+            let (_, hourly) = app
+                .get_json(&format!("/api/v1/usage/hourly?{range}{qs}"))
+                .await;
+            let heat: i64 = hourly["heatmap"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["requests"].as_i64().unwrap())
+                .sum();
+            assert_eq!(heat, chosen.len() as i64, "{ctx}");
+            let (_, errs) = app
+                .get_json(&format!("/api/v1/usage/errors?limit=1000&{range}{qs}"))
+                .await;
+            let types: i64 = errs["types"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["count"].as_i64().unwrap())
+                .sum();
+            assert_eq!(types, errors, "{ctx}");
+            if !qs.contains("invalid") {
+                assert_eq!(
+                    errs["log"]["items"].as_array().map_or(0, |l| l.len()) as i64,
+                    errors,
+                    "{ctx}: {}",
+                    errs["log"]
+                );
+            }
+        }
+    }
+    // Bad dimension parameters are named.
+    for (path, param) in [
+        ("/api/v1/usage/breakdown?by=colour", "by"),
+        ("/api/v1/usage/breakdown", "by"),
+        ("/api/v1/usage/breakdown?by=meta.undeclared", "by"),
+        ("/api/v1/usage/breakdown?by=user&limit=0", "limit"),
+        ("/api/v1/usage/summary?user=a&user=b", "user"),
+    ] {
+        let (status, body) = app.get_json(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.to_string().contains(param), "{path}: {body}");
+    }
+    let long = "x".repeat(129);
+    let (status, _) = app
+        .get_json(&format!("/api/v1/usage/summary?meta.team={long}"))
+        .await;
+    assert_eq!(status, 400);
+}
+
 on_both_backends!(
+    breakdowns_and_dimension_filters_equal_a_recomputation,
     every_panel_equals_a_recomputation_from_raw_events,
     a_new_york_dst_day_has_23_hours_of_data,
     bad_query_parameters_are_named,

@@ -3,9 +3,14 @@
 //! Money is always an integer number of nano-USD (1e-9 USD); time is unix milliseconds UTC.
 //! JSON field names are camelCase, as in the seed's interfaces.
 
+mod dimension;
 mod panel;
 mod prices;
 
+pub use dimension::{
+    Breakdown, BreakdownDay, BreakdownRow, DimFilter, Dimension, VALUE_INVALID, VALUE_NONE,
+    VALUE_NO_KEY, VALUE_OTHER,
+};
 pub use panel::{error_log_page, Panel};
 pub use prices::{Discount, DiscountScope, NameRule};
 
@@ -214,6 +219,9 @@ pub struct UsageQuery {
     /// Project names; empty means all.
     pub projects: Vec<String>,
     pub status: Option<EventStatus>,
+    /// Dimension values every event must have (all of them); empty means no such filter.
+    #[serde(default)]
+    pub dims: Vec<DimFilter>,
 }
 
 impl Default for UsageQuery {
@@ -224,6 +232,7 @@ impl Default for UsageQuery {
             models: Vec::new(),
             projects: Vec::new(),
             status: None,
+            dims: Vec::new(),
         }
     }
 }

@@ -1,43 +1,16 @@
-//! Dimension values as the breakdowns, filters, budgets and alerts of issue 30 compare them
-//! (docs/dimensions.md): the end user, the ingest key, the provider, and the metadata keys an
-//! admin declares.
+//! Ingest's side of dimensions (docs/dimensions.md): counting the invalid values of declared
+//! keys, hashing end users' ids, checking a key an admin declares. The value rule itself is
+//! `crate::dimension`.
 
 use serde_json::Value;
 use shared::UsageEvent;
 
+pub use crate::dimension::{dimension_value, DimValue, MAX_VALUE_CHARS};
+
 /// At most this many declared metadata keys.
 pub const MAX_DECLARED: usize = 10;
-/// Longest dimension value, in characters.
-pub const MAX_VALUE_CHARS: usize = 128;
 /// Longest declared key.
 pub const MAX_KEY_CHARS: usize = 64;
-
-/// One event's value of a dimension.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DimValue {
-    /// A string, or a number as its JSON text (`1` and `"1"` are the same value).
-    Text(String),
-    /// Present but not a string or number of at most [`MAX_VALUE_CHARS`] characters:
-    /// shown as "(invalid)"; the event is stored as it is.
-    Invalid,
-    /// The event does not say: shown as "(none)".
-    Missing,
-}
-
-/// The value of one metadata entry.
-pub fn dimension_value(v: Option<&Value>) -> DimValue {
-    let text = match v {
-        None | Some(Value::Null) => return DimValue::Missing,
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(_) => return DimValue::Invalid,
-    };
-    if text.chars().count() > MAX_VALUE_CHARS {
-        DimValue::Invalid
-    } else {
-        DimValue::Text(text)
-    }
-}
 
 /// How many values of the `declared` keys in `events` are invalid.
 pub fn count_invalid(events: &[UsageEvent], declared: &[String]) -> u64 {
@@ -89,25 +62,6 @@ pub fn check_key(key: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn strings_and_numbers_are_values_compared_as_text_and_the_rest_is_invalid() {
-        let v = |x: Value| dimension_value(Some(&x));
-        assert_eq!(v(json!("search")), DimValue::Text("search".into()));
-        assert_eq!(v(json!(1)), v(json!("1")), "1 and \"1\" are one value");
-        assert_eq!(v(json!(2.5)), DimValue::Text("2.5".into()));
-        assert_eq!(v(json!("x".repeat(128))), DimValue::Text("x".repeat(128)));
-        for bad in [
-            json!("x".repeat(129)),
-            json!(true),
-            json!([1]),
-            json!({"a": 1}),
-        ] {
-            assert_eq!(v(bad), DimValue::Invalid);
-        }
-        assert_eq!(dimension_value(None), DimValue::Missing);
-        assert_eq!(v(Value::Null), DimValue::Missing);
-    }
 
     #[test]
     fn invalid_values_of_declared_keys_only_are_counted() {

@@ -88,16 +88,6 @@ fn to_event(row: &RepriceRow, model: &str) -> UsageEvent {
     }
 }
 
-fn source_of(code: i64) -> CostSource {
-    match code {
-        1 => CostSource::PriceTable,
-        2 => CostSource::Client,
-        3 => CostSource::Catalogue,
-        4 => CostSource::Fallback,
-        _ => CostSource::Unpriced,
-    }
-}
-
 /// Prices one batch of stored events again: the changes and roll-up differences to write.
 fn reprice_batch(
     rows: &[RepriceRow],
@@ -113,7 +103,7 @@ fn reprice_batch(
     for row in rows {
         let old = PricedCost {
             nanos: row.cost_nanos,
-            source: source_of(row.cost_source),
+            source: CostSource::from_code(row.cost_source),
         };
         if old.source == CostSource::Client {
             continue;

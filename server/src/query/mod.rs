@@ -1,6 +1,7 @@
 //! The query layer: a [`UsageQuery`] is resolved once per request into bucket bounds and ids,
 //! then answered from roll-ups. Panels, REST endpoints, exports and tests call these functions.
 
+pub mod breakdown;
 pub mod forecast;
 pub mod insights;
 
@@ -173,6 +174,7 @@ pub fn resolve_range(q: &UsageQuery, now_ms: i64) -> Result<Resolved, QueryError
             model_ids: Vec::new(),
             status: q.status,
             offsets: zone_offsets(tz, start_bucket, end_bucket),
+            dims: q.dims.clone(),
         },
         label,
     })

@@ -1,6 +1,18 @@
-//! Storage of the metadata keys an admin declares as dimensions (docs/dimensions.md).
+//! Dimensions in storage (docs/dimensions.md): the metadata keys an admin declares, and the
+//! reads of raw events that breakdowns and dimension filters are answered from.
 
-use super::{Backend, Store, StoreError};
+use std::collections::{BTreeMap, HashMap};
+
+use shared::{Dimension, EventStatus};
+use sqlx::Row;
+
+use super::{
+    push_id_filters, Backend, Group, GroupKey, GroupRow, RollupFilter, Store, StoreError, TextAt,
+};
+use crate::dimension::EventDims;
+use crate::rollup::{
+    bucket_of, offset_at, CostSource, EventFacts, PricedCost, RollupDelta, ALL_STATUSES,
+};
 
 /// A declared metadata key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,5 +64,288 @@ impl Store {
             dispatch!(self, pool => sqlx::query(sql).bind(key).execute(pool).await?.rows_affected())
                 > 0,
         )
+    }
+}
+
+// ---- reading raw events by dimension -----------------------------------------------------
+
+/// One stored event as a dimension read sees it; the texts borrow from the database row.
+pub struct ScannedEvent<'a> {
+    pub ts_ms: i64,
+    pub project_id: i64,
+    pub model_id: i64,
+    pub facts: EventFacts,
+    pub error_type: Option<&'a str>,
+    pub dims: EventDims<'a>,
+}
+
+/// What a scan of raw events adds each event to (it runs on a blocking thread on SQLite).
+pub trait EventSink: Send + 'static {
+    fn add(&mut self, e: &ScannedEvent<'_>);
+}
+
+/// A value bound to a read's SQL.
+#[derive(Clone, Debug)]
+pub(super) enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+impl rusqlite::ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Arg::Int(i) => i.to_sql(),
+            Arg::Text(t) => t.to_sql(),
+        }
+    }
+}
+
+/// The columns a scan selects, in the order [`scanned_event!`] reads them.
+const SCAN_COLUMNS: &str = "ts, project_id, model_id, input_tokens, output_tokens, \
+    cached_input_tokens, cache_write_tokens, cost_nanos, cost_source, latency_ms, ttft_ms, \
+    is_error, error_type, end_user, provider, key_id";
+
+/// A [`ScannedEvent`] from a row of a scan (`$get`: `try_get` for sqlx, `get` for rusqlite).
+macro_rules! scanned_event {
+    ($r:expr, $get:ident, $keys:expr, $metadata:expr) => {{
+        let is_error: i64 = $r.$get(11)?;
+        let key_id: Option<i64> = $r.$get(15)?;
+        ScannedEvent {
+            ts_ms: $r.$get(0)?,
+            project_id: $r.$get(1)?,
+            model_id: $r.$get(2)?,
+            facts: EventFacts {
+                input_tokens: $r.$get(3)?,
+                output_tokens: $r.$get(4)?,
+                cached_input_tokens: $r.$get(5)?,
+                cache_write_tokens: $r.$get(6)?,
+                cost: PricedCost {
+                    nanos: $r.$get(7)?,
+                    source: CostSource::from_code($r.$get(8)?),
+                },
+                latency_ms: $r.$get(9)?,
+                ttft_ms: $r.$get(10)?,
+                failed: is_error == 1,
+            },
+            error_type: $r.text_at(12)?,
+            dims: EventDims {
+                user: $r.text_at(13)?,
+                provider: $r.text_at(14)?,
+                key: key_id.and_then(|id| $keys.get(&id)).map(String::as_str),
+                metadata: $metadata,
+            },
+        }
+    }};
+}
+
+/// `AND …` conditions on events (columns after `prefix`) for dimension filters, with their
+/// values appended to `args` (numbered after those already there); `None` when no event can
+/// match (an unknown key prefix). With `exact`, a declared key's value is compared through
+/// the database's JSON functions (a value "(invalid)" is then not narrowed); without, SQL
+/// only narrows by a substring and the caller checks each event with [`EventDims::value`].
+pub(super) fn dim_conditions(
+    dims: &[shared::DimFilter],
+    keys: &HashMap<i64, String>,
+    postgres: bool,
+    prefix: &str,
+    exact: bool,
+    args: &mut Vec<Arg>,
+) -> Option<String> {
+    let mut sql = String::new();
+    for d in dims {
+        let missing = d.value == d.dim.missing();
+        let column = match &d.dim {
+            Dimension::User => "end_user",
+            Dimension::Provider => "provider",
+            Dimension::Key if missing => {
+                sql.push_str(&format!(" AND {prefix}key_id IS NULL"));
+                continue;
+            }
+            Dimension::Key => {
+                let (id, _) = keys.iter().find(|(_, p)| **p == d.value)?;
+                args.push(Arg::Int(*id));
+                sql.push_str(&format!(" AND {prefix}key_id = ${}", args.len()));
+                continue;
+            }
+            Dimension::Meta(key) => {
+                // Declared keys are letters, digits, '_', '-' and '.': safe inside quotes.
+                let field = if postgres {
+                    format!("({prefix}metadata::jsonb ->> '{key}')")
+                } else {
+                    format!("CAST(json_extract({prefix}metadata, '$.\"{key}\"') AS TEXT)")
+                };
+                if d.value == shared::VALUE_INVALID {
+                    continue;
+                }
+                if missing && exact {
+                    sql.push_str(&format!(" AND {field} IS NULL"));
+                } else if exact {
+                    args.push(Arg::Text(d.value.clone()));
+                    sql.push_str(&format!(" AND {field} = ${}", args.len()));
+                } else if !missing && crate::dimension::verbatim_in_json(&d.value) {
+                    args.push(Arg::Text(d.value.clone()));
+                    let find = if postgres { "strpos" } else { "instr" };
+                    sql.push_str(&format!(
+                        " AND {find}({prefix}metadata, ${}) > 0",
+                        args.len()
+                    ));
+                }
+                continue;
+            }
+        };
+        if missing {
+            sql.push_str(&format!(" AND {prefix}{column} IS NULL"));
+        } else {
+            args.push(Arg::Text(d.value.clone()));
+            sql.push_str(&format!(" AND {prefix}{column} = ${}", args.len()));
+        }
+    }
+    Some(sql)
+}
+
+impl Store {
+    /// Ingest keys' prefixes by id.
+    pub(super) async fn key_prefixes(&self) -> Result<HashMap<i64, String>, StoreError> {
+        let sql = "SELECT id, prefix FROM api_keys";
+        let rows: Vec<(i64, String)> =
+            dispatch!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Adds every stored event the filter selects (range, projects, models, status and
+    /// dimension values) to `sink`, and hands the sink back. `metadata` says whether the
+    /// events' metadata is read (declared keys); the dimension filters' own needs are added.
+    /// SQL narrows the events by each filter where a column or an index can (end user,
+    /// provider, key; a substring of the metadata); every event is then checked exactly.
+    pub async fn scan_events<S: EventSink>(
+        &self,
+        f: &RollupFilter,
+        metadata: bool,
+        sink: S,
+    ) -> Result<S, StoreError> {
+        let keys = self.key_prefixes().await?;
+        let postgres = matches!(self.backend, Backend::Postgres(_));
+        let metadata = metadata || f.dims.iter().any(|d| matches!(d.dim, Dimension::Meta(_)));
+        let mut sql = format!(
+            "SELECT {SCAN_COLUMNS}, {} FROM events WHERE ts >= $1 AND ts < $2",
+            if metadata { "metadata" } else { "NULL" }
+        );
+        let mut range = vec![f.start_bucket * 1000, f.end_bucket * 1000];
+        push_id_filters(&mut sql, &mut range, f, "");
+        let mut args: Vec<Arg> = range.into_iter().map(Arg::Int).collect();
+        match f.status {
+            Some(EventStatus::Success) => sql.push_str(" AND is_error = 0"),
+            Some(EventStatus::Error) => sql.push_str(" AND is_error = 1"),
+            None => {}
+        }
+        match dim_conditions(&f.dims, &keys, postgres, "", false, &mut args) {
+            Some(conditions) => sql.push_str(&conditions),
+            None => return Ok(sink),
+        }
+        let filters = f.dims.clone();
+        let wanted =
+            move |e: &ScannedEvent<'_>| filters.iter().all(|d| e.dims.value(&d.dim) == d.value);
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let path = pool.connect_options().get_filename().to_path_buf();
+                let read = move || -> Result<S, StoreError> {
+                    let mut sink = sink;
+                    let conn = super::sqlite::open_reader(&path)?;
+                    let mut stmt = conn.prepare(&sql)?;
+                    let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+                    while let Some(r) = rows.next()? {
+                        let meta = r.text_at(16)?;
+                        let e = scanned_event!(r, get, keys, meta);
+                        if wanted(&e) {
+                            sink.add(&e);
+                        }
+                    }
+                    Ok(sink)
+                };
+                tokio::task::spawn_blocking(read)
+                    .await
+                    .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+            }
+            Backend::Postgres(pool) => {
+                use futures::TryStreamExt;
+                let mut sink = sink;
+                let mut q = sqlx::query(&sql);
+                for a in args {
+                    q = match a {
+                        Arg::Int(i) => q.bind(i),
+                        Arg::Text(t) => q.bind(t),
+                    };
+                }
+                let mut rows = q.fetch(pool);
+                while let Some(r) = rows.try_next().await? {
+                    let meta = r.text_at(16)?;
+                    let e = scanned_event!(r, try_get, keys, meta);
+                    if wanted(&e) {
+                        sink.add(&e);
+                    }
+                }
+                Ok(sink)
+            }
+        }
+    }
+
+    /// [`Store::rollup_grouped`] for a filter with dimension values: the same groups and
+    /// sums, added up from the raw events (every sum, whatever `sums` asks for).
+    pub(super) async fn grouped_from_events(
+        &self,
+        f: &RollupFilter,
+        group: Group,
+    ) -> Result<Vec<GroupRow>, StoreError> {
+        let filter = match group {
+            Group::ErrorType => RollupFilter {
+                status: Some(EventStatus::Error),
+                ..f.clone()
+            },
+            _ => f.clone(),
+        };
+        let sink = GroupSink {
+            group,
+            offsets: f.offsets.clone(),
+            rows: BTreeMap::new(),
+        };
+        let sink = self.scan_events(&filter, false, sink).await?;
+        Ok(sink
+            .rows
+            .into_iter()
+            .map(|(key, sums)| GroupRow { key, sums })
+            .collect())
+    }
+}
+
+/// Sums events per [`GroupKey`], as the roll-up reads would.
+struct GroupSink {
+    group: Group,
+    offsets: Vec<(i64, i64)>,
+    rows: BTreeMap<GroupKey, RollupDelta>,
+}
+
+impl EventSink for GroupSink {
+    fn add(&mut self, e: &ScannedEvent<'_>) {
+        let bucket = bucket_of(e.ts_ms);
+        let local = bucket + offset_at(&self.offsets, bucket);
+        let key = match self.group {
+            Group::Total => GroupKey::Total,
+            Group::LocalDay => GroupKey::LocalDay(local.div_euclid(86_400)),
+            Group::LocalHourOfWeek => {
+                GroupKey::LocalHourOfWeek((local.div_euclid(3_600) + 72).rem_euclid(168))
+            }
+            Group::Model => GroupKey::Model(e.model_id),
+            Group::Project => GroupKey::Project(e.project_id),
+            Group::ErrorType => GroupKey::ErrorType(
+                match e.error_type {
+                    None | Some(ALL_STATUSES) => "unknown",
+                    Some(t) => t,
+                }
+                .to_string(),
+            ),
+            Group::ProjectModel => GroupKey::ProjectModel(e.project_id, e.model_id),
+            Group::ModelBucket => GroupKey::ModelBucket(e.model_id, bucket),
+        };
+        self.rows.entry(key).or_default().add_event(&e.facts);
     }
 }

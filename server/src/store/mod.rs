@@ -93,6 +93,7 @@ mod alerts;
 mod backup;
 mod budgets;
 mod dimensions;
+pub use dimensions::{EventSink, ScannedEvent};
 mod end_users;
 pub use end_users::ERASED;
 mod overrides;
@@ -338,6 +339,9 @@ pub struct RollupFilter {
     /// order, each in force from its unix second `from` (a quarter-hour) until the next.
     /// Empty means UTC. Used by [`Group::LocalDay`] and [`Group::LocalHourOfWeek`].
     pub offsets: Vec<(i64, i64)>,
+    /// Dimension values every event must have. Roll-ups do not hold dimensions: a filter
+    /// with any is answered from the raw events (`dimensions.rs`).
+    pub dims: Vec<shared::DimFilter>,
 }
 
 /// What roll-up rows are summed by.
@@ -1077,8 +1081,17 @@ impl Store {
              FROM events e JOIN projects p ON p.id = e.project_id JOIN models m ON m.id = e.model_id \
              WHERE e.is_error = 1 AND e.ts >= $1 AND e.ts < $2",
         );
-        let mut args = vec![start_ms, end_ms];
-        push_id_filters(&mut sql, &mut args, f, "e.");
+        let mut ints = vec![start_ms, end_ms];
+        push_id_filters(&mut sql, &mut ints, f, "e.");
+        let mut args: Vec<dimensions::Arg> = ints.into_iter().map(dimensions::Arg::Int).collect();
+        if !f.dims.is_empty() {
+            let keys = self.key_prefixes().await?;
+            let postgres = matches!(self.backend, Backend::Postgres(_));
+            match dimensions::dim_conditions(&f.dims, &keys, postgres, "e.", true, &mut args) {
+                Some(conditions) => sql.push_str(&conditions),
+                None => return Ok(Vec::new()),
+            }
+        }
         if let Some((ts, id)) = before {
             let n = args.len();
             sql.push_str(&format!(
@@ -1087,18 +1100,21 @@ impl Store {
                 n + 1,
                 n + 2
             ));
-            args.extend([ts, id]);
+            args.extend([dimensions::Arg::Int(ts), dimensions::Arg::Int(id)]);
         }
         sql.push_str(&format!(
             " ORDER BY e.ts DESC, e.id DESC LIMIT ${}",
             args.len() + 1
         ));
-        args.push(limit);
+        args.push(dimensions::Arg::Int(limit));
         type Row = (i64, i64, String, String, String, Option<String>);
         let rows: Vec<Row> = dispatch!(self, pool => {
             let mut q = sqlx::query_as(&sql);
-            for a in &args {
-                q = q.bind(*a);
+            for a in args {
+                q = match a {
+                    dimensions::Arg::Int(i) => q.bind(i),
+                    dimensions::Arg::Text(t) => q.bind(t),
+                };
             }
             q.fetch_all(pool).await?
         });
@@ -1139,12 +1155,21 @@ impl Store {
              e.end_user, e.metadata, e.provider, e.cache_write_1h_tokens, e.service_tier, \
              e.key_id FROM events e WHERE e.ts >= $1 AND e.ts < $2",
         );
-        let mut args = vec![start_ms, end_ms];
-        push_id_filters(&mut sql, &mut args, f, "e.");
+        let mut ints = vec![start_ms, end_ms];
+        push_id_filters(&mut sql, &mut ints, f, "e.");
+        let mut args: Vec<dimensions::Arg> = ints.into_iter().map(dimensions::Arg::Int).collect();
         match f.status {
             Some(EventStatus::Success) => sql.push_str(" AND e.is_error = 0"),
             Some(EventStatus::Error) => sql.push_str(" AND e.is_error = 1"),
             None => {}
+        }
+        if !f.dims.is_empty() {
+            let keys = self.key_prefixes().await?;
+            let postgres = matches!(self.backend, Backend::Postgres(_));
+            match dimensions::dim_conditions(&f.dims, &keys, postgres, "e.", true, &mut args) {
+                Some(conditions) => sql.push_str(&conditions),
+                None => return Ok(()),
+            }
         }
         sql.push_str(" ORDER BY e.ts, e.id");
         if let Backend::Sqlite(pool) = &self.backend {
@@ -1179,7 +1204,10 @@ impl Store {
             ]);
             let mut q = sqlx::query(&sql);
             for a in &args {
-                q = q.bind(*a);
+                q = match a {
+                    dimensions::Arg::Int(i) => q.bind(*i),
+                    dimensions::Arg::Text(t) => q.bind(t.as_str()),
+                };
             }
             let mut rows = q.fetch(&mut *tx);
             let mut chunk = new_chunk();

@@ -172,6 +172,9 @@ impl Store {
         group: Group,
         sums: Sums,
     ) -> Result<Vec<GroupRow>, StoreError> {
+        if !f.dims.is_empty() {
+            return self.grouped_from_events(f, group).await;
+        }
         let with_hist = sums == Sums::AllWithHist;
         let hist = with_hist.then(hist_columns).into_iter().flatten();
         // Every column in the order `delta_from_row` reads them, `None` where not summed.

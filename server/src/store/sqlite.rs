@@ -64,19 +64,11 @@ pub async fn open(url: &str) -> Result<SqlitePool, StoreError> {
 pub fn read_events(
     path: &Path,
     sql: &str,
-    args: &[i64],
+    args: &[super::dimensions::Arg],
     write: WriteEvent,
     sink: tokio::sync::mpsc::Sender<Vec<u8>>,
 ) -> Result<(), StoreError> {
-    use rusqlite::OpenFlags;
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(Duration::from_secs(30))?;
-    // Pages read through a memory map rather than copied by a read() call each (the
-    // export's whole range, ~1 KB per event, is read once).
-    conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
+    let conn = open_reader(path)?;
     // One read transaction: the names and the events come from the same snapshot.
     let tx = conn.unchecked_transaction()?;
     let list = |sql: &str| -> rusqlite::Result<Vec<(i64, String)>> {
@@ -100,6 +92,21 @@ pub fn read_events(
         let _ = sink.blocking_send(chunk);
     }
     Ok(())
+}
+
+/// Opens a connection of its own for a long read of raw events on a blocking thread (the raw
+/// export, dimension reads).
+pub fn open_reader(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    // Pages read through a memory map rather than copied by a read() call each (a read of
+    // a whole range, ~1 KB per event, reads each page once).
+    conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
+    Ok(conn)
 }
 
 /// Opens the connection that ingest writes through (see [`write_batch`]).

@@ -10,7 +10,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
-use shared::{error_log_page, DateRange, EventStatus, Panel, Period, UsageQuery};
+use shared::{
+    error_log_page, DateRange, DimFilter, Dimension, EventStatus, Panel, Period, UsageQuery,
+};
 
 use super::error::{bad_param, HttpError};
 use super::AppState;
@@ -38,6 +40,9 @@ struct FilterBody {
     project_id: Option<Value>,
     tz: Option<String>,
     status: Option<String>,
+    /// Dimension filters (`user`, `key`, `provider`, `meta.<key>`); query parameters only.
+    #[serde(skip)]
+    dims: Vec<DimFilter>,
 }
 
 /// Values of a filter that may be given once, repeated, comma-separated, or as `all`.
@@ -106,6 +111,7 @@ impl FilterBody {
             project_id: many("projectId"),
             tz: one("tz")?,
             status: one("status")?,
+            dims: dims_from_params(params)?,
         })
     }
 
@@ -175,8 +181,41 @@ impl FilterBody {
             models: json_list(self.model, "model")?,
             projects,
             status,
+            dims: self.dims,
         })
     }
+}
+
+/// The dimension filters among query parameters: `user`, `key`, `provider` and `meta.<key>`,
+/// each at most once, with a value of 1 to 128 characters.
+fn dims_from_params(params: &Params) -> Result<Vec<DimFilter>, HttpError> {
+    let mut dims: Vec<DimFilter> = Vec::new();
+    for (name, value) in params {
+        let Some(dim) = Dimension::parse(name) else {
+            if name.starts_with("meta.") {
+                return Err(bad_param(name, "names no metadata key (meta.<key>)"));
+            }
+            continue;
+        };
+        if dims.iter().any(|d| d.dim == dim) {
+            return Err(bad_param(name, "is given more than once"));
+        }
+        let chars = value.chars().count();
+        if chars == 0 || chars > crate::dimension::MAX_VALUE_CHARS {
+            return Err(bad_param(
+                name,
+                format!(
+                    "must be 1 to {} characters (got {chars})",
+                    crate::dimension::MAX_VALUE_CHARS
+                ),
+            ));
+        }
+        dims.push(DimFilter {
+            dim,
+            value: value.clone(),
+        });
+    }
+    Ok(dims)
 }
 
 /// Adds a USD number beside every `…Nanos` / `…nanos` field, recursively.
@@ -212,10 +251,37 @@ async fn panel(
             query::dashboard(store, q, now, error_log_page::REST).await?
         )));
     }
+    if name == "breakdown" {
+        let by = match param(params, "by") {
+            None => {
+                return Err(bad_param(
+                    "by",
+                    "is required: user, key, provider or meta.<key>",
+                ))
+            }
+            Some(b) => Dimension::parse(b).ok_or_else(|| {
+                bad_param(
+                    "by",
+                    format!("{b:?} is not one of user, key, provider, meta.<key>"),
+                )
+            })?,
+        };
+        let limit = match param(params, "limit") {
+            None => query::breakdown::DEFAULT_LIMIT,
+            Some(l) => l
+                .parse()
+                .map_err(|_| bad_param("limit", format!("{l:?} is not a whole number")))?,
+        };
+        let b = query::breakdown::breakdown(store, q, &by, limit, now).await?;
+        return Ok(with_usd(json!(b)));
+    }
     let Some(panel) = Panel::from_name(name) else {
         return Err(bad_param(
             "action",
-            format!("{name:?} is not one of {}, dashboard", Panel::names()),
+            format!(
+                "{name:?} is not one of {}, dashboard, breakdown",
+                Panel::names()
+            ),
         ));
     };
     let value = match panel {
