@@ -39,6 +39,9 @@ mod ssr {
         fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage>;
         fn insights(&self, q: UsageQuery) -> Answer<'_, CostInsights>;
         fn forecast(&self, q: UsageQuery) -> Answer<'_, shared::ForecastView>;
+        /// The query's events broken down by a dimension (`user`, `key`, `provider`,
+        /// `meta.<key>`).
+        fn breakdown(&self, q: UsageQuery, by: String) -> Answer<'_, shared::Breakdown>;
         fn filter_options(&self) -> Answer<'_, FilterOptions>;
         /// Who is signed in.
         fn account(&self) -> Answer<'_, Account>;
@@ -124,6 +127,12 @@ pub async fn get_insights(q: UsageQuery) -> Result<CostInsights, ServerFnError> 
 #[server(input = Json, endpoint = "get_forecast")]
 pub async fn get_forecast(q: UsageQuery) -> Result<shared::ForecastView, ServerFnError> {
     source()?.forecast(q).await.map_err(ServerFnError::new)
+}
+
+/// The Breakdown panel.
+#[server(input = Json, endpoint = "get_breakdown")]
+pub async fn get_breakdown(q: UsageQuery, by: String) -> Result<shared::Breakdown, ServerFnError> {
+    source()?.breakdown(q, by).await.map_err(ServerFnError::new)
 }
 
 #[server(input = Json, endpoint = "get_error_page")]

@@ -6,6 +6,7 @@
 
 mod admin;
 pub mod api;
+mod breakdown;
 mod charts;
 mod export;
 mod filters;
@@ -236,6 +237,11 @@ fn Dashboard() -> impl IntoView {
     let errors = Resource::new(key, |(q, _)| api::get_error_page(q, None));
     let insights = Resource::new(key, |(q, _)| api::get_insights(q));
     let forecast = Resource::new(key, |(q, _)| api::get_forecast(q));
+    let by = breakdown::by_from_url();
+    let breakdown = Resource::new(
+        move || (query.get(), by.get(), version.get()),
+        |(q, by, _)| api::get_breakdown(q, by),
+    );
     let budgets = Resource::new(move || version.get(), |_| api::get_budgets());
     let alerts = Resource::new(move || version.get(), |_| api::get_alerts());
     let live = RwSignal::new(true);
@@ -263,6 +269,9 @@ fn Dashboard() -> impl IntoView {
                 failures.push(format!("{}: {e}", panel.title()));
             }
         }
+        if let Err(e) = breakdown.await {
+            failures.push(format!("Breakdown: {e}"));
+        }
         if failures.is_empty() {
             Ok(())
         } else {
@@ -275,6 +284,7 @@ fn Dashboard() -> impl IntoView {
             <h1>"LLM usage"</h1>
             <UserMenu account/>
             <FilterBar query options/>
+            <breakdown::DimensionFilters query by/>
             <div class="actions">
                 <button type="button" class="refresh" disabled=move || refresh.pending().get()
                     on:click=move |_| { refresh.dispatch(()); }>
@@ -322,6 +332,10 @@ fn Dashboard() -> impl IntoView {
                 };
                 view! { <PanelBox panel>{body}</PanelBox> }
             }).collect_view()}
+            <section class="panel wide" id="breakdown" aria-labelledby="breakdown-title">
+                <h2 id="breakdown-title">"Breakdown"</h2>
+                <breakdown::BreakdownPanel query by options data=breakdown/>
+            </section>
         </main>
     }
 }
@@ -620,6 +634,8 @@ struct Row {
     detail: Option<String>,
     /// Shown small under the name: where a model's price comes from.
     price: Option<String>,
+    /// Where the name links to (a breakdown's value filters the page by it).
+    link: Option<String>,
     stats: BreakdownStats,
 }
 
@@ -629,6 +645,7 @@ impl From<ModelUsage> for Row {
             price: Some(price_note(&m)),
             name: m.model,
             detail: m.provider,
+            link: None,
             stats: m.stats,
         }
     }
@@ -640,6 +657,7 @@ impl From<ProjectUsage> for Row {
             name: p.project,
             detail: None,
             price: None,
+            link: None,
             stats: p.stats,
         }
     }
@@ -794,10 +812,13 @@ fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoView {
                     {header(SortBy::ErrorRate, "Error rate", true)}
                 </tr></thead>
                 <tbody>
-                    {move || sorted().into_iter().map(|Row { name, detail, price, stats: s }| view! {
+                    {move || sorted().into_iter().map(|Row { name, detail, price, link, stats: s }| view! {
                         <tr>
                             <th scope="row">
-                                <span class="name">{name}</span>
+                                {match link {
+                                    Some(href) => view! { <a class="name" href=href>{name}</a> }.into_any(),
+                                    None => view! { <span class="name">{name}</span> }.into_any(),
+                                }}
                                 {detail.map(|d| view! { <small class="provider">{d}</small> })}
                                 {price.map(|p| view! { <small class="price-source">{p}</small> })}
                             </th>

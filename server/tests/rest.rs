@@ -138,6 +138,7 @@ async fn the_openapi_document_describes_the_api(db: Db) {
         "/api/v1/events",
         "/v1/traces",
         "/api/v1/usage/dashboard",
+        "/api/v1/usage/breakdown",
         "/api/v1/usage/export",
         "/api/v1/events/export",
         "/api/v1/budgets",

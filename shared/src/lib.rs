@@ -544,6 +544,9 @@ pub struct Account {
 pub struct FilterOptions {
     pub models: Vec<String>,
     pub projects: Vec<String>,
+    /// The metadata keys declared as dimensions (the Breakdown panel offers `meta.<key>`).
+    #[serde(default)]
+    pub dimensions: Vec<String>,
 }
 
 // ---- administration ---------------------------------------------------------------------

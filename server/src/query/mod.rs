@@ -625,7 +625,14 @@ pub async fn filter_options(
         Some(ids) => store.models_of_projects(ids).await?,
     };
     models.sort();
-    Ok(shared::FilterOptions { models, projects })
+    let dimensions = (store.declared_dimensions().await?.into_iter())
+        .map(|d| d.key)
+        .collect();
+    Ok(shared::FilterOptions {
+        models,
+        projects,
+        dimensions,
+    })
 }
 
 /// Every panel of the dashboard for one query.

@@ -134,6 +134,16 @@ impl DashboardSource for Dashboard {
             forecast::forecast(s, &q, now_ms()).await
         })
     }
+    fn breakdown(&self, q: UsageQuery, by: String) -> Answer<'_, shared::Breakdown> {
+        self.answer(q, |s, q| async move {
+            let dim = shared::Dimension::parse(&by).ok_or_else(|| query::QueryError::BadParam {
+                param: "by",
+                reason: format!("{by:?} is not one of user, key, provider, meta.<key>"),
+            })?;
+            query::breakdown::breakdown(s, &q, &dim, query::breakdown::DEFAULT_LIMIT, now_ms())
+                .await
+        })
+    }
     fn filter_options(&self) -> Answer<'_, FilterOptions> {
         let who = current_principal();
         Box::pin(async move {

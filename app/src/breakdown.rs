@@ -1,0 +1,144 @@
+//! The Breakdown panel (issue 30): the query's events by end user, ingest key, provider or a
+//! declared metadata key; a value's name filters the whole page by it. The dimension shown is
+//! `by=` in the URL, and the page's dimension filters are listed above the panels, each with a
+//! way to remove it.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use shared::{Breakdown, BreakdownStats, DimFilter, Dimension, FilterOptions, UsageQuery};
+
+use crate::filters::url_of;
+use crate::{panel_body, BreakdownTable, Row};
+
+/// The dimension the panel shows when the URL names none.
+const DEFAULT_BY: &str = "user";
+
+/// The dimension named by `by=` in the URL.
+pub fn by_from_url() -> Memo<String> {
+    let params = use_query_map();
+    Memo::new(move |_| {
+        params
+            .with(|p| p.get("by"))
+            .filter(|b| Dimension::parse(b).is_some())
+            .unwrap_or_else(|| DEFAULT_BY.to_string())
+    })
+}
+
+/// The URL of `q` showing the breakdown by `by`.
+fn url_with_by(q: &UsageQuery, by: &str) -> String {
+    format!("{}&by={}", url_of(q), crate::filters::encode(by))
+}
+
+/// The Breakdown panel's body: the dimension picker and the table of values.
+#[component]
+pub fn BreakdownPanel(
+    query: Memo<UsageQuery>,
+    by: Memo<String>,
+    options: Resource<Result<FilterOptions, ServerFnError>>,
+    data: Resource<Result<Breakdown, ServerFnError>>,
+) -> impl IntoView {
+    let choices = move || {
+        let declared = match options.get() {
+            Some(Ok(o)) => o.dimensions,
+            _ => Vec::new(),
+        };
+        (Dimension::BUILT_IN.into_iter())
+            .chain(declared.into_iter().map(Dimension::Meta))
+            .collect::<Vec<_>>()
+    };
+    let navigate = leptos_router::hooks::use_navigate();
+    let pick = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        navigate(
+            &url_with_by(&query.get_untracked(), &value),
+            Default::default(),
+        );
+    };
+    view! {
+        <label class="breakdown-by">
+            "Break down by "
+            <select data-testid="breakdown-by" on:change=pick prop:value=move || by.get()>
+                {move || choices().into_iter().map(|d| {
+                    let name = d.param();
+                    let selected = name == by.get();
+                    view! { <option value=name.clone() selected=selected>{d.label()}</option> }
+                }).collect_view()}
+            </select>
+        </label>
+        {panel_body(data, move |b| {
+            let dim = Dimension::parse(&b.by);
+            let q = query.get_untracked();
+            let total = b.total.requests;
+            let mut rows: Vec<Row> = b.rows.iter().map(|r| {
+                let link = dim.clone().map(|d| {
+                    let mut q = q.clone();
+                    q.dims.retain(|f| f.dim != d);
+                    q.dims.push(DimFilter { dim: d, value: r.value.clone() });
+                    url_with_by(&q, &b.by)
+                });
+                Row {
+                    name: r.value.clone(),
+                    detail: None,
+                    price: None,
+                    link,
+                    stats: stats_of(r, total),
+                }
+            }).collect();
+            if b.other.requests > 0 {
+                rows.push(Row {
+                    name: format!("{} ({} more values)", b.other.value, b.distinct_values - b.rows.len() as i64),
+                    detail: None,
+                    price: None,
+                    link: None,
+                    stats: stats_of(&b.other, total),
+                });
+            }
+            view! { <BreakdownTable rows what="Value"/> }
+        })}
+    }
+}
+
+fn stats_of(r: &shared::BreakdownRow, total_requests: i64) -> BreakdownStats {
+    BreakdownStats {
+        requests: r.requests,
+        cost_nanos: r.cost_nanos,
+        input_tokens: r.input_tokens,
+        output_tokens: r.output_tokens,
+        cached_input_tokens: r.cached_input_tokens,
+        request_share: if total_requests > 0 {
+            r.requests as f64 * 100.0 / total_requests as f64
+        } else {
+            0.0
+        },
+        cost_share: r.cost_share,
+        average_response_time_ms: r.avg_latency_ms,
+        error_rate: r.error_rate,
+    }
+}
+
+/// The page's dimension filters, each a link that removes it.
+#[component]
+pub fn DimensionFilters(query: Memo<UsageQuery>, by: Memo<String>) -> impl IntoView {
+    move || {
+        let q = query.get();
+        (!q.dims.is_empty()).then(|| {
+            view! {
+                <ul class="dim-filters" data-testid="dimension-filters" aria-label="Dimension filters">
+                    {q.dims.iter().map(|f| {
+                        let mut without = q.clone();
+                        without.dims.retain(|d| d.dim != f.dim);
+                        let href = url_with_by(&without, &by.get());
+                        let text = format!("{} = {}", f.dim.label(), f.value);
+                        let remove = format!("Remove the filter {text}");
+                        view! {
+                            <li>
+                                <span>{text}</span>
+                                <a href=href aria-label=remove title="Remove this filter">"×"</a>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }
+        })
+    }
+}

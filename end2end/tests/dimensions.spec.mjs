@@ -1,0 +1,47 @@
+// Dimensions (issue 30): a breakdown by a declared metadata key; clicking a value filters
+// every panel by it, the URL holds the filter, and back returns to the unfiltered page.
+import { test, expect } from '@playwright/test';
+import { cli, projectWithKey, sendEvents } from './helpers.mjs';
+
+test('choose "team", click a value: every panel shows that team only; back returns', async ({ page, request }) => {
+  const project = `Teams ${Date.now()}`;
+  const key = projectWithKey(project);
+  try {
+    cli('dimensions', 'add', 'team');
+  } catch {
+    // Declared by an earlier run on this database.
+  }
+  const now = Date.now();
+  const events = Array.from({ length: 30 }, (_, i) => ({
+    timestamp: new Date(now - i * 60_000).toISOString(),
+    model: i % 3 === 0 ? 'Team Model Search' : 'Team Model Ads',
+    input_tokens: 10, output_tokens: 1, latency_ms: 100, cost_usd: 0.01,
+    metadata: { team: i % 3 === 0 ? 'search' : 'ads' },
+    ...(i % 6 === 0 ? { status: 'error', error_type: 'search_failed', error_message: 'search broke' } : {}),
+  }));
+  await sendEvents(request, key, events);
+
+  await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}`);
+  await page.locator('html[data-hydrated]').waitFor();
+  await expect(page.getByTestId('total-requests')).toContainText('30');
+
+  await page.getByTestId('breakdown-by').selectOption('meta.team');
+  await expect(page).toHaveURL(/by=meta\.team/);
+  const table = page.getByTestId('value-table');
+  await expect(table.getByRole('link', { name: 'ads', exact: true })).toBeVisible();
+  await table.getByRole('link', { name: 'search', exact: true }).click();
+
+  await expect(page).toHaveURL(/meta\.team=search/);
+  await expect(page.getByTestId('dimension-filters')).toContainText('team = search');
+  await expect(page.getByTestId('total-requests').locator('.value')).toHaveText('10');
+  await expect(page.getByTestId('model-table')).toContainText('Team Model Search');
+  await expect(page.getByTestId('model-table')).not.toContainText('Team Model Ads');
+  await expect(page.getByTestId('error-log')).toContainText('search broke');
+  await expect(table.getByRole('link', { name: 'ads', exact: true })).toHaveCount(0);
+
+  await page.goBack();
+  await expect(page).not.toHaveURL(/meta\.team=search/);
+  await expect(page.getByTestId('dimension-filters')).toHaveCount(0);
+  await expect(page.getByTestId('total-requests')).toContainText('30');
+  await expect(page.getByTestId('model-table')).toContainText('Team Model Ads');
+});
