@@ -37,15 +37,6 @@ pub fn BreakdownPanel(
     options: Resource<Result<FilterOptions, ServerFnError>>,
     data: Resource<Result<Breakdown, ServerFnError>>,
 ) -> impl IntoView {
-    let choices = move || {
-        let declared = match options.get() {
-            Some(Ok(o)) => o.dimensions,
-            _ => Vec::new(),
-        };
-        (Dimension::BUILT_IN.into_iter())
-            .chain(declared.into_iter().map(Dimension::Meta))
-            .collect::<Vec<_>>()
-    };
     let navigate = leptos_router::hooks::use_navigate();
     let pick = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
@@ -54,17 +45,35 @@ pub fn BreakdownPanel(
             Default::default(),
         );
     };
+    // The declared keys come from a resource: read inside a Transition, so the server's
+    // render and hydration agree on the options.
+    let choices = move |declared: Vec<String>| {
+        (Dimension::BUILT_IN.into_iter())
+            .chain(declared.into_iter().map(Dimension::Meta))
+            .map(|d| {
+                let name = d.param();
+                let selected = name == by.get_untracked();
+                view! { <option value=name selected=selected>{d.label()}</option> }
+            })
+            .collect_view()
+    };
     view! {
-        <label class="breakdown-by">
-            "Break down by "
-            <select data-testid="breakdown-by" on:change=pick prop:value=move || by.get()>
-                {move || choices().into_iter().map(|d| {
-                    let name = d.param();
-                    let selected = name == by.get();
-                    view! { <option value=name.clone() selected=selected>{d.label()}</option> }
-                }).collect_view()}
-            </select>
-        </label>
+        <Transition fallback=|| ()>
+            {move || {
+                let pick = pick.clone();
+                Suspend::new(async move {
+                    let declared = options.await.map(|o| o.dimensions).unwrap_or_default();
+                    view! {
+                        <label class="breakdown-by">
+                            "Break down by "
+                            <select data-testid="breakdown-by" on:change=pick>
+                                {choices(declared)}
+                            </select>
+                        </label>
+                    }
+                })
+            }}
+        </Transition>
         {panel_body(data, move |b| {
             let dim = Dimension::parse(&b.by);
             let q = query.get_untracked();
