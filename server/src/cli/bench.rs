@@ -22,6 +22,9 @@ pub struct BenchOptions {
     pub ingest_only: bool,
     /// Skip the panels' baseline from raw events (at 100M events it takes minutes a panel).
     pub no_baseline: bool,
+    /// Events carry end users and declared metadata keys; breakdowns and dimension filters
+    /// are timed.
+    pub dimensions: bool,
 }
 
 use super::AnyError;
@@ -32,6 +35,10 @@ const DAYS: i64 = 90;
 const DAYS_MS: i64 = DAYS * 86_400_000;
 const BATCH: usize = 1_000;
 const CLIENTS: usize = 2;
+/// Distinct end users of the `--dimensions` workload (Zipf-distributed, as the issue asks).
+const END_USERS: usize = 100_000;
+/// The declared metadata keys of the `--dimensions` workload and how many values each takes.
+const DECLARED: [(&str, usize); 3] = [("team", 8), ("feature", 20), ("customer", 1_000)];
 /// Untimed dashboard loads before each scenario's timed runs: as many as the PostgreSQL pool
 /// has connections, so that each has prepared the scenario's statements. With two, half of
 /// the first scenario's timed runs on PostgreSQL still parsed and planned a statement.
@@ -70,6 +77,25 @@ struct Generated {
     status: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<serde_json::Value>,
+}
+
+/// Zipf tables of the `--dimensions` workload: end users, then each declared key's values.
+struct DimWorkload {
+    users: Vec<f64>,
+    keys: Vec<Vec<f64>>,
+}
+
+impl DimWorkload {
+    fn new() -> DimWorkload {
+        DimWorkload {
+            users: zipf_cumulative(END_USERS),
+            keys: DECLARED.iter().map(|(_, n)| zipf_cumulative(*n)).collect(),
+        }
+    }
 }
 
 /// Bench model names and prices (micro-USD per million tokens: input, cached input, output).
@@ -98,6 +124,7 @@ struct Workload {
     step: f64,
     next: usize,
     total: usize,
+    dims: Option<DimWorkload>,
 }
 
 impl Workload {
@@ -120,7 +147,14 @@ impl Workload {
             step: covering_ms as f64 / total.max(1) as f64,
             next: 0,
             total,
+            dims: None,
         }
+    }
+
+    /// The same workload with end users and declared metadata keys.
+    fn with_dimensions(mut self) -> Workload {
+        self.dims = Some(DimWorkload::new());
+        self
     }
 
     fn event(&mut self) -> Generated {
@@ -135,7 +169,23 @@ impl Workload {
             * (2.0 * std::f64::consts::PI * rng.gen::<f64>()).cos();
         let latency = (900.0 * (0.8 * normal).exp()).clamp(40.0, 120_000.0) as i64;
         let failed = rng.gen_bool(0.02);
+        let (user, metadata) = match &self.dims {
+            None => (None, None),
+            Some(d) => {
+                let user = format!("user-{:06}", pick(rng, &d.users));
+                let mut meta = serde_json::Map::new();
+                for ((key, _), values) in DECLARED.iter().zip(&d.keys) {
+                    meta.insert(
+                        key.to_string(),
+                        format!("{key}-{}", pick(rng, values)).into(),
+                    );
+                }
+                (Some(user), Some(serde_json::Value::Object(meta)))
+            }
+        };
         let event = Generated {
+            user,
+            metadata,
             id: format!("{}{:016x}", self.prefix, splitmix64(i as u64)),
             ts_ms: ts,
             timestamp: chrono::DateTime::from_timestamp_millis(ts)
@@ -289,7 +339,10 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
         let Some(newest) = store.newest_event_ms().await? else {
             return Err("bench --panels-only needs a database a previous bench filled".into());
         };
-        let rows = time_panels(&store, &opts, newest + 1, false).await?;
+        let mut rows = time_panels(&store, &opts, newest + 1, false).await?;
+        if opts.dimensions {
+            rows.extend(time_dimensions(&store, &opts, newest + 1).await?);
+        }
         return Ok(table(rows, &store));
     }
     if store.last_event_id().await? != 0 {
@@ -314,6 +367,11 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
             })
             .await?;
     }
+    if opts.dimensions {
+        for (key, _) in DECLARED {
+            store.declare_dimension(key, 10, "bench", now).await?;
+        }
+    }
     let (_, token) = store.create_token("bench", None, "bench").await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -324,8 +382,16 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
         "ingesting {} events over HTTP ({CLIENTS} clients, batches of {BATCH})…",
         opts.events
     );
-    let (ingest, tenths) =
-        ingest_over_http(opts.events, now, DAYS_MS, &base, &keys, Wire::Json).await?;
+    let (ingest, tenths) = ingest_over_http(
+        opts.events,
+        now,
+        DAYS_MS,
+        &base,
+        &keys,
+        Wire::Json,
+        opts.dimensions,
+    )
+    .await?;
     let tenths: Vec<String> = tenths.iter().map(|r| format!("{:.0}k", r / 1e3)).collect();
     let mut rows = vec![
         (
@@ -362,6 +428,9 @@ pub async fn run(url: &str, opts: BenchOptions) -> Result<String, AnyError> {
     }
 
     rows.extend(time_panels(&store, &opts, now, !opts.no_baseline).await?);
+    if opts.dimensions {
+        rows.extend(time_dimensions(&store, &opts, now).await?);
+    }
 
     // About a million events: the last N days holding them.
     let days = ((DAYS * 1_000_000) as f64 / opts.events.max(1) as f64).ceil() as i64;
@@ -467,7 +536,7 @@ async fn otlp_ingest(
     // over 90 days each batch of 1,000 would cover 21 hours and write nearly a roll-up row
     // per span, which measured the sparseness, not OTLP (48.5k spans/s at 1M that way).
     let covering = DAYS_MS * spans as i64 / events.max(1) as i64;
-    let (took, _) = ingest_over_http(spans, now, covering, base, &keys, Wire::Otlp).await?;
+    let (took, _) = ingest_over_http(spans, now, covering, base, &keys, Wire::Otlp, false).await?;
     Ok((
         format!("OTLP/HTTP protobuf ingest, {spans} model-call spans"),
         format!(
@@ -540,6 +609,75 @@ async fn time_panels(
     Ok(rows)
 }
 
+/// Breakdowns and dimension filters over the last 30 days, in UTC and Kolkata (issue 30):
+/// medians and p95 of `opts.runs` timed runs after one untimed one.
+async fn time_dimensions(
+    store: &Store,
+    opts: &BenchOptions,
+    now: i64,
+) -> Result<Vec<(String, String)>, AnyError> {
+    use shared::{DimFilter, Dimension};
+    eprintln!("timing breakdowns and dimension filters…");
+    let filter = |dim: Dimension, value: &str| {
+        vec![DimFilter {
+            dim,
+            value: value.into(),
+        }]
+    };
+    let mut rows = Vec::new();
+    for tz in ["UTC", "Asia/Kolkata"] {
+        let q = UsageQuery {
+            range: DateRange::Preset(Period::Last30d),
+            tz: tz.into(),
+            ..Default::default()
+        };
+        for by in [Dimension::User, Dimension::Meta("team".into())] {
+            let mut samples = Vec::new();
+            let mut values = 0;
+            for run in 0..=opts.runs {
+                let t = Instant::now();
+                let b = query::breakdown::breakdown(store, &q, &by, 20, now).await?;
+                if run > 0 {
+                    samples.push(t.elapsed());
+                }
+                values = b.distinct_values;
+            }
+            let (median, p95) = median_p95(samples);
+            rows.push((
+                format!("breakdown by {}, last 30 days, {tz}", by.param()),
+                format!("median {median:.1} ms, p95 {p95:.1} ms ({values} values)"),
+            ));
+        }
+        for (label, dims) in [
+            ("the top end user", filter(Dimension::User, "user-000000")),
+            (
+                "a rare end user (user-001000)",
+                filter(Dimension::User, "user-001000"),
+            ),
+            (
+                "the top team",
+                filter(Dimension::Meta("team".into()), "team-0"),
+            ),
+        ] {
+            let q = UsageQuery { dims, ..q.clone() };
+            let mut samples = Vec::new();
+            for run in 0..=opts.runs {
+                let t = Instant::now();
+                query::dashboard(store, &q, now, shared::error_log_page::DASHBOARD).await?;
+                if run > 0 {
+                    samples.push(t.elapsed());
+                }
+            }
+            let (median, p95) = median_p95(samples);
+            rows.push((
+                format!("six panels filtered by {label}, last 30 days, {tz}"),
+                format!("median {median:.1} ms, p95 {p95:.1} ms"),
+            ));
+        }
+    }
+    Ok(rows)
+}
+
 /// The measurements, and the machine they ran on, as one markdown table.
 /// Re-prices every stored event after the most used model's price doubles (from the
 /// start), as `prices reprice` does: events looked at and re-priced per second.
@@ -609,6 +747,7 @@ async fn ingest_over_http(
     base: &str,
     keys: &[String],
     wire: Wire,
+    dimensions: bool,
 ) -> Result<(Duration, Vec<f64>), AnyError> {
     let (tx, rx) = tokio::sync::mpsc::channel::<(usize, usize, Vec<u8>)>(4 * CLIENTS);
     let producer = tokio::task::spawn_blocking(move || {
@@ -617,6 +756,9 @@ async fn ingest_over_http(
             Wire::Otlp => (28, "o"),
         };
         let mut w = Workload::new(seed, events, now, covering_ms, prefix);
+        if dimensions {
+            w = w.with_dimensions();
+        }
         while let Some(batch) = w.next_batch(wire) {
             if tx.blocking_send(batch).is_err() {
                 break;

@@ -103,6 +103,10 @@ pub enum Command {
         /// Skip the panels' baseline straight from raw events (minutes per panel at 100M).
         #[arg(long)]
         no_baseline: bool,
+        /// Events carry end users (100,000, Zipf-distributed) and three declared metadata
+        /// keys (team, feature, customer), and breakdowns and dimension filters are timed.
+        #[arg(long)]
+        dimensions: bool,
     },
 }
 
@@ -119,6 +123,7 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
         panels_only,
         ingest_only,
         no_baseline,
+        dimensions,
     }) = &cli.command
     {
         let url = config
@@ -131,6 +136,7 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
             panels_only: *panels_only,
             ingest_only: *ingest_only,
             no_baseline: *no_baseline,
+            dimensions: *dimensions,
         };
         print!("{}", bench::run(&url, options).await?);
         return Ok(());
