@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-use shared::{Breakdown, BreakdownStats, DimFilter, Dimension, FilterOptions, UsageQuery};
+use shared::{Breakdown, DimFilter, Dimension, FilterOptions, UsageQuery};
 
 use crate::filters::url_of;
 use crate::{panel_body, BreakdownTable, Row};
@@ -90,7 +90,7 @@ pub fn BreakdownPanel(
                     detail: None,
                     price: None,
                     link,
-                    stats: stats_of(r, total),
+                    stats: r.stats(total),
                 }
             }).collect();
             if b.other.requests > 0 {
@@ -99,29 +99,11 @@ pub fn BreakdownPanel(
                     detail: None,
                     price: None,
                     link: None,
-                    stats: stats_of(&b.other, total),
+                    stats: b.other.stats(total),
                 });
             }
             view! { <BreakdownTable rows what="Value"/> }
         })}
-    }
-}
-
-fn stats_of(r: &shared::BreakdownRow, total_requests: i64) -> BreakdownStats {
-    BreakdownStats {
-        requests: r.requests,
-        cost_nanos: r.cost_nanos,
-        input_tokens: r.input_tokens,
-        output_tokens: r.output_tokens,
-        cached_input_tokens: r.cached_input_tokens,
-        request_share: if total_requests > 0 {
-            r.requests as f64 * 100.0 / total_requests as f64
-        } else {
-            0.0
-        },
-        cost_share: r.cost_share,
-        average_response_time_ms: r.avg_latency_ms,
-        error_rate: r.error_rate,
     }
 }
 

@@ -12,10 +12,12 @@ enum Outcome {
     Failed(String),
 }
 
-/// Excel, CSV and raw-event exports of exactly the current filters and time zone.
+/// Excel, CSV and raw-event exports of exactly the current filters and time zone; the
+/// workbook also holds the Breakdown panel's dimension (`by`) as a sheet.
 #[component]
-pub fn ExportBar(query: Memo<UsageQuery>) -> impl IntoView {
+pub fn ExportBar(query: Memo<UsageQuery>, by: Memo<String>) -> impl IntoView {
     let run = Action::new_local(move |path: &String| {
+        let path = path.replace("{by}", &crate::filters::encode(&by.get_untracked()));
         let url = format!("{path}{}", api_params(&query.get_untracked()));
         async move {
             match download(&url).await {
@@ -34,7 +36,7 @@ pub fn ExportBar(query: Memo<UsageQuery>) -> impl IntoView {
     };
     view! {
         <div class="exports" role="group" aria-label="Export">
-            {button("Export Excel", "/api/v1/usage/export?format=xlsx&")}
+            {button("Export Excel", "/api/v1/usage/export?format=xlsx&by={by}&")}
             {button("Export CSV", "/api/v1/usage/export?format=csv&table=daily&")}
             {button("Raw events", "/api/v1/events/export?format=csv&")}
             <span class="export-status" role="status" aria-live="polite" data-testid="export-status">

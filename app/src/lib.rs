@@ -304,7 +304,7 @@ fn Dashboard() -> impl IntoView {
                         on:change=move |ev| live.set(event_target_checked(&ev))/>
                     "Live"
                 </label>
-                <export::ExportBar query/>
+                <export::ExportBar query by/>
             </div>
         </header>
         <main class="dashboard">

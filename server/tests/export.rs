@@ -336,7 +336,70 @@ async fn a_raw_export_of_many_chunks_keeps_order_and_filters(db: Db) {
     assert_eq!(ids(&bytes), want);
 }
 
+/// "This month, by team, export": the workbook gets a sheet of the chosen breakdown, and a
+/// dimension filter narrows every sheet and is named in the header block.
+async fn a_breakdown_is_a_sheet_of_the_workbook_and_filters_narrow_it(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("Showback").await;
+    let now = chrono::Utc::now();
+    assert!(app
+        .store
+        .declare_dimension("team", 10, "test", now.timestamp_millis())
+        .await
+        .unwrap());
+    let ts = |mins: i64| (now - chrono::Duration::minutes(mins)).to_rfc3339();
+    let mut events = Vec::new();
+    for (i, (team, cost)) in [
+        ("search", 0.5),
+        ("search", 0.5),
+        ("search", 0.5),
+        ("ads", 0.25),
+        ("ads", 0.25),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        events.push(
+            json!({"timestamp": ts(i as i64 + 1), "model": "m", "input_tokens": 1,
+            "output_tokens": 1, "cost_usd": cost, "metadata": {"team": team}}),
+        );
+    }
+    events.push(json!({"timestamp": ts(9), "model": "m", "input_tokens": 1, "output_tokens": 1, "cost_usd": 0.1}));
+    assert_eq!(app.post_events(&key, &json!(events)).await.status(), 200);
+
+    let (status, _, bytes) = get_bytes(
+        &app,
+        "/api/v1/usage/export?format=xlsx&period=30d&tz=UTC&by=meta.team",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).unwrap();
+    assert_eq!(wb.sheet_names().last().unwrap(), "By meta.team");
+    let rows = sheet_rows(&mut wb, "By meta.team");
+    assert_eq!(cell(&rows, "search")[1], Data::Float(3.0));
+    assert_eq!(cell(&rows, "search")[3], Data::Float(1.5));
+    assert_eq!(cell(&rows, "ads")[1], Data::Float(2.0));
+    assert_eq!(cell(&rows, "(none)")[1], Data::Float(1.0));
+
+    let (status, _, bytes) = get_bytes(
+        &app,
+        "/api/v1/usage/export?format=xlsx&period=30d&tz=UTC&meta.team=ads",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).unwrap();
+    let rows = sheet_rows(&mut wb, "Summary");
+    assert_eq!(cell(&rows, "Total requests")[1], Data::Float(2.0));
+    match &cell(&rows, "Filters")[1] {
+        Data::String(s) => assert!(s.contains("team: ads"), "{s}"),
+        other => panic!("{other:?}"),
+    }
+    let (status, _, _) = get_bytes(&app, "/api/v1/usage/export?format=xlsx&by=colour").await;
+    assert_eq!(status, 400);
+}
+
 on_both_backends!(
+    a_breakdown_is_a_sheet_of_the_workbook_and_filters_narrow_it,
     a_raw_export_of_many_chunks_keeps_order_and_filters,
     the_workbook_holds_the_api_numbers_in_typed_cells,
     csv_tables_hold_the_api_numbers_and_neutralise_user_text,

@@ -243,8 +243,7 @@ const UNDO_AFTER_0015: &str = "
     DROP TABLE price_discounts;
     DROP TABLE price_catalogues;
     DROP TABLE dimensions;
-    DROP TABLE settings;
-    DROP INDEX IF EXISTS events_end_user_ts;";
+    DROP TABLE settings;";
 
 /// The events table taken back to its shape before 0012: the duplicate key (project, id) as
 /// 0001 made it, and no `provider` columns (0014, 0015), nor what came after them:

@@ -99,6 +99,28 @@ pub struct BreakdownRow {
     pub cost_share: f64,
 }
 
+impl BreakdownRow {
+    /// Its numbers as the model and project tables show them, with its share of
+    /// `total_requests`.
+    pub fn stats(&self, total_requests: i64) -> crate::BreakdownStats {
+        crate::BreakdownStats {
+            requests: self.requests,
+            cost_nanos: self.cost_nanos,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            cached_input_tokens: self.cached_input_tokens,
+            request_share: if total_requests > 0 {
+                self.requests as f64 * 100.0 / total_requests as f64
+            } else {
+                0.0
+            },
+            cost_share: self.cost_share,
+            average_response_time_ms: self.avg_latency_ms,
+            error_rate: self.error_rate,
+        }
+    }
+}
+
 /// One local day's cost of one of the top values (the breakdown's daily chart).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

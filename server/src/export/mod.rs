@@ -98,11 +98,15 @@ fn describe_filters(q: &UsageQuery) -> String {
             v.join(", ")
         }
     };
-    format!(
+    let mut text = format!(
         "models: {}; projects: {}",
         list(&q.models),
         list(&q.projects)
-    )
+    );
+    for d in &q.dims {
+        text.push_str(&format!("; {}: {}", d.dim.label(), d.value));
+    }
+    text
 }
 
 fn describe_range(q: &UsageQuery, r: &Resolved) -> String {

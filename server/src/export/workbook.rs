@@ -75,8 +75,15 @@ fn opt_num(
 pub async fn xlsx(
     store: &Store,
     q: &UsageQuery,
+    by: Option<&shared::Dimension>,
     now_ms: i64,
 ) -> Result<(String, Vec<u8>), ExportError> {
+    let breakdown = match by {
+        Some(by) => Some(
+            query::breakdown::breakdown(store, q, by, query::breakdown::MAX_LIMIT, now_ms).await?,
+        ),
+        None => None,
+    };
     let r = query::resolve(store, q, now_ms).await?;
     let d = query::dashboard_of(store, &r, error_log_page::EXPORT).await?;
     let generated = chrono::Utc::now()
@@ -132,6 +139,27 @@ pub async fn xlsx(
             Panel::Errors => errors_sheet(&mut wb, &c)?,
             Panel::Budgets | Panel::Alerts | Panel::Insights | Panel::Forecast => {}
         }
+    }
+    // The breakdown asked for (`by=`): its values, then "(other)" when some are not listed.
+    if let (Some(b), Some(by)) = (&breakdown, by) {
+        let total = b.total.requests;
+        let stats: Vec<(String, shared::BreakdownStats, i64)> = (b.rows.iter())
+            .chain((b.other.requests > 0).then_some(&b.other))
+            .map(|row| (row.value.clone(), row.stats(total), row.errors))
+            .collect();
+        let rows = (stats.iter())
+            .map(|(value, s, errors)| (value.clone(), vec![], s, vec![*errors]))
+            .collect();
+        let label = by.label();
+        // Sheet names: at most 31 characters; declared keys hold no character Excel refuses.
+        let sheet: String = format!("By {}", by.param()).chars().take(31).collect();
+        breakdown_sheet(
+            &mut wb,
+            &c,
+            (&sheet, &format!("by {}", by.param()), &label),
+            (&[], &["Failed requests"]),
+            rows,
+        )?
     }
 
     Ok((format!("{}.xlsx", file_stem(&r)), wb.save_to_buffer()?))
@@ -245,7 +273,7 @@ type BreakdownRow<'a> = (String, Vec<String>, &'a shared::BreakdownStats, Vec<i6
 fn breakdown_sheet(
     wb: &mut Workbook,
     c: &Sheet,
-    (sheet, what, first): (&str, &str, &'static str),
+    (sheet, what, first): (&str, &str, &str),
     (details, counts): (&[&'static str], &[&'static str]),
     rows: Vec<BreakdownRow<'_>>,
 ) -> Result<(), XlsxError> {

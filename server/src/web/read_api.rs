@@ -252,19 +252,11 @@ async fn panel(
         )));
     }
     if name == "breakdown" {
-        let by = match param(params, "by") {
-            None => {
-                return Err(bad_param(
-                    "by",
-                    "is required: user, key, provider or meta.<key>",
-                ))
-            }
-            Some(b) => Dimension::parse(b).ok_or_else(|| {
-                bad_param(
-                    "by",
-                    format!("{b:?} is not one of user, key, provider, meta.<key>"),
-                )
-            })?,
+        let Some(by) = by_param(params)? else {
+            return Err(bad_param(
+                "by",
+                "is required: user, key, provider or meta.<key>",
+            ));
         };
         let limit = match param(params, "limit") {
             None => query::breakdown::DEFAULT_LIMIT,
@@ -326,6 +318,19 @@ pub async fn v1_get(
     Ok(Json(panel(&state, &who, &name, &q, &params).await?))
 }
 
+/// The dimension named by `by=`, if given.
+fn by_param(params: &Params) -> Result<Option<Dimension>, HttpError> {
+    match param(params, "by") {
+        None => Ok(None),
+        Some(b) => Dimension::parse(b).map(Some).ok_or_else(|| {
+            bad_param(
+                "by",
+                format!("{b:?} is not one of user, key, provider, meta.<key>"),
+            )
+        }),
+    }
+}
+
 fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
     params
         .iter()
@@ -353,7 +358,8 @@ async fn export(state: &AppState, q: &UsageQuery, params: &Params) -> Result<Res
     let now = chrono::Utc::now().timestamp_millis();
     match param(params, "format").unwrap_or("xlsx") {
         "xlsx" => {
-            let (file, bytes) = export::xlsx(&state.store, q, now).await?;
+            let by = by_param(params)?;
+            let (file, bytes) = export::xlsx(&state.store, q, by.as_ref(), now).await?;
             Ok(attachment(XLSX_TYPE, &file, bytes))
         }
         "csv" => {
