@@ -28,6 +28,7 @@ async fn a_small_bench_stores_every_event_and_reports_each_measurement(db: Db) {
         panels_only,
         ingest_only: false,
         no_baseline: false,
+        dimensions: true,
     };
     let table = run(&url, options(false)).await.unwrap();
 
@@ -51,6 +52,19 @@ async fn a_small_bench_stores_every_event_and_reports_each_measurement(db: Db) {
     for l in table.lines().filter(|l| l.starts_with("| six panels, ")) {
         assert!(l.contains("median") && l.contains("raw events"), "{l}");
     }
+    // Dimensions: a breakdown by user and by a declared key, and six panels filtered by
+    // three values, in two zones.
+    let breakdowns: Vec<&str> = (table.lines())
+        .filter(|l| l.starts_with("| breakdown by "))
+        .collect();
+    assert_eq!(breakdowns.len(), 4, "{table}");
+    assert!(breakdowns
+        .iter()
+        .all(|l| l.contains("median") && l.contains(" values)")));
+    let filtered = (table.lines())
+        .filter(|l| l.starts_with("| six panels filtered by "))
+        .count();
+    assert_eq!(filtered, 6, "{table}");
     let export = cell(&table, "raw CSV export over HTTP");
     let exported: usize = export.split(' ').next().unwrap().parse().unwrap();
     // The last 90 UTC dates hold all but the events of the first, partial, day.
