@@ -5,8 +5,11 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-use shared::{Breakdown, DimFilter, Dimension, FilterOptions, UsageQuery};
+use shared::{
+    format_count, format_usd, Breakdown, DimFilter, Dimension, FilterOptions, UsageQuery,
+};
 
+use crate::charts::{fmt_usd, Bar, BarChart};
 use crate::filters::url_of;
 use crate::{panel_body, BreakdownTable, Row};
 
@@ -102,9 +105,48 @@ pub fn BreakdownPanel(
                     stats: b.other.stats(total),
                 });
             }
-            view! { <BreakdownTable rows what="Value"/> }
+            let charts = daily_charts(&b);
+            view! {
+                <BreakdownTable rows what="Value"/>
+                {charts}
+            }
         })}
     }
+}
+
+/// The first values' cost per local day, a small bar chart each (the same scale would hide
+/// all but the first; each chart's axis says its own).
+fn daily_charts(b: &Breakdown) -> impl IntoView {
+    let mut values: Vec<&str> = Vec::new();
+    for d in &b.daily {
+        if !values.contains(&d.value.as_str()) {
+            values.push(&d.value);
+        }
+    }
+    let charts = values
+        .into_iter()
+        .map(|value| {
+            let bars: Vec<Bar> = (b.daily.iter())
+                .filter(|d| d.value == value)
+                .map(|d| Bar {
+                    label: d.date.get(5..).unwrap_or(&d.date).to_string(),
+                    value: d.cost_nanos as f64 / 1e9,
+                    tip: format!(
+                        "{}: {} · {} requests",
+                        d.date,
+                        format_usd(d.cost_nanos),
+                        format_count(d.requests)
+                    ),
+                })
+                .collect();
+            view! { <BarChart label=format!("Cost per day: {value}") bars fmt=fmt_usd/> }
+        })
+        .collect_view();
+    (!b.daily.is_empty()).then(|| {
+        view! {
+            <div class="breakdown-charts" data-testid="breakdown-charts">{charts}</div>
+        }
+    })
 }
 
 /// The page's dimension filters, each a link that removes it.

@@ -53,7 +53,11 @@ const TOP: f64 = 10.0;
 
 /// A responsive bar chart with a y axis (4 gridlines), sparse x labels and a tooltip per bar.
 #[component]
-pub fn BarChart(label: &'static str, bars: Vec<Bar>, fmt: fn(f64) -> String) -> impl IntoView {
+pub fn BarChart(
+    #[prop(into)] label: String,
+    bars: Vec<Bar>,
+    fmt: fn(f64) -> String,
+) -> impl IntoView {
     let max = nice_max(bars.iter().map(|b| b.value).fold(0.0, f64::max));
     let plot_w = W - LEFT - 8.0;
     let plot_h = H - TOP - BOTTOM;
@@ -90,7 +94,7 @@ pub fn BarChart(label: &'static str, bars: Vec<Bar>, fmt: fn(f64) -> String) -> 
         .collect_view();
     view! {
         <figure class="chart">
-            <figcaption>{label}</figcaption>
+            <figcaption>{label.clone()}</figcaption>
             <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=label preserveAspectRatio="none">
                 {grid}
                 <line x1=LEFT x2=LEFT y1=TOP y2=TOP + plot_h class="axis-line"/>

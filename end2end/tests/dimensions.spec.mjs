@@ -29,6 +29,10 @@ test('choose "team", click a value: every panel shows that team only; back retur
   await expect(page).toHaveURL(/by=meta\.team/);
   const table = page.getByTestId('value-table');
   await expect(table.getByRole('link', { name: 'ads', exact: true })).toBeVisible();
+  // The top values' cost per day, one small chart each.
+  const charts = page.getByTestId('breakdown-charts');
+  await expect(charts).toContainText('Cost per day: ads');
+  await expect(charts).toContainText('Cost per day: search');
   await table.getByRole('link', { name: 'search', exact: true }).click();
 
   await expect(page).toHaveURL(/meta\.team=search/);
@@ -38,6 +42,7 @@ test('choose "team", click a value: every panel shows that team only; back retur
   await expect(page.getByTestId('model-table')).not.toContainText('Team Model Ads');
   await expect(page.getByTestId('error-log')).toContainText('search broke');
   await expect(table.getByRole('link', { name: 'ads', exact: true })).toHaveCount(0);
+  await expect(charts).not.toContainText('Cost per day: ads');
 
   await page.goBack();
   await expect(page).not.toHaveURL(/meta\.team=search/);
