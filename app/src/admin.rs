@@ -53,13 +53,29 @@ impl PricingActions {
 fn outcome(value: Outcome, what: &'static str) -> impl IntoView {
     match value {
         None => ().into_any(),
-        Some(Ok(Some(secret))) => view! {
-            <p class="secret" role="status">
-                {format!("New {what} (copy it now; it is not shown again): ")}
-                <code data-testid="new-secret">{secret}</code>
-            </p>
+        Some(Ok(Some(secret))) => {
+            // None: not tried; Some(ok): whether the browser took it.
+            let copied = RwSignal::new(None::<bool>);
+            let text = secret.clone();
+            view! {
+                <div class="secret" role="status">
+                    <p>
+                        {format!("New {what}: ")}
+                        <code data-testid="new-secret">{secret}</code>
+                        <button type="button" class="copy" on:click=move |_| {
+                            copy_to_clipboard(&text, copied);
+                        }>{move || match copied.get() {
+                            None => "Copy",
+                            Some(true) => "Copied",
+                            Some(false) => "Copy failed: select and copy it",
+                        }}</button>
+                    </p>
+                    <p class="warning"><strong>"You will not see this again."</strong>
+                        " Only a hash is stored; if it is lost, make a new one and revoke this one."</p>
+                </div>
+            }
+            .into_any()
         }
-        .into_any(),
         Some(Ok(None)) => view! { <p class="ok" role="status">"Saved."</p> }.into_any(),
         Some(Err(e)) => {
             let text = e.to_string();
@@ -70,6 +86,24 @@ fn outcome(value: Outcome, what: &'static str) -> impl IntoView {
             view! { <p class="failed" role="alert">{text}</p> }.into_any()
         }
     }
+}
+
+/// Puts `text` on the clipboard and says in `done` whether the browser took it (client only;
+/// the Copy button is never clicked on the server).
+fn copy_to_clipboard(text: &str, done: RwSignal<Option<bool>>) {
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        let Some(window) = web_sys::window() else {
+            return done.set(Some(false));
+        };
+        let promise = window.navigator().clipboard().write_text(text);
+        leptos::task::spawn_local(async move {
+            let ok = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
+            done.set(Some(ok));
+        });
+    }
+    #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+    let _ = (text, done);
 }
 
 fn state(revoked: Option<i64>) -> String {

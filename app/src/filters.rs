@@ -195,6 +195,32 @@ fn browser_tz() -> Option<String> {
     None
 }
 
+/// The local dates (`YYYY-MM-DD`, in `tz`) a preset range starts and ends on, for the date
+/// inputs to show what it means (client only).
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+fn preset_dates(p: Period, tz: &str) -> Option<(String, String)> {
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"timeZone".into(), &tz.into()).ok()?;
+    // en-CA writes dates as YYYY-MM-DD.
+    let locales = js_sys::Array::of1(&"en-CA".into());
+    let format = js_sys::Intl::DateTimeFormat::new(&locales, &options);
+    let date_of = |ms: f64| -> Option<String> {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
+        let text = format.format().call1(&format, &date).ok()?.as_string()?;
+        (text.len() == 10).then_some(text)
+    };
+    let now = js_sys::Date::now();
+    Some((
+        date_of(now - p.hours() as f64 * 3_600_000.0)?,
+        date_of(now)?,
+    ))
+}
+
+#[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+fn preset_dates(_: Period, _: &str) -> Option<(String, String)> {
+    None
+}
+
 /// Today's date as `YYYY-MM-DD` in the browser (UTC), for the "future date" check.
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
 fn today() -> String {
@@ -261,9 +287,19 @@ pub fn FilterBar(
     // Keep the form in step with the URL (also on back/forward).
     Effect::new(move |_| {
         let q = query.get();
-        if let DateRange::Custom { start: s, end: e } = &q.range {
-            start.set(s.clone());
-            end.set(e.clone());
+        match &q.range {
+            DateRange::Custom { start: s, end: e } => {
+                start.set(s.clone());
+                end.set(e.clone());
+            }
+            // The dates a preset covers, so the inputs never read "mm/dd/yyyy" while one is
+            // active (and Apply turns them into the same range as custom dates).
+            DateRange::Preset(p) => {
+                if let Some((s, e)) = preset_dates(*p, &q.tz) {
+                    start.set(s);
+                    end.set(e);
+                }
+            }
         }
         models.set(q.models.clone());
         projects.set(q.projects.clone());

@@ -17,6 +17,10 @@ test('filters live in the URL and back/forward restore them', async ({ page, req
   await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}`);
   await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('range-label')).toHaveText('Last 7 days · UTC');
+  // The date inputs show the days the preset covers, not "mm/dd/yyyy".
+  const day = (msAgo) => new Date(Date.now() - msAgo).toISOString().slice(0, 10);
+  await expect(page.getByLabel('From', { exact: true })).toHaveValue(day(7 * 86_400_000));
+  await expect(page.getByLabel('To', { exact: true })).toHaveValue(day(0));
   await expect(page.getByTestId('total-requests')).toContainText('40');
   await expect(page.getByTestId('model-table')).toContainText('Filter Model B');
   await expect(page.getByTestId('error-types')).toContainText('rate_limit_exceeded');

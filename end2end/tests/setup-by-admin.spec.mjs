@@ -20,6 +20,12 @@ test('an admin sets up a project, a key and a limited viewer from the admin page
   await keys.getByRole('button', { name: 'Create ingest key' }).click();
   const secret = (await keys.getByTestId('new-secret').textContent()).trim();
   expect(secret).toMatch(/^ua_[a-z0-9]{8}_[a-z0-9]{32}$/);
+  // Shown once, said plainly, and copied by a button.
+  await expect(keys.getByText('You will not see this again.')).toBeVisible();
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  await keys.getByRole('button', { name: 'Copy' }).click();
+  await expect(keys.getByRole('button', { name: 'Copied' })).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
   const res = await request.post('/api/v1/events', {
     headers: { Authorization: `Bearer ${secret}` },
     data: [{ timestamp: new Date().toISOString(), model: 'admin-e2e-model', input_tokens: 7, output_tokens: 3 }],
