@@ -199,17 +199,29 @@ fn browser_tz() -> Option<String> {
 /// inputs to show what it means (client only).
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
 fn preset_dates(p: Period, tz: &str) -> Option<(String, String)> {
-    let options = js_sys::Object::new();
-    js_sys::Reflect::set(&options, &"timeZone".into(), &tz.into()).ok()?;
-    // en-CA writes dates as YYYY-MM-DD.
-    let locales = js_sys::Array::of1(&"en-CA".into());
-    let format = js_sys::Intl::DateTimeFormat::new(&locales, &options);
+    use js_sys::{Array, Date, Function, Object, Reflect};
+    use wasm_bindgen::{JsCast, JsValue};
+    let options = Object::new();
+    Reflect::set(&options, &"timeZone".into(), &tz.into()).ok()?;
+    // Built through Reflect: an unknown zone throws a RangeError, which must come back as an
+    // error here rather than abort the app. en-CA writes dates as YYYY-MM-DD.
+    let intl = Reflect::get(&js_sys::global(), &"Intl".into()).ok()?;
+    let constructor: Function = Reflect::get(&intl, &"DateTimeFormat".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let args = Array::of2(&Array::of1(&"en-CA".into()), &options);
+    let format = Reflect::construct(&constructor, &args).ok()?;
+    let format_fn: Function = Reflect::get(&format, &"format".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
     let date_of = |ms: f64| -> Option<String> {
-        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
-        let text = format.format().call1(&format, &date).ok()?.as_string()?;
+        let date = Date::new(&JsValue::from_f64(ms));
+        let text = format_fn.call1(&format, &date).ok()?.as_string()?;
         (text.len() == 10).then_some(text)
     };
-    let now = js_sys::Date::now();
+    let now = Date::now();
     Some((
         date_of(now - p.hours() as f64 * 3_600_000.0)?,
         date_of(now)?,
@@ -284,6 +296,8 @@ pub fn FilterBar(
     let projects = RwSignal::new(Vec::<String>::new());
     let tz = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
+    // The dates shown for the active preset: Apply keeps the preset unless they were edited.
+    let preset_shown = RwSignal::new(None::<(String, String)>);
     // Keep the form in step with the URL (also on back/forward).
     Effect::new(move |_| {
         let q = query.get();
@@ -296,8 +310,9 @@ pub fn FilterBar(
             // active (and Apply turns them into the same range as custom dates).
             DateRange::Preset(p) => {
                 if let Some((s, e)) = preset_dates(*p, &q.tz) {
-                    start.set(s);
-                    end.set(e);
+                    start.set(s.clone());
+                    end.set(e.clone());
+                    preset_shown.set(Some((s, e)));
                 }
             }
         }
@@ -337,7 +352,9 @@ pub fn FilterBar(
         ev.prevent_default();
         let (s, e) = (start.get_untracked(), end.get_untracked());
         let mut q = query.get_untracked();
-        if !(s.is_empty() && e.is_empty()) {
+        let preset_untouched = matches!(q.range, DateRange::Preset(_))
+            && preset_shown.get_untracked() == Some((s.clone(), e.clone()));
+        if !(s.is_empty() && e.is_empty()) && !preset_untouched {
             if let Err(msg) = validate_range(&s, &e, &today()) {
                 problem.set(Some(msg));
                 return;
