@@ -354,7 +354,8 @@ pub fn FilterBar(
         let mut q = query.get_untracked();
         let preset_untouched = matches!(q.range, DateRange::Preset(_))
             && preset_shown.get_untracked() == Some((s.clone(), e.clone()));
-        if !(s.is_empty() && e.is_empty()) && !preset_untouched {
+        let dates_given = !s.is_empty() || !e.is_empty();
+        if dates_given && !preset_untouched {
             if let Err(msg) = validate_range(&s, &e, &today()) {
                 problem.set(Some(msg));
                 return;

@@ -164,7 +164,74 @@ async fn the_openapi_document_describes_the_api(db: Db) {
     assert_eq!(enum_of("/api/v1/usage/export", "table"), tables);
 }
 
+/// JSON answers go out gzip-compressed to a client that accepts it (and say so, with `Vary`);
+/// the raw export's stream is never buffered or compressed.
+async fn json_answers_are_gzipped_when_the_client_accepts_it(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("Gz").await;
+    let now = chrono::Utc::now();
+    let events: Vec<_> = (0..50)
+        .map(|i| {
+            json!({"timestamp": (now - chrono::Duration::hours(i)).to_rfc3339(),
+            "model": "m", "input_tokens": 10, "output_tokens": 1, "cost_usd": 0.01})
+        })
+        .collect();
+    assert_eq!(app.post_events(&key, &json!(events)).await.status(), 200);
+    let path = "/api/v1/usage/daily?period=7d&tz=UTC";
+    let plain = app.get(path).await;
+    assert_eq!(plain.headers().get("content-encoding"), None);
+    assert!(plain.headers()["vary"]
+        .to_str()
+        .unwrap()
+        .contains("accept-encoding"));
+    let plain: serde_json::Value = plain.json().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    let bytes = res.bytes().await.unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+        .unwrap();
+    let unzipped: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(unzipped, plain);
+    assert!(
+        bytes.len() < text.len(),
+        "{} >= {}",
+        bytes.len(),
+        text.len()
+    );
+    // Refused gzip, and the raw export: sent as they are.
+    let res = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .header("accept-encoding", "gzip;q=0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers().get("content-encoding"), None);
+    let res = app
+        .client
+        .get(format!(
+            "{}/api/v1/events/export?period=7d&format=csv",
+            app.base
+        ))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers().get("content-encoding"), None);
+    assert_eq!(res.text().await.unwrap().lines().count(), 51);
+}
+
 on_both_backends!(
+    json_answers_are_gzipped_when_the_client_accepts_it,
     the_seed_actions_and_v1_panels_answer_with_the_same_numbers,
     bad_parameters_get_400_naming_the_parameter,
     the_openapi_document_describes_the_api,

@@ -1,6 +1,7 @@
 //! The web layer: the one router (every route and layer) and the server's start-up, with the
 //! handlers of each surface in its own file. Nothing below `web` knows about HTTP.
 
+mod compress;
 pub mod error;
 pub mod ingest;
 pub mod limit;
@@ -96,6 +97,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             session::guard,
         ))
+        .layer(axum::middleware::from_fn(compress::gzip_json))
         .layer(timeout_layer(&state.config))
         .with_state(state);
     with_security_headers(router)
