@@ -229,7 +229,7 @@ pub fn AdminPage() -> impl IntoView {
             <section class="panel" aria-labelledby="keys-title">
                 <h2 id="keys-title">"Ingest keys"</h2>
                 {lists(|o| view! {
-                    <table class="admin-table">
+                    <table class="admin-table" tabindex="0">
                         <thead><tr><th>"Prefix"</th><th>"Project"</th><th>"Created"</th><th>"State"</th></tr></thead>
                         <tbody>
                             {o.keys.into_iter().map(|k| view! {
@@ -254,7 +254,7 @@ pub fn AdminPage() -> impl IntoView {
             <section class="panel" id="prices" aria-labelledby="prices-title">
                 <h2 id="prices-title">"Prices (USD per million tokens)"</h2>
                 {lists(|o| view! {
-                    <table class="admin-table">
+                    <table class="admin-table" tabindex="0">
                         <thead><tr><th>"Model"</th><th>"From"</th><th>"Input"</th><th>"Cached input"</th><th>"Cache write"</th><th>"Output"</th></tr></thead>
                         <tbody>
                             {o.prices.into_iter().map(|p| view! {
@@ -286,7 +286,7 @@ pub fn AdminPage() -> impl IntoView {
             <section class="panel" aria-labelledby="users-title">
                 <h2 id="users-title">"Users"</h2>
                 {lists(|o| view! {
-                    <table class="admin-table">
+                    <table class="admin-table" tabindex="0">
                         <thead><tr><th>"Email"</th><th>"Role"</th><th>"Sees"</th><th>"State"</th></tr></thead>
                         <tbody>
                             {o.users.into_iter().map(|u| view! {
@@ -316,7 +316,7 @@ pub fn AdminPage() -> impl IntoView {
             <section class="panel" aria-labelledby="tokens-title">
                 <h2 id="tokens-title">"Read API tokens"</h2>
                 {lists(|o| view! {
-                    <table class="admin-table">
+                    <table class="admin-table" tabindex="0">
                         <thead><tr><th>"Prefix"</th><th>"Name"</th><th>"Sees"</th><th>"Created by"</th><th>"State"</th></tr></thead>
                         <tbody>
                             {o.tokens.into_iter().map(|t| view! {
@@ -363,7 +363,7 @@ pub fn AdminPage() -> impl IntoView {
                 <h2 id="rules-title">"Metric alerts"</h2>
                 <p class="muted">"Checked every minute over the last window of events; each change (firing, resolved) is notified once to every webhook."</p>
                 {lists(|o| view! {
-                    <table class="admin-table" data-testid="rule-list">
+                    <table class="admin-table" tabindex="0" data-testid="rule-list">
                         <thead><tr><th>"#"</th><th>"Name"</th><th>"Condition"</th><th>"State"</th></tr></thead>
                         <tbody>
                             {o.alert_rules.into_iter().map(|r| view! {
@@ -404,7 +404,7 @@ pub fn AdminPage() -> impl IntoView {
                 <h2 id="webhooks-title">"Webhooks"</h2>
                 <p class="muted">"Alerts are POSTed as JSON with X-UA-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\" under the secret>, retried with backoff for about an hour."</p>
                 {lists_with(overview, move |o| view! {
-                        <table class="admin-table" data-testid="webhook-list">
+                        <table class="admin-table" tabindex="0" data-testid="webhook-list">
                             <thead><tr><th>"#"</th><th>"URL"</th><th>"Created"</th><th>"State"</th><th></th></tr></thead>
                             <tbody>
                                 {o.webhooks.into_iter().map(|w| {
@@ -437,7 +437,7 @@ pub fn AdminPage() -> impl IntoView {
                 {move || outcome(create_webhook.value().get(), "webhook secret")}
                 <h3>"Deliveries (newest 50)"</h3>
                 {lists(|o| view! {
-                    <table class="admin-table" data-testid="delivery-log">
+                    <table class="admin-table" tabindex="0" data-testid="delivery-log">
                         <thead><tr><th>"Created"</th><th>"Webhook"</th><th>"Event"</th><th>"State"</th><th>"Attempts"</th><th>"Last answer"</th></tr></thead>
                         <tbody>
                             {o.deliveries.into_iter().map(|d| {
@@ -463,7 +463,7 @@ pub fn AdminPage() -> impl IntoView {
             <section class="panel wide" aria-labelledby="audit-title">
                 <h2 id="audit-title">"Audit log (newest 100)"</h2>
                 {lists(|o| view! {
-                    <table class="admin-table" data-testid="audit-log">
+                    <table class="admin-table" tabindex="0" data-testid="audit-log">
                         <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Detail"</th></tr></thead>
                         <tbody>
                             {o.audit.into_iter().map(|a| view! {
@@ -541,7 +541,7 @@ fn runs_table(
         return view! { <p class="empty">"No re-pricing yet."</p> }.into_any();
     }
     view! {
-        <table class="admin-table" data-testid="reprice-runs">
+        <table class="admin-table" tabindex="0" data-testid="reprice-runs">
             <thead><tr><th>"Run"</th><th>"From"</th><th>"Model"</th><th>"State"</th><th>"Re-priced"</th><th>"Cost before → after"</th><th>"By"</th></tr></thead>
             <tbody>
                 {runs.into_iter().map(|r| {
@@ -594,7 +594,7 @@ fn CatalogueSection(overview: Overview, actions: PricingActions) -> impl IntoVie
             {lists_with(overview, move |o| view! {
                 <p class="note" data-testid="catalogue-in-force">{format!("Catalogue in force: {}", o.catalogue)}</p>
                 <div class="table-wrap">
-                    <table class="admin-table" data-testid="model-prices">
+                    <table class="admin-table" tabindex="0" data-testid="model-prices">
                         <thead><tr><th>"Model"</th><th>"Catalogue (USD per 1M tokens)"</th><th>"Name rule"</th><th>"Price table"</th><th>"Discount"</th><th>"Priced by"</th></tr></thead>
                         <tbody>
                             {o.model_prices.into_iter().map(|m| view! {
@@ -611,7 +611,7 @@ fn CatalogueSection(overview: Overview, actions: PricingActions) -> impl IntoVie
                     </table>
                 </div>
                 <h3>"Name rules"</h3>
-                <table class="admin-table" data-testid="price-rules">
+                <table class="admin-table" tabindex="0" data-testid="price-rules">
                     <thead><tr><th>"Rule"</th><th>"Names like"</th><th>"are priced as"</th><th></th></tr></thead>
                     <tbody>
                         {o.price_rules.into_iter().map(|r| view! {
@@ -624,7 +624,7 @@ fn CatalogueSection(overview: Overview, actions: PricingActions) -> impl IntoVie
                     </tbody>
                 </table>
                 <h3>"Discounts"</h3>
-                <table class="admin-table" data-testid="discounts">
+                <table class="admin-table" tabindex="0" data-testid="discounts">
                     <thead><tr><th>"Discount"</th><th>"Off"</th><th>"For"</th><th>"From"</th><th></th></tr></thead>
                     <tbody>
                         {o.discounts.into_iter().map(|d| view! {

@@ -114,21 +114,32 @@ pub fn Heatmap(cells: Vec<HeatmapCell>) -> impl IntoView {
         <figure class="heatmap">
             <figcaption>"Requests by weekday and local hour"</figcaption>
             <div class="heat-grid" role="table" aria-label="Requests by weekday and hour">
-                <span></span>
-                {(0..24).map(|h| view! { <span class="heat-hour">{(h % 3 == 0).then(|| format!("{h:02}"))}</span> }).collect_view()}
+                // Rows are `display: contents`: the grid lays out their cells, the roles
+                // still say which row and column each cell is in.
+                <div class="heat-row" role="row">
+                    <span role="columnheader" aria-label="Weekday"></span>
+                    {(0..24).map(|h| view! {
+                        <span class="heat-hour" role="columnheader" aria-label=format!("{h:02}:00")>
+                            {(h % 3 == 0).then(|| format!("{h:02}"))}
+                        </span>
+                    }).collect_view()}
+                </div>
                 {WEEKDAYS.iter().enumerate().map(|(d, name)| {
                     let row = cells.iter().filter(|c| c.weekday as usize == d).cloned().collect::<Vec<_>>();
                     view! {
-                        <span class="heat-day">{*name}</span>
-                        {row.into_iter().map(|c| {
-                            let alpha = c.requests as f64 / max;
-                            view! {
-                                <span class="heat-cell"
-                                    style=format!("background: rgba(11, 92, 173, {:.3})", 0.06 + 0.94 * alpha)
-                                    title=format!("{} {:02}:00 · {} requests", name, c.hour, format_count(c.requests))>
-                                </span>
-                            }
-                        }).collect_view()}
+                        <div class="heat-row" role="row">
+                            <span class="heat-day" role="rowheader">{*name}</span>
+                            {row.into_iter().map(|c| {
+                                let alpha = c.requests as f64 / max;
+                                let text = format!("{} {:02}:00 · {} requests", name, c.hour, format_count(c.requests));
+                                view! {
+                                    <span class="heat-cell" role="cell" aria-label=text.clone()
+                                        style=format!("background: rgba(11, 92, 173, {:.3})", 0.06 + 0.94 * alpha)
+                                        title=text>
+                                    </span>
+                                }
+                            }).collect_view()}
+                        </div>
                     }
                 }).collect_view()}
             </div>

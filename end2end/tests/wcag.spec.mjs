@@ -1,0 +1,53 @@
+// Accessibility, measured with axe-core in the real browser: the log-in page, the dashboard
+// (with data, a dimension filter and the breakdown) and the admin page have no serious or
+// critical violations (WCAG 2.1 A and AA rules).
+import { test, expect } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { projectWithKey, sendEvents } from './helpers.mjs';
+
+/** The serious and critical violations on the page, each with the elements it names. */
+async function seriousViolations(page) {
+  const results = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze();
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+test.describe('signed out', () => {
+  test.use({ storageState: { cookies: [], origins: [] } });
+  test('the log-in page', async ({ page }) => {
+    await page.goto('/login');
+    await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+    expect(await seriousViolations(page)).toEqual([]);
+  });
+});
+
+test('the dashboard, filtered and unfiltered, and the admin page', async ({ page, request }) => {
+  const project = `A11y ${Date.now()}`;
+  const key = projectWithKey(project);
+  const now = Date.now();
+  await sendEvents(request, key, Array.from({ length: 20 }, (_, i) => ({
+    timestamp: new Date(now - i * 3_600_000).toISOString(),
+    model: 'a11y-model', input_tokens: 100, output_tokens: 10, latency_ms: 300, cost_usd: 0.02,
+    user: `user-${i % 4}`,
+    ...(i % 5 === 0 ? { status: 'error', error_type: 'timeout', error_message: 'took too long' } : {}),
+  })));
+
+  await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}`);
+  await page.locator('html[data-hydrated]').waitFor();
+  await expect(page.getByTestId('total-requests')).toContainText('20');
+  await expect(page.getByTestId('value-table')).toContainText('user-0');
+  expect(await seriousViolations(page)).toEqual([]);
+
+  await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}&user=user-1`);
+  await page.locator('html[data-hydrated]').waitFor();
+  await expect(page.getByTestId('dimension-filters')).toContainText('End user = user-1');
+  expect(await seriousViolations(page)).toEqual([]);
+
+  await page.goto('/admin');
+  await page.locator('html[data-hydrated]').waitFor();
+  await expect(page.getByRole('heading', { name: 'Administration' })).toBeVisible();
+  expect(await seriousViolations(page)).toEqual([]);
+});
