@@ -51,3 +51,38 @@ test('the dashboard, filtered and unfiltered, and the admin page', async ({ page
   await expect(page.getByRole('heading', { name: 'Administration' })).toBeVisible();
   expect(await seriousViolations(page)).toEqual([]);
 });
+
+test('by keyboard alone: change the range, sort a table, filter by a breakdown value', async ({ page, request }) => {
+  const project = `Keys ${Date.now()}`;
+  const key = projectWithKey(project);
+  const now = Date.now();
+  await sendEvents(request, key, Array.from({ length: 12 }, (_, i) => ({
+    timestamp: new Date(now - i * 3_600_000).toISOString(),
+    model: i < 8 ? 'kb-model-many' : 'kb-model-few', input_tokens: 10, output_tokens: 1, cost_usd: i < 8 ? 0.001 : 0.05,
+    user: i % 2 === 0 ? 'kb-even' : 'kb-odd',
+  })));
+  await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}`);
+  await page.locator('html[data-hydrated]').waitFor();
+  await expect(page.getByTestId('total-requests')).toContainText('12');
+
+  // Focus the 24h range button and press Enter.
+  await page.getByRole('button', { name: '24h' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/period=24h/);
+
+  // Sort the model table by cost with the keyboard: the costlier model comes first.
+  const models = page.getByTestId('model-table');
+  const first = () => models.locator('tbody th .name').first().textContent();
+  expect(await first()).toBe('kb-model-many');
+  await models.getByRole('button', { name: 'Cost' }).focus();
+  await page.keyboard.press('Enter');
+  await expect.poll(first).toBe('kb-model-few');
+
+  // Tab reaches a breakdown value; Enter filters the page by it.
+  const value = page.getByTestId('value-table').getByRole('link', { name: 'kb-odd', exact: true });
+  await value.focus();
+  await expect(value).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/user=kb-odd/);
+  await expect(page.getByTestId('total-requests').locator('.value')).toHaveText('6');
+});
