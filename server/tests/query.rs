@@ -740,6 +740,55 @@ async fn breakdowns_and_dimension_filters_equal_a_recomputation(db: Db) {
             }
         }
     }
+    // A viewer limited to Beta sees only Beta's values: its key, its users' events.
+    let viewer = app
+        .user_client(
+            "beta-viewer@example.com",
+            shared::Role::Viewer,
+            Some(&["Beta"]),
+        )
+        .await;
+    let range = "startDate=2025-02-27&endDate=2025-03-23&tz=UTC";
+    for by in ["key", "user"] {
+        let res = viewer
+            .get(format!(
+                "{}/api/v1/usage/breakdown?by={by}&limit=1000&{range}",
+                app.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let b: serde_json::Value = res.json().await.unwrap();
+        let beta: Vec<&DimSent> = sent.iter().filter(|e| e.key == 2).collect();
+        assert_eq!(b["total"]["requests"], beta.len() as i64, "{by}: {b}");
+        let values: Vec<&str> = (b["rows"].as_array().unwrap().iter())
+            .map(|r| r["value"].as_str().unwrap())
+            .collect();
+        if by == "key" {
+            assert_eq!(values, [prefix(2).as_str()], "only Beta's key");
+        } else {
+            let mut users: Vec<String> = beta.iter().map(|e| value_of(e, "user")).collect();
+            users.sort();
+            users.dedup();
+            let mut listed: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+            listed.sort();
+            assert_eq!(listed, users, "only users with Beta events");
+        }
+    }
+    // Filtering by Alpha's key is an empty answer for the Beta viewer, not Alpha's numbers.
+    let res = viewer
+        .get(format!(
+            "{}/api/v1/usage/summary?{range}&key={}",
+            app.base,
+            prefix(0)
+        ))
+        .send()
+        .await
+        .unwrap();
+    let s: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(s["totalRequests"], 0, "{s}");
+
     // Bad dimension parameters are named.
     for (path, param) in [
         ("/api/v1/usage/breakdown?by=colour", "by"),
