@@ -796,6 +796,10 @@ async fn breakdowns_and_dimension_filters_equal_a_recomputation(db: Db) {
         ("/api/v1/usage/breakdown?by=meta.undeclared", "by"),
         ("/api/v1/usage/breakdown?by=user&limit=0", "limit"),
         ("/api/v1/usage/summary?user=a&user=b", "user"),
+        // Only declared keys filter; a key is never SQL, whatever it holds.
+        ("/api/v1/usage/summary?meta.undeclared=v", "meta"),
+        ("/api/v1/usage/errors?meta.x%27)%20OR%201=1--=v", "meta"),
+        ("/api/v1/events/export?meta.x%27)%20OR%201=1--=v", "meta"),
     ] {
         let (status, body) = app.get_json(path).await;
         assert_eq!(status, 400, "{path}: {body}");

@@ -140,17 +140,24 @@ impl EventSink for DailySink {
     }
 }
 
-/// Checks that `by` can be broken down by: a built-in dimension, or a declared metadata key.
-pub async fn check_dimension(store: &Store, by: &Dimension) -> Result<(), QueryError> {
-    if let Dimension::Meta(key) = by {
-        let declared = store.declared_dimensions().await?;
-        if !declared.iter().any(|d| &d.key == key) {
-            return Err(bad(
-                "by",
-                format!(
-                    "meta.{key} is not a declared dimension (an admin declares it: dimensions add {key})"
-                ),
-            ));
+/// Checks that every metadata key among `dims` is declared (built-in dimensions always are);
+/// `param` names the parameter they came in.
+pub async fn check_declared<'a>(
+    store: &Store,
+    param: &'static str,
+    dims: impl Iterator<Item = &'a Dimension>,
+) -> Result<(), QueryError> {
+    let declared = store.declared_dimensions().await?;
+    for dim in dims {
+        if let Dimension::Meta(key) = dim {
+            if !declared.iter().any(|d| &d.key == key) {
+                return Err(bad(
+                    param,
+                    format!(
+                        "meta.{key} is not a declared dimension (an admin declares it: dimensions add {key})"
+                    ),
+                ));
+            }
         }
     }
     Ok(())
@@ -164,7 +171,7 @@ pub async fn breakdown(
     limit: usize,
     now_ms: i64,
 ) -> Result<Breakdown, QueryError> {
-    check_dimension(store, by).await?;
+    check_declared(store, "by", std::iter::once(by)).await?;
     if limit == 0 || limit > MAX_LIMIT {
         return Err(bad("limit", format!("must be 1 to {MAX_LIMIT}")));
     }

@@ -206,7 +206,45 @@ pub async fn resolve(store: &Store, q: &UsageQuery, now_ms: i64) -> Result<Resol
     }
     resolved.filter.model_ids = model_ids;
     resolved.filter.project_ids = project_ids;
+    check_dims(store, &q.dims).await?;
     Ok(resolved)
+}
+
+/// Dimension filters every way in (REST, server functions, exports) must pass: each
+/// dimension at most once, a value of 1 to 128 characters, a metadata key that is declared.
+async fn check_dims(store: &Store, dims: &[shared::DimFilter]) -> Result<(), QueryError> {
+    let param = |d: &shared::Dimension| match d {
+        shared::Dimension::User => "user",
+        shared::Dimension::Key => "key",
+        shared::Dimension::Provider => "provider",
+        shared::Dimension::Meta(_) => "meta",
+    };
+    for (i, f) in dims.iter().enumerate() {
+        if dims[..i].iter().any(|g| g.dim == f.dim) {
+            return Err(bad(
+                param(&f.dim),
+                format!("{} is given more than once", f.dim.param()),
+            ));
+        }
+        let chars = f.value.chars().count();
+        if chars == 0 || chars > crate::dimension::MAX_VALUE_CHARS {
+            let most = crate::dimension::MAX_VALUE_CHARS;
+            return Err(bad(
+                param(&f.dim),
+                format!(
+                    "{}: a value is 1 to {most} characters (got {chars})",
+                    f.dim.param()
+                ),
+            ));
+        }
+    }
+    if dims
+        .iter()
+        .any(|f| matches!(f.dim, shared::Dimension::Meta(_)))
+    {
+        breakdown::check_declared(store, "meta", dims.iter().map(|f| &f.dim)).await?;
+    }
+    Ok(())
 }
 
 /// Mean of a sum over a count, `None` for no samples.

@@ -168,20 +168,28 @@ pub(super) fn dim_conditions(
                 continue;
             }
             Dimension::Meta(key) => {
-                // Declared keys are letters, digits, '_', '-' and '.': safe inside quotes.
-                let field = if postgres {
-                    format!("({prefix}metadata::jsonb ->> '{key}')")
-                } else {
-                    format!("CAST(json_extract({prefix}metadata, '$.\"{key}\"') AS TEXT)")
-                };
                 if d.value == shared::VALUE_INVALID {
                     continue;
                 }
-                if missing && exact {
-                    sql.push_str(&format!(" AND {field} IS NULL"));
-                } else if exact {
-                    args.push(Arg::Text(d.value.clone()));
-                    sql.push_str(&format!(" AND {field} = ${}", args.len()));
+                if exact {
+                    // The key is bound, never written into the SQL text: a filter may name
+                    // any key, declared or not.
+                    let field = if postgres {
+                        args.push(Arg::Text(key.clone()));
+                        format!("({prefix}metadata::jsonb ->> ${})", args.len())
+                    } else {
+                        args.push(Arg::Text(format!("$.\"{}\"", key.replace('"', "\\\""))));
+                        format!(
+                            "CAST(json_extract({prefix}metadata, ${}) AS TEXT)",
+                            args.len()
+                        )
+                    };
+                    if missing {
+                        sql.push_str(&format!(" AND {field} IS NULL"));
+                    } else {
+                        args.push(Arg::Text(d.value.clone()));
+                        sql.push_str(&format!(" AND {field} = ${}", args.len()));
+                    }
                 } else if !missing && crate::dimension::verbatim_in_json(&d.value) {
                     args.push(Arg::Text(d.value.clone()));
                     let find = if postgres { "strpos" } else { "instr" };

@@ -186,34 +186,21 @@ impl FilterBody {
     }
 }
 
-/// The dimension filters among query parameters: `user`, `key`, `provider` and `meta.<key>`,
-/// each at most once, with a value of 1 to 128 characters.
+/// The dimension filters among query parameters: `user`, `key`, `provider` and `meta.<key>`
+/// (the query layer checks them: once each, 1 to 128 characters, declared keys).
 fn dims_from_params(params: &Params) -> Result<Vec<DimFilter>, HttpError> {
-    let mut dims: Vec<DimFilter> = Vec::new();
+    let mut dims = Vec::new();
     for (name, value) in params {
-        let Some(dim) = Dimension::parse(name) else {
-            if name.starts_with("meta.") {
-                return Err(bad_param(name, "names no metadata key (meta.<key>)"));
+        match Dimension::parse(name) {
+            Some(dim) => dims.push(DimFilter {
+                dim,
+                value: value.clone(),
+            }),
+            None if name.starts_with("meta.") => {
+                return Err(bad_param(name, "names no metadata key (meta.<key>)"))
             }
-            continue;
-        };
-        if dims.iter().any(|d| d.dim == dim) {
-            return Err(bad_param(name, "is given more than once"));
+            None => {}
         }
-        let chars = value.chars().count();
-        if chars == 0 || chars > crate::dimension::MAX_VALUE_CHARS {
-            return Err(bad_param(
-                name,
-                format!(
-                    "must be 1 to {} characters (got {chars})",
-                    crate::dimension::MAX_VALUE_CHARS
-                ),
-            ));
-        }
-        dims.push(DimFilter {
-            dim,
-            value: value.clone(),
-        });
     }
     Ok(dims)
 }
