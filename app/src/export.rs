@@ -17,8 +17,14 @@ enum Outcome {
 #[component]
 pub fn ExportBar(query: Memo<UsageQuery>, by: Memo<String>) -> impl IntoView {
     let run = Action::new_local(move |path: &String| {
-        let path = path.replace("{by}", &crate::filters::encode(&by.get_untracked()));
-        let url = format!("{path}{}", api_params(&query.get_untracked()));
+        let mut url = format!("{path}{}", api_params(&query.get_untracked()));
+        // The workbook's breakdown sheet follows the Breakdown panel's dimension.
+        if path.contains("format=xlsx") {
+            url.push_str(&format!(
+                "&by={}",
+                crate::filters::encode(&by.get_untracked())
+            ));
+        }
         async move {
             match download(&url).await {
                 Ok(file) => Outcome::Done(format!("Usage data exported successfully ({file})")),
@@ -36,7 +42,7 @@ pub fn ExportBar(query: Memo<UsageQuery>, by: Memo<String>) -> impl IntoView {
     };
     view! {
         <div class="exports" role="group" aria-label="Export">
-            {button("Export Excel", "/api/v1/usage/export?format=xlsx&by={by}&")}
+            {button("Export Excel", "/api/v1/usage/export?format=xlsx&")}
             {button("Export CSV", "/api/v1/usage/export?format=csv&table=daily&")}
             {button("Raw events", "/api/v1/events/export?format=csv&")}
             <span class="export-status" role="status" aria-live="polite" data-testid="export-status">

@@ -396,16 +396,22 @@ pub fn expand(
         .collect()
 }
 
+/// A failed request's error type as roll-ups and panels show it: `unknown` when not given or
+/// empty.
+pub fn error_type_shown(t: Option<&str>) -> &str {
+    match t {
+        None | Some(ALL_STATUSES) => "unknown",
+        Some(t) => t,
+    }
+}
+
 /// The error type of a failed event's own roll-up rows (`unknown` when not given or empty,
 /// which ingest rejects anyway); `None` for a success, which adds to the [`ALL_STATUSES`]
 /// rows only.
 pub fn rollup_error_type(event: &UsageEvent) -> Option<String> {
     match event.status {
         EventStatus::Success => None,
-        EventStatus::Error => Some(match event.error_type.as_deref() {
-            None | Some(ALL_STATUSES) => "unknown".into(),
-            Some(t) => t.into(),
-        }),
+        EventStatus::Error => Some(error_type_shown(event.error_type.as_deref()).into()),
     }
 }
 

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::dimension::EventDims;
 use crate::rollup::{
-    bucket_of, offset_at, CostSource, EventFacts, PricedCost, RollupDelta, ALL_STATUSES,
+    bucket_of, error_type_shown, offset_at, CostSource, EventFacts, PricedCost, RollupDelta,
 };
 
 /// A declared metadata key.
@@ -214,9 +214,9 @@ pub(super) fn dim_conditions(
 impl Store {
     /// Ingest keys' prefixes by id.
     pub(super) async fn key_prefixes(&self) -> Result<HashMap<i64, String>, StoreError> {
-        let sql = "SELECT id, prefix FROM api_keys";
+        let [_, _, keys] = super::ExportNames::SQL;
         let rows: Vec<(i64, String)> =
-            dispatch!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+            dispatch!(self, pool => sqlx::query_as(keys).fetch_all(pool).await?);
         Ok(rows.into_iter().collect())
     }
 
@@ -344,13 +344,7 @@ impl EventSink for GroupSink {
             }
             Group::Model => GroupKey::Model(e.model_id),
             Group::Project => GroupKey::Project(e.project_id),
-            Group::ErrorType => GroupKey::ErrorType(
-                match e.error_type {
-                    None | Some(ALL_STATUSES) => "unknown",
-                    Some(t) => t,
-                }
-                .to_string(),
-            ),
+            Group::ErrorType => GroupKey::ErrorType(error_type_shown(e.error_type).to_string()),
             Group::ProjectModel => GroupKey::ProjectModel(e.project_id, e.model_id),
             Group::ModelBucket => GroupKey::ModelBucket(e.model_id, bucket),
         };
