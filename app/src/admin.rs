@@ -341,7 +341,7 @@ pub fn AdminPage() -> impl IntoView {
 
             <section class="panel" aria-labelledby="budgets-title">
                 <h2 id="budgets-title">"Budgets"</h2>
-                <p class="muted">"Spend and alerts are on the dashboard's Budgets panel."</p>
+                <p class="muted">"Spend and alerts are on the dashboard's Budgets panel. \"Only\" narrows a budget to one dimension value (team=search for a declared key, user=…, key=…, provider=…); such a budget is checked every 10 seconds instead of after every batch."</p>
                 <ActionForm action=create_budget attr:class="inline-form">
                     <label>"Project" <input name="project" placeholder="empty: organisation"/></label>
                     <label>"USD" <input name="usd" required inputmode="decimal" placeholder="500"/></label>
@@ -354,6 +354,7 @@ pub fn AdminPage() -> impl IntoView {
                     </label>
                     <label>"Time zone" <input name="tz" value="UTC"/></label>
                     <label>"Alert at %" <input name="thresholds" value="50, 80, 100"/></label>
+                    <label>"Only" <input name="scope" maxlength="200" placeholder="optional: team=search"/></label>
                     <button type="submit">"Create budget"</button>
                 </ActionForm>
                 {move || outcome(create_budget.value().get(), "budget")}
@@ -390,6 +391,7 @@ pub fn AdminPage() -> impl IntoView {
                     <label>"Project" <input name="project" placeholder="empty: all"/></label>
                     <label>"Model" <input name="model" placeholder="empty: all"/></label>
                     <label>"Min. requests" <input name="min_requests" inputmode="numeric" value="20"/></label>
+                    <label>"Only" <input name="scope" maxlength="200" placeholder="optional: user=u-1"/></label>
                     <button type="submit">"Create rule"</button>
                 </ActionForm>
                 {move || outcome(create_rule.value().get(), "rule")}

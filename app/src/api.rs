@@ -252,7 +252,8 @@ pub async fn get_budgets() -> Result<shared::BudgetsView, ServerFnError> {
     source()?.budgets().await.map_err(ServerFnError::new)
 }
 
-/// Creates a budget (empty project: the whole organisation).
+/// Creates a budget (empty project: the whole organisation; empty scope: every dimension
+/// value).
 #[server(endpoint = "admin_create_budget")]
 pub async fn admin_create_budget(
     project: String,
@@ -260,6 +261,7 @@ pub async fn admin_create_budget(
     period: String,
     tz: String,
     thresholds: String,
+    #[server(default)] scope: String,
 ) -> Result<Option<String>, ServerFnError> {
     admin_run(AdminCommand::CreateBudget {
         project,
@@ -267,6 +269,7 @@ pub async fn admin_create_budget(
         period,
         tz,
         thresholds,
+        scope,
     })
     .await
 }
@@ -289,6 +292,7 @@ pub async fn admin_create_alert_rule(
     threshold: String,
     window_minutes: String,
     min_requests: String,
+    #[server(default)] scope: String,
 ) -> Result<Option<String>, ServerFnError> {
     admin_run(AdminCommand::CreateAlertRule(AlertRuleForm {
         name,
@@ -299,6 +303,7 @@ pub async fn admin_create_alert_rule(
         threshold,
         window_minutes,
         min_requests,
+        scope,
     }))
     .await
 }

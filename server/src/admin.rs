@@ -279,6 +279,7 @@ pub async fn run(
             period,
             tz,
             thresholds,
+            scope,
         } => {
             let project = Some(project.trim()).filter(|p| !p.is_empty());
             let thresholds = thresholds
@@ -305,6 +306,7 @@ pub async fn run(
                 &period,
                 tz,
                 thresholds.as_deref(),
+                &scope,
             )
             .await
             .map(|_| None)
@@ -701,6 +703,58 @@ fn basis_points(s: &str) -> Result<i64, AdminError> {
     })
 }
 
+/// A budget's or rule's dimension scope from the forms' text: empty for none, else
+/// `DIMENSION=VALUE` with the dimension as the API names it (`user`, `key`, `provider`,
+/// `meta.<key>`) or a declared metadata key alone (`team=search`). The value is compared
+/// as text, as breakdowns show it.
+pub async fn parse_scope(
+    store: &Store,
+    text: &str,
+) -> Result<Option<shared::DimFilter>, AdminError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let invalid = |why: String| AdminError::Invalid(format!("scope {text:?}: {why}"));
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| invalid("expected DIMENSION=VALUE, e.g. team=search or user=u-1".into()))?;
+    let (name, value) = (name.trim(), value.trim());
+    let dim =
+        shared::Dimension::parse(name).unwrap_or_else(|| shared::Dimension::Meta(name.to_string()));
+    if let shared::Dimension::Meta(key) = &dim {
+        let declared = store.declared_dimensions().await?;
+        if !declared.iter().any(|d| &d.key == key) {
+            return Err(invalid(format!(
+                "{key:?} is not a declared dimension (dimensions add {key}); built in: user, \
+                 key, provider"
+            )));
+        }
+    }
+    let chars = value.chars().count();
+    if chars == 0 || chars > crate::dimension::MAX_VALUE_CHARS {
+        return Err(invalid(format!(
+            "a value is 1 to {} characters (got {chars})",
+            crate::dimension::MAX_VALUE_CHARS
+        )));
+    }
+    if value == shared::VALUE_INVALID {
+        return Err(invalid(
+            "(invalid) cannot be a scope: it stands for many different values".into(),
+        ));
+    }
+    if dim == shared::Dimension::Key
+        && value != shared::VALUE_NO_KEY
+        && !store.list_keys().await?.iter().any(|k| k.prefix == value)
+    {
+        return Err(invalid(format!("no ingest key has the prefix {value:?}")));
+    }
+    Ok(Some(shared::DimFilter {
+        dim,
+        value: value.to_string(),
+    }))
+}
+
 /// Creates a metric alert rule; answers its id.
 pub async fn create_alert_rule(
     store: &Store,
@@ -742,8 +796,10 @@ pub async fn create_alert_rule(
         "" => None,
         m => Some(store.model_by_name(m).await?),
     };
+    let scope = parse_scope(store, &f.scope).await?;
     let rule = crate::store::AlertRuleRow {
         info: shared::AlertRuleInfo {
+            scope,
             name: name.to_string(),
             metric: metric.to_string(),
             project: project_id.map(|_| project.to_string()),
@@ -799,7 +855,9 @@ pub async fn create_webhook(
 }
 
 /// Creates a budget of `amount_usd` per `period` in `tz` for a project (`None`: the whole
-/// organisation), alerting at `thresholds` percent (default 50, 80, 100).
+/// organisation), alerting at `thresholds` percent (default 50, 80, 100); `scope` (as
+/// [`parse_scope`] reads it, empty for none) narrows it to one dimension value.
+#[allow(clippy::too_many_arguments)]
 pub async fn create_budget(
     store: &Store,
     actor: &str,
@@ -808,6 +866,7 @@ pub async fn create_budget(
     period: &str,
     tz: &str,
     thresholds: Option<&[i64]>,
+    scope: &str,
 ) -> Result<i64, AdminError> {
     let invalid = |m: String| AdminError::Invalid(m);
     let micros = parse_usd_micros("amount", amount_usd).map_err(invalid)?;
@@ -832,10 +891,21 @@ pub async fn create_budget(
         Some(name) => Some(store.project_by_name(name).await?.id),
         None => None,
     };
+    let dim_scope = parse_scope(store, scope).await?;
     let id = store
-        .create_budget(project_id, micros * 1000, period, tz, &list)
+        .create_budget(
+            project_id,
+            micros * 1000,
+            period,
+            tz,
+            &list,
+            dim_scope.as_ref(),
+        )
         .await?;
-    let scope = project.map_or("the organisation".to_string(), |p| format!("project {p:?}"));
+    let mut scope = project.map_or("the organisation".to_string(), |p| format!("project {p:?}"));
+    if let Some(d) = &dim_scope {
+        scope = format!("{scope}, {}", d.describe());
+    }
     store
         .audit(
             actor,

@@ -51,6 +51,7 @@ fn rule(metric: &str, op: &str, threshold: &str, project: &str) -> AlertRuleForm
         threshold: threshold.into(),
         window_minutes: "10".into(),
         min_requests: "20".into(),
+        scope: String::new(),
     }
 }
 
@@ -195,6 +196,117 @@ async fn p95_latency_and_request_volume_are_measured_exactly(db: Db) {
     );
 }
 
+async fn a_rule_scoped_to_a_dimension_value_counts_only_its_events(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("P").await;
+    server::admin::declare_dimension(&app.store, "test", "customer")
+        .await
+        .unwrap();
+    // 30 requests of acme at T - 2 min, 10 of them failed (33 %); 100 healthy requests of
+    // other customers, a customer 7 (a number), and events that name none.
+    let batch = |tag: &str, n: usize, errors: usize, customer: Value| -> Value {
+        json!((0..n)
+            .map(|i| {
+                let mut e = json!({"id": format!("{tag}-{i}"), "timestamp": iso(T - 2 * MIN),
+                    "model": "m", "input_tokens": 1, "output_tokens": 1, "latency_ms": i + 1,
+                    "user": format!("u-{tag}")});
+                if !customer.is_null() {
+                    e["metadata"] = json!({"customer": customer});
+                }
+                if i < errors {
+                    e["status"] = json!("error");
+                }
+                e
+            })
+            .collect::<Vec<_>>())
+    };
+    for events in [
+        batch("acme", 30, 10, json!("acme")),
+        batch("globex", 60, 0, json!("globex")),
+        batch("seven", 25, 0, json!(7)),
+        batch("none", 40, 0, Value::Null),
+    ] {
+        assert_eq!(app.post_events(&key, &events).await.status(), 200);
+    }
+    let scoped = |metric: &str, op: &str, threshold: &str, scope: &str| AlertRuleForm {
+        scope: scope.into(),
+        ..rule(metric, op, threshold, "P")
+    };
+    let acme = create_alert_rule(
+        &app.store,
+        "t",
+        &scoped("error_rate", "above", "20", "customer=acme"),
+    )
+    .await
+    .unwrap();
+    let seven = create_alert_rule(
+        &app.store,
+        "t",
+        &scoped("requests", "above", "24", "meta.customer=7"),
+    )
+    .await
+    .unwrap();
+    let user = create_alert_rule(
+        &app.store,
+        "t",
+        &scoped("p95_latency", "above", "60", "user=u-globex"),
+    )
+    .await
+    .unwrap();
+    let none = create_alert_rule(
+        &app.store,
+        "t",
+        &scoped("requests", "above", "40", "customer=(none)"),
+    )
+    .await
+    .unwrap();
+    let rules = app.store.alert_rules().await.unwrap();
+    let measured = |i: usize| server::alerting::rules::measure(&app.store, &rules[i], T);
+    // acme alone: 10 of 30 failed (3,334 basis points rounded up); unscoped it would be 10 of 155.
+    assert_eq!(measured(0).await.unwrap(), Some((3334, true)));
+    assert_eq!(measured(1).await.unwrap(), Some((25, true)));
+    // u-globex's latencies are 1..=60: the 57th is the 95th percentile.
+    assert_eq!(measured(2).await.unwrap(), Some((57, false)));
+    assert_eq!(measured(3).await.unwrap(), Some((40, false)));
+    assert_eq!(
+        rules[0].info.scope.as_ref().unwrap().describe(),
+        "meta.customer=acme"
+    );
+    assert!(
+        rules[0]
+            .info
+            .describe()
+            .ends_with("project P, meta.customer=acme"),
+        "{}",
+        rules[0].info.describe()
+    );
+    let mut changes = server::alerting::rules::evaluate(&app.store, T)
+        .await
+        .unwrap();
+    changes.sort();
+    assert_eq!(
+        changes,
+        vec![(acme, "firing".to_string()), (seven, "firing".to_string())]
+    );
+    let _ = (user, none);
+
+    // Scopes the rule cannot keep are refused with the reason.
+    for (scope, why) in [
+        ("customer", "expected DIMENSION=VALUE"),
+        ("team=search", "not a declared dimension"),
+        ("customer=", "1 to 128 characters"),
+        ("customer=(invalid)", "cannot be a scope"),
+        ("key=ua_nothere", "no ingest key has the prefix"),
+    ] {
+        let err = create_alert_rule(&app.store, "t", &scoped("requests", "above", "1", scope))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(why), "{scope}: {err}");
+    }
+    assert_eq!(app.store.alert_rules().await.unwrap().len(), 4);
+}
+
 /// What a test receiver saw: headers and body of each request.
 type Seen = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
@@ -328,6 +440,7 @@ async fn deliveries_give_up_after_the_last_attempt_and_budget_alerts_are_sent(db
         "month",
         "UTC",
         Some(&[50]),
+        "",
     )
     .await
     .unwrap();
@@ -493,6 +606,7 @@ async fn webhooks_to_internal_addresses_are_refused_when_they_connect(db: Db) {
 }
 
 on_both_backends!(
+    a_rule_scoped_to_a_dimension_value_counts_only_its_events,
     webhooks_to_internal_addresses_are_refused_when_they_connect,
     an_error_rate_alert_fires_and_resolves_once_each,
     p95_latency_and_request_volume_are_measured_exactly,

@@ -39,9 +39,18 @@ fn unix(s: &str) -> i64 {
 async fn each_threshold_alerts_once_exactly_when_spend_reaches_it(db: Db) {
     let app = spawn_app(db).await;
     let key = app.project_with_key("P").await;
-    server::admin::create_budget(&app.store, "test", Some("P"), "10", "month", "UTC", None)
-        .await
-        .unwrap();
+    server::admin::create_budget(
+        &app.store,
+        "test",
+        Some("P"),
+        "10",
+        "month",
+        "UTC",
+        None,
+        "",
+    )
+    .await
+    .unwrap();
     let jan = unix("2025-01-01T00:00:00Z");
     let ts = "2025-01-15T12:00:00Z";
     send(&app, &key, json!([event("a", ts, 4.99)])).await;
@@ -83,6 +92,7 @@ async fn late_events_alert_in_their_own_period_of_the_budgets_time_zone(db: Db) 
         "month",
         "America/New_York",
         Some(&[100]),
+        "",
     )
     .await
     .unwrap();
@@ -126,7 +136,7 @@ async fn two_replicas_crossing_one_threshold_together_record_one_alert(db: Db) {
     let a = spawn_app(db).await;
     let b = spawn_replica(&a).await;
     let key = a.project_with_key("P").await;
-    server::admin::create_budget(&a.store, "test", None, "1", "day", "UTC", Some(&[100]))
+    server::admin::create_budget(&a.store, "test", None, "1", "day", "UTC", Some(&[100]), "")
         .await
         .unwrap();
     let days = 12;
@@ -151,7 +161,7 @@ async fn the_budgets_panel_shows_spend_and_projection_to_those_who_may_see_them(
     let key = app.project_with_key("P").await;
     app.project_with_key("Q").await;
     for (project, usd) in [(Some("P"), "100"), (Some("Q"), "50"), (None, "1000")] {
-        server::admin::create_budget(&app.store, "test", project, usd, "month", "UTC", None)
+        server::admin::create_budget(&app.store, "test", project, usd, "month", "UTC", None, "")
             .await
             .unwrap();
     }
@@ -197,7 +207,108 @@ async fn the_budgets_panel_shows_spend_and_projection_to_those_who_may_see_them(
     assert_eq!(res.status(), 401);
 }
 
+async fn a_budget_scoped_to_a_dimension_value_counts_only_its_events(db: Db) {
+    let app = spawn_app(db).await;
+    let key = app.project_with_key("P").await;
+    server::admin::declare_dimension(&app.store, "test", "team")
+        .await
+        .unwrap();
+    let team = |id: &str, ts: &str, usd: f64, team: Value| {
+        let mut e = event(id, ts, usd);
+        e["metadata"] = json!({"team": team});
+        e
+    };
+    let budget = server::admin::create_budget(
+        &app.store,
+        "test",
+        Some("P"),
+        "10",
+        "month",
+        "UTC",
+        Some(&[50, 100]),
+        "team=search",
+    )
+    .await
+    .unwrap();
+    let check = |ms: i64| server::alerting::budgets::check_scoped(&app.store, ms);
+    let jan = unix("2025-01-01T00:00:00Z");
+    let ts = "2025-01-15T12:00:00Z";
+    // Other teams' and unlabelled spend, far above the budget, never counts.
+    send(
+        &app,
+        &key,
+        json!([
+            team("s1", ts, 4.99, json!("search")),
+            team("a1", ts, 50.0, json!("ads")),
+            event("n1", ts, 30.0)
+        ]),
+    )
+    .await;
+    let mid_jan = unix("2025-01-20T00:00:00Z") * 1000;
+    assert_eq!(check(mid_jan).await.unwrap(), 0);
+    assert_eq!(alerts(&app).await, vec![], "not after the batch either");
+    send(&app, &key, json!([team("s2", ts, 0.01, json!("search"))])).await;
+    assert_eq!(
+        alerts(&app).await,
+        vec![],
+        "checked by the job, not after the batch"
+    );
+    assert_eq!(check(mid_jan).await.unwrap(), 1);
+    assert_eq!(alerts(&app).await, vec![(jan, 50)]);
+    // Every replica checks: still one alert.
+    let replica = server::Store::connect(Some(&app.url)).await.unwrap();
+    assert_eq!(
+        server::alerting::budgets::check_scoped(&replica, mid_jan)
+            .await
+            .unwrap(),
+        0
+    );
+    let (status, all) = app.get_json("/api/v1/budgets").await;
+    assert_eq!(status, 200, "{all}");
+    let b = &all.as_array().unwrap()[0];
+    assert_eq!(b["id"], budget);
+    assert_eq!(
+        b["scope"],
+        json!({"dim": {"meta": "team"}, "value": "search"})
+    );
+
+    // A late search event of January, seen 30 minutes into February, crosses January's 100 %.
+    send(
+        &app,
+        &key,
+        json!([team("s3", "2025-01-31T23:59:59Z", 5.0, json!("search"))]),
+    )
+    .await;
+    let feb = unix("2025-02-01T00:30:00Z") * 1000;
+    assert_eq!(check(feb).await.unwrap(), 1);
+    assert_eq!(alerts(&app).await, vec![(jan, 50), (jan, 100)]);
+    let status = server::alerting::budgets::statuses(
+        &app.store,
+        app.store.list_budgets().await.unwrap(),
+        unix("2025-01-31T23:59:59Z") * 1000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status[0].spend_nanos, 10_000_000_000);
+
+    // Scopes a budget cannot keep are refused with the reason, and nothing is stored.
+    for (scope, why) in [
+        ("search", "expected DIMENSION=VALUE"),
+        ("meta.nope=x", "not a declared dimension"),
+        ("team=(invalid)", "cannot be a scope"),
+    ] {
+        let err =
+            server::admin::create_budget(&app.store, "test", None, "1", "day", "UTC", None, scope)
+                .await
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains(why), "{scope}: {err}");
+    }
+    assert_eq!(app.store.list_budgets().await.unwrap().len(), 1);
+}
+
 on_both_backends!(
+    a_budget_scoped_to_a_dimension_value_counts_only_its_events,
     each_threshold_alerts_once_exactly_when_spend_reaches_it,
     late_events_alert_in_their_own_period_of_the_budgets_time_zone,
     two_replicas_crossing_one_threshold_together_record_one_alert,

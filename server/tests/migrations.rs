@@ -243,7 +243,11 @@ const UNDO_AFTER_0015: &str = "
     DROP TABLE price_discounts;
     DROP TABLE price_catalogues;
     DROP TABLE dimensions;
-    DROP TABLE settings;";
+    DROP TABLE settings;
+    ALTER TABLE budgets DROP COLUMN scope_dim;
+    ALTER TABLE budgets DROP COLUMN scope_value;
+    ALTER TABLE alert_rules DROP COLUMN scope_dim;
+    ALTER TABLE alert_rules DROP COLUMN scope_value;";
 
 /// The events table taken back to its shape before 0012: the duplicate key (project, id) as
 /// 0001 made it, and no `provider` columns (0014, 0015), nor what came after them:

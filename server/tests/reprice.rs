@@ -85,9 +85,18 @@ async fn a_late_price_reprices_exactly_the_affected_events(db: Db) {
     server::ingest::submit(&store, project.id, &events)
         .await
         .unwrap();
-    server::admin::create_budget(&store, "test", None, "0.01", "month", "UTC", Some(&[100]))
-        .await
-        .unwrap();
+    server::admin::create_budget(
+        &store,
+        "test",
+        None,
+        "0.01",
+        "month",
+        "UTC",
+        Some(&[100]),
+        "",
+    )
+    .await
+    .unwrap();
     let before = totals(&store, &everything()).await;
     assert_eq!(before, (10 * 7_000 + catalogue_cost(&store).await, 24, 10));
 
@@ -223,9 +232,18 @@ async fn only_the_current_budget_period_fires_after_repricing(db: Db) {
     let url = fresh_url(db, &dir).await;
     let store = Store::connect(Some(&url)).await.unwrap();
     let project = store.create_project("p").await.unwrap();
-    server::admin::create_budget(&store, "test", None, "0.001", "month", "UTC", Some(&[100]))
-        .await
-        .unwrap();
+    server::admin::create_budget(
+        &store,
+        "test",
+        None,
+        "0.001",
+        "month",
+        "UTC",
+        Some(&[100]),
+        "",
+    )
+    .await
+    .unwrap();
     let now = chrono::Utc::now().timestamp_millis();
     // 45 days ago is always in an earlier calendar month.
     let closed: Vec<UsageEvent> = (0..3).map(|i| late(i, now - 45 * 24 * HOUR_MS)).collect();

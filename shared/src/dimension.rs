@@ -79,6 +79,13 @@ pub struct DimFilter {
     pub value: String,
 }
 
+impl DimFilter {
+    /// As the API and the admin forms write it: `meta.team=search`, `user=u-1`.
+    pub fn describe(&self) -> String {
+        format!("{}={}", self.dim.param(), self.value)
+    }
+}
+
 /// One value's numbers in a breakdown (or the "other" values', or everything's).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

@@ -668,6 +668,9 @@ pub struct BudgetStatus {
     pub percent: f64,
     /// Spend at this rate until the period ends (linear in elapsed time).
     pub projected_nanos: i64,
+    /// Only events of this dimension value count (e.g. `meta.team=search`).
+    #[serde(default)]
+    pub scope: Option<DimFilter>,
     /// When the budget is projected to be used up, unix seconds (`None`: not this period).
     pub projected_exceed_at: Option<i64>,
 }
@@ -684,6 +687,9 @@ pub struct BudgetAlertInfo {
     pub period_start: i64,
     pub spend_nanos: i64,
     pub fired_at_ms: i64,
+    /// The budget's dimension value, if it has one.
+    #[serde(default)]
+    pub scope: Option<DimFilter>,
 }
 
 /// The budgets panel: budgets with this period's numbers and the newest alerts.
@@ -747,17 +753,23 @@ pub struct AlertRuleInfo {
     /// `ok` or `firing`.
     pub state: String,
     pub state_since_ms: i64,
+    /// Only events of this dimension value count (e.g. `meta.team=search`).
+    #[serde(default)]
+    pub scope: Option<DimFilter>,
 }
 
 impl AlertRuleInfo {
     /// The rule in words, e.g. "error rate above 5 % over 10 min, project A".
     pub fn describe(&self) -> String {
-        let scope = match (&self.project, &self.model) {
+        let mut scope = match (&self.project, &self.model) {
             (None, None) => "all traffic".to_string(),
             (Some(p), None) => format!("project {p}"),
             (None, Some(m)) => format!("model {m}"),
             (Some(p), Some(m)) => format!("project {p}, model {m}"),
         };
+        if let Some(d) = &self.scope {
+            scope = format!("{scope}, {}", d.describe());
+        }
         format!(
             "{} {} {} over {} min, {scope}",
             metric_label(&self.metric),
@@ -1064,6 +1076,8 @@ pub enum AdminCommand {
         period: String,
         tz: String,
         thresholds: String,
+        /// Empty, or one dimension value, e.g. `team=search`.
+        scope: String,
     },
     CreateAlertRule(AlertRuleForm),
     DeleteAlertRule {
@@ -1179,4 +1193,6 @@ pub struct AlertRuleForm {
     pub window_minutes: String,
     /// Default 20.
     pub min_requests: String,
+    /// Empty, or one dimension value, e.g. `team=search`, `meta.customer=acme`, `user=u-1`.
+    pub scope: String,
 }

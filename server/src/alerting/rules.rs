@@ -34,16 +34,15 @@ pub async fn measure(
             value < threshold * per
         }
     };
-    let (project, model) = (rule.project_id, rule.model_id);
     Ok(match r.metric.as_str() {
-        "p95_latency" => match store.window_p95(project, model, start, now_ms).await? {
+        "p95_latency" => match store.window_p95(rule, start, now_ms).await? {
             (n, Some(p95)) if n >= r.min_requests => {
                 Some((p95, holds(p95 as i128, 1, r.threshold as i128)))
             }
             _ => None,
         },
         metric => {
-            let (requests, errors) = store.window_counts(project, model, start, now_ms).await?;
+            let (requests, errors) = store.window_counts(rule, start, now_ms).await?;
             match metric {
                 "requests" => Some((requests, holds(requests as i128, 1, r.threshold as i128))),
                 "error_rate" if requests >= r.min_requests => {

@@ -24,11 +24,17 @@ pub enum BudgetCmd {
         /// Alert thresholds in percent (default 50,80,100).
         #[arg(long, value_delimiter = ',')]
         thresholds: Option<Vec<i64>>,
+        /// Only events of one dimension value count, e.g. team=search (a declared
+        /// metadata key), user=u-1, key=ua_1a2b or provider=openai.
+        #[arg(long)]
+        scope: Option<String>,
     },
     /// List budgets with this period's spend.
     List,
 }
 
+// Parsed once per command line: the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum AlertCmd {
     /// Create a rule, e.g. `--metric error_rate --above 5 --minutes 10 --project P`.
@@ -54,6 +60,10 @@ pub enum AlertCmd {
         /// Error rate and p95 latency are judged over at least this many requests.
         #[arg(long, default_value = "20")]
         min_requests: String,
+        /// Only events of one dimension value count, e.g. team=search (a declared
+        /// metadata key), user=u-1, key=ua_1a2b or provider=openai.
+        #[arg(long)]
+        scope: Option<String>,
     },
     /// List rules with their state.
     List,
@@ -80,6 +90,7 @@ pub async fn budgets(store: &Store, cmd: BudgetCmd) -> Result<(), AnyError> {
             period,
             tz,
             thresholds,
+            scope,
         } => {
             let id = admin::create_budget(
                 store,
@@ -89,6 +100,7 @@ pub async fn budgets(store: &Store, cmd: BudgetCmd) -> Result<(), AnyError> {
                 &period,
                 &tz,
                 thresholds.as_deref(),
+                scope.as_deref().unwrap_or(""),
             )
             .await?;
             println!("created budget {id}");
@@ -97,9 +109,13 @@ pub async fn budgets(store: &Store, cmd: BudgetCmd) -> Result<(), AnyError> {
             let now = chrono::Utc::now().timestamp_millis();
             for s in budgets::statuses(store, store.list_budgets().await?, now).await? {
                 println!(
-                    "{}\t{}\t{} per {} ({})\tspent {} ({:.1} %)\tprojected {}",
+                    "{}\t{}{}\t{} per {} ({})\tspent {} ({:.1} %)\tprojected {}",
                     s.id,
                     s.project.as_deref().unwrap_or("(organisation)"),
+                    s.scope
+                        .as_ref()
+                        .map(|d| format!(", {}", d.describe()))
+                        .unwrap_or_default(),
                     shared::format_usd(s.amount_nanos),
                     s.period,
                     s.tz,
@@ -125,6 +141,7 @@ pub async fn alerts(store: &Store, cmd: AlertCmd) -> Result<(), AnyError> {
             project,
             model,
             min_requests,
+            scope,
         } => {
             let (op, threshold) = match (above, below) {
                 (Some(t), _) => ("above", t),
@@ -140,6 +157,7 @@ pub async fn alerts(store: &Store, cmd: AlertCmd) -> Result<(), AnyError> {
                 threshold,
                 window_minutes: minutes,
                 min_requests,
+                scope: scope.unwrap_or_default(),
             };
             let id = admin::create_alert_rule(store, CLI, &form).await?;
             println!("created alert rule {id}");

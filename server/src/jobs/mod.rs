@@ -1,6 +1,6 @@
 //! The background jobs every replica runs while it serves: raw-event retention, metric
-//! alert evaluation and webhook delivery. Each takes the store and a stop signal, not the
-//! web state, and does work that is safe to repeat on several replicas at once (deletes
+//! alert evaluation, scoped budget checks and webhook delivery. Each takes the store and a
+//! stop signal, not the web state, and does work that is safe to repeat on several replicas at once (deletes
 //! are idempotent, alert changes and deliveries are claimed conditionally in the store).
 
 pub mod retention;
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::alerting::{rules, webhooks};
+use crate::alerting::{budgets, rules, webhooks};
 use crate::Store;
 
 /// Starts every job; they stop when `stopping` changes. `retention_days` 0 keeps raw
@@ -43,6 +43,20 @@ pub fn spawn_all(
             }
         }
     });
+    let budget_checker = store.clone();
+    every(
+        budgets::SCOPED_CHECK_EVERY,
+        stopping.subscribe(),
+        move || {
+            let store = budget_checker.clone();
+            async move {
+                let now = chrono::Utc::now().timestamp_millis();
+                if let Err(e) = budgets::check_scoped(&store, now).await {
+                    tracing::error!(error = %e, "scoped budget check failed");
+                }
+            }
+        },
+    );
     let client = match webhooks::client(webhook_allow_private) {
         Ok(c) => c,
         Err(e) => {

@@ -6,6 +6,7 @@
 
 use shared::{AlertRuleInfo, DeliveryInfo, WebhookInfo};
 
+use super::dimensions::Arg;
 use super::{Backend, Store, StoreError};
 
 /// A rule as stored, with the ids the evaluator filters on.
@@ -58,8 +59,8 @@ pub(super) const ENQUEUE: &str =
     WHERE disabled_at IS NULL";
 
 const RULES: &str = "SELECT r.id, r.name, r.metric, p.name, m.name, r.op, r.threshold, \
-    r.window_minutes, r.min_requests, r.state, r.state_since, r.project_id, r.model_id \
-    FROM alert_rules r LEFT JOIN projects p ON p.id = r.project_id \
+    r.window_minutes, r.min_requests, r.state, r.state_since, r.project_id, r.model_id, \
+    r.scope_dim, r.scope_value FROM alert_rules r LEFT JOIN projects p ON p.id = r.project_id \
     LEFT JOIN models m ON m.id = r.model_id ORDER BY r.id";
 
 type RuleRow = (
@@ -76,6 +77,8 @@ type RuleRow = (
     i64,
     Option<i64>,
     Option<i64>,
+    Option<String>,
+    Option<String>,
 );
 
 type DeliveryRow = (
@@ -102,12 +105,15 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let r = &rule.info;
         let sql = "INSERT INTO alert_rules (name, metric, project_id, model_id, op, threshold, \
-                   window_minutes, min_requests, state, state_since, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ok', $9, $9) RETURNING id";
+                   window_minutes, min_requests, state, state_since, created_at, scope_dim, \
+                   scope_value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ok', $9, $9, $10, $11) \
+                   RETURNING id";
+        let scope = r.scope.as_ref();
+        let (dim, value) = (scope.map(|d| d.dim.param()), scope.map(|d| d.value.clone()));
         Ok(dispatch!(self, pool => sqlx::query_scalar(sql)
             .bind(&r.name).bind(&r.metric).bind(rule.project_id).bind(rule.model_id).bind(&r.op)
             .bind(r.threshold).bind(r.window_minutes).bind(r.min_requests).bind(now_ms)
-            .fetch_one(pool).await?))
+            .bind(&dim).bind(&value).fetch_one(pool).await?))
     }
 
     /// Deletes a rule and its history.
@@ -140,6 +146,7 @@ impl Store {
                     min_requests: r.8,
                     state: r.9,
                     state_since_ms: r.10,
+                    scope: super::dimensions::stored_scope(r.13, r.14),
                 },
                 project_id: r.11,
                 model_id: r.12,
@@ -155,46 +162,79 @@ impl Store {
         id.ok_or_else(|| StoreError::NotFound(format!("no model named {name:?} has been seen")))
     }
 
-    /// Requests and failed requests with a timestamp in `[start_ms, end_ms)`, of one project
-    /// and/or model (`None`: any).
+    /// `FROM events WHERE …` selecting the events of `rule`'s project, model and dimension
+    /// scope with a timestamp in `[start_ms, end_ms)`, and its bound values; `None` when no
+    /// event can match (a scope on an ingest key that no longer exists).
+    async fn window_events(
+        &self,
+        rule: &AlertRuleRow,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Option<(String, Vec<Arg>)>, StoreError> {
+        let mut sql = String::from("FROM events WHERE ts >= $1 AND ts < $2");
+        let mut args = vec![Arg::Int(start_ms), Arg::Int(end_ms)];
+        for (column, id) in [("project_id", rule.project_id), ("model_id", rule.model_id)] {
+            if let Some(id) = id {
+                args.push(Arg::Int(id));
+                sql.push_str(&format!(" AND {column} = ${}", args.len()));
+            }
+        }
+        if let Some(scope) = &rule.info.scope {
+            let keys = self.key_prefixes().await?;
+            let postgres = matches!(self.backend, Backend::Postgres(_));
+            let dims = std::slice::from_ref(scope);
+            match super::dimensions::dim_conditions(dims, &keys, postgres, "", true, &mut args) {
+                Some(conditions) => sql.push_str(&conditions),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some((sql, args)))
+    }
+
+    /// Requests and failed requests of `rule`'s scope with a timestamp in
+    /// `[start_ms, end_ms)`.
     pub async fn window_counts(
         &self,
-        project_id: Option<i64>,
-        model_id: Option<i64>,
+        rule: &AlertRuleRow,
         start_ms: i64,
         end_ms: i64,
     ) -> Result<(i64, i64), StoreError> {
-        let sql = "SELECT COUNT(*), CAST(COALESCE(SUM(is_error), 0) AS BIGINT) FROM events \
-                   WHERE ts >= $1 AND ts < $2 AND ($3 IS NULL OR project_id = $3) \
-                   AND ($4 IS NULL OR model_id = $4)";
-        Ok(dispatch!(self, pool => sqlx::query_as(sql)
-            .bind(start_ms).bind(end_ms).bind(project_id).bind(model_id)
-            .fetch_one(pool).await?))
+        let Some((from, args)) = self.window_events(rule, start_ms, end_ms).await? else {
+            return Ok((0, 0));
+        };
+        let sql = format!("SELECT COUNT(*), CAST(COALESCE(SUM(is_error), 0) AS BIGINT) {from}");
+        Ok(
+            dispatch!(self, pool => bind_args!(sqlx::query_as(&sql), args)
+            .fetch_one(pool).await?),
+        )
     }
 
     /// How many of the same events have a latency, and their 95th percentile latency (nearest
     /// rank; `None` when none has one).
     pub async fn window_p95(
         &self,
-        project_id: Option<i64>,
-        model_id: Option<i64>,
+        rule: &AlertRuleRow,
         start_ms: i64,
         end_ms: i64,
     ) -> Result<(i64, Option<i64>), StoreError> {
-        let scope = "FROM events WHERE ts >= $1 AND ts < $2 AND ($3 IS NULL OR project_id = $3) \
-                     AND ($4 IS NULL OR model_id = $4) AND latency_ms IS NOT NULL";
-        let count_sql = format!("SELECT COUNT(*) {scope}");
-        let n: i64 = dispatch!(self, pool => sqlx::query_scalar(&count_sql)
-            .bind(start_ms).bind(end_ms).bind(project_id).bind(model_id)
+        let Some((from, mut args)) = self.window_events(rule, start_ms, end_ms).await? else {
+            return Ok((0, None));
+        };
+        let from = format!("{from} AND latency_ms IS NOT NULL");
+        let count_sql = format!("SELECT COUNT(*) {from}");
+        let n: i64 = dispatch!(self, pool => bind_args!(sqlx::query_scalar(&count_sql), args.clone())
             .fetch_one(pool).await?);
         if n == 0 {
             return Ok((0, None));
         }
         // Nearest rank: the ceil(0.95 n)-th smallest.
         let rank = (n * 95 + 99) / 100;
-        let sql = format!("SELECT latency_ms {scope} ORDER BY latency_ms LIMIT 1 OFFSET $5");
-        let p95 = dispatch!(self, pool => sqlx::query_scalar(&sql)
-            .bind(start_ms).bind(end_ms).bind(project_id).bind(model_id).bind(rank - 1)
+        args.push(Arg::Int(rank - 1));
+        let sql = format!(
+            "SELECT latency_ms {from} ORDER BY latency_ms LIMIT 1 OFFSET ${}",
+            args.len()
+        );
+        let p95 = dispatch!(self, pool => bind_args!(sqlx::query_scalar(&sql), args)
             .fetch_optional(pool).await?);
         Ok((n, p95))
     }

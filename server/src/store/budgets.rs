@@ -16,6 +16,8 @@ pub struct BudgetRow {
     pub tz: String,
     /// Whole percentages, ascending.
     pub thresholds: Vec<i64>,
+    /// Only events of this dimension value count (e.g. `meta.team=search`).
+    pub scope: Option<shared::DimFilter>,
 }
 
 /// One recorded threshold crossing.
@@ -38,10 +40,12 @@ type Row = (
     String,
     String,
     String,
+    Option<String>,
+    Option<String>,
 );
 
 fn row(r: Row) -> BudgetRow {
-    let (id, project_id, project, amount_nanos, period, tz, thresholds) = r;
+    let (id, project_id, project, amount_nanos, period, tz, thresholds, scope_dim, scope_value) = r;
     BudgetRow {
         id,
         project_id,
@@ -53,11 +57,12 @@ fn row(r: Row) -> BudgetRow {
             .split(',')
             .filter_map(|t| t.trim().parse().ok())
             .collect(),
+        scope: super::dimensions::stored_scope(scope_dim, scope_value),
     }
 }
 
 const SELECT: &str = "SELECT b.id, b.project_id, p.name, b.amount_nanos, b.period, b.tz, \
-    b.thresholds FROM budgets b LEFT JOIN projects p ON p.id = b.project_id";
+    b.thresholds, b.scope_dim, b.scope_value FROM budgets b LEFT JOIN projects p ON p.id = b.project_id";
 
 impl Store {
     /// Stores a budget (already validated by the caller); answers its id.
@@ -68,13 +73,16 @@ impl Store {
         period: &str,
         tz: &str,
         thresholds: &[i64],
+        scope: Option<&shared::DimFilter>,
     ) -> Result<i64, StoreError> {
         let sql = "INSERT INTO budgets (project_id, amount_nanos, period, tz, thresholds, \
-                   created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+                   created_at, scope_dim, scope_value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                   RETURNING id";
         let list: Vec<String> = thresholds.iter().map(|t| t.to_string()).collect();
+        let (dim, value) = (scope.map(|d| d.dim.param()), scope.map(|d| d.value.clone()));
         Ok(dispatch!(self, pool => sqlx::query_scalar(sql)
             .bind(project_id).bind(amount_nanos).bind(period).bind(tz).bind(list.join(","))
-            .bind(now_ms()).fetch_one(pool).await?))
+            .bind(now_ms()).bind(&dim).bind(&value).fetch_one(pool).await?))
     }
 
     /// Every budget, organisation-wide first.

@@ -84,6 +84,17 @@ pub trait EventSink: Send + 'static {
     fn add(&mut self, e: &ScannedEvent<'_>);
 }
 
+/// A budget's or rule's dimension scope from its stored columns (`scope_dim`, `scope_value`).
+pub(super) fn stored_scope(
+    dim: Option<String>,
+    value: Option<String>,
+) -> Option<shared::DimFilter> {
+    Some(shared::DimFilter {
+        dim: Dimension::parse(&dim?)?,
+        value: value?,
+    })
+}
+
 /// A value bound to a read's SQL.
 #[derive(Clone, Debug)]
 pub(super) enum Arg {

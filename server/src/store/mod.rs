@@ -79,6 +79,20 @@ pub enum Backend {
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is in use.
+/// `q` with every [`dimensions::Arg`] of `args` bound in order.
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                $crate::store::dimensions::Arg::Int(i) => q.bind(i),
+                $crate::store::dimensions::Arg::Text(t) => q.bind(t),
+            };
+        }
+        q
+    }};
+}
+
 macro_rules! dispatch {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.backend {
