@@ -88,11 +88,18 @@ pub fn BreakdownPanel(
                     q.dims.push(DimFilter { dim: d, value: r.value.clone() });
                     url_with_by(&q, &b.by)
                 });
+                let profile = (dim == Some(Dimension::User)).then(|| {
+                    let mut q = q.clone();
+                    q.dims = vec![DimFilter { dim: Dimension::User, value: r.value.clone() }];
+                    (crate::filters::url_at(crate::end_user::PATH, &q), format!("Page of end user {}", r.value))
+                });
                 Row {
                     name: r.value.clone(),
                     detail: None,
                     price: None,
                     link,
+                    profile,
+                    p95_ms: r.p95_latency_ms,
                     stats: r.stats(total),
                 }
             }).collect();
@@ -102,6 +109,8 @@ pub fn BreakdownPanel(
                     detail: None,
                     price: None,
                     link: None,
+                    profile: None,
+                    p95_ms: b.other.p95_latency_ms,
                     stats: b.other.stats(total),
                 });
             }

@@ -98,8 +98,13 @@ pub fn encode(s: &str) -> String {
     out
 }
 
-/// The URL of a query (the inverse of [`query_from_params`]).
+/// The dashboard's URL of a query (the inverse of [`query_from_params`]).
 pub fn url_of(q: &UsageQuery) -> String {
+    url_at("/", q)
+}
+
+/// The URL of a query on the page at `path`.
+pub fn url_at(path: &str, q: &UsageQuery) -> String {
     let mut parts = Vec::new();
     match &q.range {
         DateRange::Preset(p) => parts.push(format!("period={}", p.label())),
@@ -116,7 +121,7 @@ pub fn url_of(q: &UsageQuery) -> String {
         parts.push(format!("project={}", encode(&q.projects.join(","))));
     }
     parts.extend(dim_params(q));
-    format!("/?{}", parts.join("&"))
+    format!("{path}?{}", parts.join("&"))
 }
 
 /// The REST API's query string for a query (`period=…&tz=…&model=…&projectId=…`).
@@ -282,14 +287,16 @@ pub fn validate_range(start: &str, end: &str, today: &str) -> Result<(), String>
     Ok(())
 }
 
-/// Range buttons, custom dates, model/project/time-zone pickers, Apply and Reset.
+/// Range buttons, custom dates, model/project/time-zone pickers, Apply and Reset, for the
+/// page at `path` (the dashboard, or an end user's page, whose Reset keeps the end user).
 #[component]
 pub fn FilterBar(
     query: Memo<UsageQuery>,
     options: Resource<Result<FilterOptions, ServerFnError>>,
+    #[prop(default = "/")] path: &'static str,
 ) -> impl IntoView {
     let navigate = use_navigate();
-    let go = move |q: UsageQuery| navigate(&url_of(&q), Default::default());
+    let go = move |q: UsageQuery| navigate(&url_at(path, &q), Default::default());
     let start = RwSignal::new(String::new());
     let end = RwSignal::new(String::new());
     let models = RwSignal::new(Vec::<String>::new());
@@ -373,8 +380,10 @@ pub fn FilterBar(
         start.set(String::new());
         end.set(String::new());
         problem.set(None);
+        let q = query.get_untracked();
         go_reset(UsageQuery {
-            tz: query.get_untracked().tz,
+            tz: q.tz,
+            dims: if path == "/" { Vec::new() } else { q.dims },
             ..Default::default()
         });
     };

@@ -8,6 +8,7 @@ mod admin;
 pub mod api;
 mod breakdown;
 mod charts;
+mod end_user;
 mod export;
 mod filters;
 
@@ -76,6 +77,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                 <Route path=StaticSegment("") view=Dashboard/>
                 <Route path=StaticSegment("admin") view=admin::AdminPage/>
+                <Route path=StaticSegment("user") view=end_user::EndUserPage/>
             </Routes>
         </Router>
     }
@@ -642,6 +644,10 @@ struct Row {
     price: Option<String>,
     /// Where the name links to (a breakdown's value filters the page by it).
     link: Option<String>,
+    /// An end user's own page, linked beside the name: its URL and its link's label.
+    profile: Option<(String, String)>,
+    /// The 95th percentile latency, where the table shows one.
+    p95_ms: Option<f64>,
     stats: BreakdownStats,
 }
 
@@ -652,6 +658,8 @@ impl From<ModelUsage> for Row {
             name: m.model,
             detail: m.provider,
             link: None,
+            profile: None,
+            p95_ms: None,
             stats: m.stats,
         }
     }
@@ -664,6 +672,8 @@ impl From<ProjectUsage> for Row {
             detail: None,
             price: None,
             link: None,
+            profile: None,
+            p95_ms: None,
             stats: p.stats,
         }
     }
@@ -762,6 +772,7 @@ enum SortBy {
     Cost,
     Tokens,
     Latency,
+    P95,
     ErrorRate,
 }
 
@@ -772,6 +783,8 @@ fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoView {
         return view! { <p class="empty">"No requests in this range."</p> }.into_any();
     }
     let sort = RwSignal::new((SortBy::Requests, true));
+    // A p95 column where the rows have one (the Breakdown panel's values).
+    let with_p95 = rows.iter().any(|r| r.p95_ms.is_some());
     let sorted = move || {
         let (by, desc) = sort.get();
         let mut r = rows.clone();
@@ -782,6 +795,7 @@ fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoView {
                 SortBy::Cost => a.stats.cost_nanos.cmp(&b.stats.cost_nanos),
                 SortBy::Tokens => tokens(&a.stats).cmp(&tokens(&b.stats)),
                 SortBy::Latency => latency(&a.stats).total_cmp(&latency(&b.stats)),
+                SortBy::P95 => (a.p95_ms.unwrap_or(0.0)).total_cmp(&b.p95_ms.unwrap_or(0.0)),
                 SortBy::ErrorRate => a.stats.error_rate.total_cmp(&b.stats.error_rate),
             };
             if desc {
@@ -815,10 +829,11 @@ fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoView {
                     {header(SortBy::Cost, "Cost", true)}
                     {header(SortBy::Tokens, "Tokens", true)}
                     {header(SortBy::Latency, "Avg latency", true)}
+                    {with_p95.then(|| header(SortBy::P95, "p95 latency", true))}
                     {header(SortBy::ErrorRate, "Error rate", true)}
                 </tr></thead>
                 <tbody>
-                    {move || sorted().into_iter().map(|Row { name, detail, price, link, stats: s }| view! {
+                    {move || sorted().into_iter().map(|Row { name, detail, price, link, profile, p95_ms, stats: s }| view! {
                         <tr>
                             <th scope="row">
                                 {match link {
@@ -826,12 +841,14 @@ fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoView {
                                     None => view! { <span class="name">{name}</span> }.into_any(),
                                 }}
                                 {detail.map(|d| view! { <small class="provider">{d}</small> })}
+                                {profile.map(|(href, label)| view! { <a class="profile" href=href aria-label=label>"user page"</a> })}
                                 {price.map(|p| view! { <small class="price-source">{p}</small> })}
                             </th>
                             <td class="num">{format_count(s.requests)}<span class="share">{format!("{:.1} %", s.request_share)}</span></td>
                             <td class="num">{format_usd(s.cost_nanos)}<span class="share">{format!("{:.1} %", s.cost_share)}</span></td>
                             <td class="num">{format_count(tokens(&s))}</td>
                             <td class="num">{ms(s.average_response_time_ms)}</td>
+                            {with_p95.then(|| view! { <td class="num">{ms(p95_ms)}</td> })}
                             <td class="num">{format!("{:.2} %", s.error_rate)}</td>
                         </tr>
                     }).collect_view()}
