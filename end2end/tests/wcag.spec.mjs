@@ -64,6 +64,12 @@ test('by keyboard alone: change the range, sort a table, filter by a breakdown v
   await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}`);
   await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('total-requests')).toContainText('12');
+  // Live off (Space on the checkbox): a live update re-renders the tables and would take the
+  // focus away from the link below.
+  const live = page.getByRole('checkbox', { name: 'Live' });
+  await live.focus();
+  await page.keyboard.press('Space');
+  await expect(live).not.toBeChecked();
 
   // Focus the 24h range button and press Enter.
   await page.getByRole('button', { name: '24h' }).focus();
@@ -80,8 +86,10 @@ test('by keyboard alone: change the range, sort a table, filter by a breakdown v
 
   // Tab reaches a breakdown value; Enter filters the page by it.
   const value = page.getByTestId('value-table').getByRole('link', { name: 'kb-odd', exact: true });
-  await value.focus();
-  await expect(value).toBeFocused();
+  await expect(async () => {
+    await value.focus();
+    await expect(value).toBeFocused({ timeout: 500 });
+  }).toPass();
   await page.keyboard.press('Enter');
   await expect(page).toHaveURL(/user=kb-odd/);
   await expect(page.getByTestId('total-requests').locator('.value')).toHaveText('6');
