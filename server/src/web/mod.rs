@@ -1,6 +1,7 @@
 //! The web layer: the one router (every route and layer) and the server's start-up, with the
 //! handlers of each surface in its own file. Nothing below `web` knows about HTTP.
 
+pub mod assets;
 mod compress;
 pub mod error;
 pub mod ingest;
@@ -28,12 +29,16 @@ pub use state::AppState;
 use crate::Config;
 
 /// Leptos settings from cargo-leptos' environment variables, with defaults that match
-/// `[workspace.metadata.leptos]` so the binary also runs on its own.
+/// `[workspace.metadata.leptos]` so the binary also runs on its own. A binary with its site
+/// embedded names the app's files with their content hash.
 pub fn leptos_options() -> LeptosOptions {
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
     let addr = env("LEPTOS_SITE_ADDR", "127.0.0.1:3000");
     LeptosOptions::builder()
-        .output_name(env("LEPTOS_OUTPUT_NAME", "usage-analytics"))
+        .output_name(assets::output_name(&env(
+            "LEPTOS_OUTPUT_NAME",
+            "usage-analytics",
+        )))
         .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
         .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
         .site_addr(
@@ -90,9 +95,17 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .fallback({
+            let files = leptos_axum::file_and_error_handler::<AppState, _>(app::shell);
+            move |uri: axum::http::Uri,
+                  state: axum::extract::State<AppState>,
+                  req: axum::extract::Request| async move {
+                match assets::response(&req) {
+                    Some(res) => res,
+                    None => files(uri, state, req).await,
+                }
+            }
+        })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::guard,

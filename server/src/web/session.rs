@@ -230,6 +230,8 @@ fn html_escape(s: &str) -> String {
 
 /// The log-in page, optionally with a message.
 fn login_page(next: &str, email: &str, message: Option<&str>) -> Html<String> {
+    // The stylesheet under the name the dashboard uses (content-hashed when embedded).
+    let css = super::assets::output_name("usage-analytics");
     let message = message
         .map(|m| {
             format!(
@@ -241,7 +243,7 @@ fn login_page(next: &str, email: &str, message: Option<&str>) -> Html<String> {
     Html(format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · usage-analytics</title><link rel="stylesheet" href="/pkg/usage-analytics.css"></head>
+<title>Sign in · usage-analytics</title><link rel="stylesheet" href="/pkg/{css}.css"></head>
 <body><main class="login">
 <h1>usage-analytics</h1>
 <form method="post" action="/login" class="login-form">
