@@ -27,4 +27,5 @@ strip "$out/usage-analytics"
 cp README.md LICENSE docs/DEPLOY.md "$out/"
 python3 scripts/third-party-notices.py > "$out/THIRD-PARTY-NOTICES.txt"
 tar -C dist -czf "dist/$name.tar.gz" "$name"
+echo "$name" > dist/latest
 say "built dist/$name.tar.gz ($(du -h "dist/$name.tar.gz" | cut -f1)); binary $(du -h "$out/usage-analytics" | cut -f1)"

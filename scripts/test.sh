@@ -78,4 +78,12 @@ export LEPTOS_SITE_ADDR="127.0.0.1:$port" BASE_URL="http://127.0.0.1:$port"
 # The webhook spec's receiver listens on loopback, which webhooks reach only when allowed.
 export UA_WEBHOOK_ALLOW_PRIVATE=1
 cargo leptos end-to-end --release
+
+say "the release: its tarball's binary, copied alone into an empty directory"
+scripts/release.sh
+unpacked="$e2e_dir/release"
+mkdir -p "$unpacked"
+tar -xzf "dist/$(cat dist/latest).tar.gz" -C "$unpacked"
+(cd end2end && UA_RELEASE_BINARY="$unpacked/$(cat ../dist/latest)/usage-analytics" \
+  npx playwright test -c release.config.mjs)
 say "all tests passed"

@@ -77,7 +77,7 @@ const INGEST_PATHS: [&str; 2] = ["/api/v1/events", "/v1/traces"];
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/healthz" | "/readyz" | "/metrics" | "/login" | "/favicon.ico"
+        "/healthz" | "/readyz" | "/metrics" | "/login" | "/favicon.ico" | "/favicon.svg"
     ) || INGEST_PATHS.contains(&path)
         || path.starts_with("/pkg/")
 }
