@@ -765,6 +765,25 @@ async fn an_end_user_is_erased_and_ids_can_be_stored_hashed(db: Db) {
         ]
     );
     assert_eq!(stored_totals(&app.store).await, before, "totals unchanged");
+    // Breakdowns show the erased user's numbers under "(erased)", and a filter on the old id
+    // finds nothing.
+    let range = "startDate=2025-01-10&endDate=2025-01-10&tz=UTC";
+    let (status, b) = app
+        .get_json(&format!("/api/v1/usage/breakdown?by=user&{range}"))
+        .await;
+    assert_eq!(status, 200, "{b}");
+    let rows: Vec<(String, i64)> = (b["rows"].as_array().unwrap().iter())
+        .map(|r| (r["value"].as_str().unwrap().to_string(), r["requests"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        rows,
+        [("(erased)".to_string(), 2), ("bob@example.com".to_string(), 1)]
+    );
+    assert_eq!(b["total"]["requests"], 3);
+    let (_, alice) = app
+        .get_json(&format!("/api/v1/usage/summary?user=alice%40example.com&{range}"))
+        .await;
+    assert_eq!(alice["totalRequests"], 0, "{alice}");
     let audit = app.store.audit_log(10).await.unwrap();
     assert!(audit.iter().any(|a| a.action == "end_user.erase"));
     assert!(audit.iter().all(|a| !a.detail.contains("alice")));
