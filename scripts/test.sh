@@ -79,6 +79,17 @@ export LEPTOS_SITE_ADDR="127.0.0.1:$port" BASE_URL="http://127.0.0.1:$port"
 export UA_WEBHOOK_ALLOW_PRIVATE=1
 cargo leptos end-to-end --release
 
+# The wasm bundle's size budget (gzip -9 bytes). Issue 32's target is 350 KB; until it is
+# reached this holds the figure reached (843,561 bytes on 2026-12-07), so that a change
+# cannot grow the bundle unnoticed: raise it only on purpose, and say why in the commit.
+wasm_budget=860000
+wasm_gzip=$(gzip -9 -c target/site/pkg/usage-analytics.wasm | wc -c)
+say "wasm bundle: $wasm_gzip bytes gzipped (budget $wasm_budget)"
+if (( wasm_gzip > wasm_budget )); then
+  echo "the wasm bundle grew past its budget: $wasm_gzip > $wasm_budget bytes gzipped" >&2
+  exit 1
+fi
+
 say "the release: its tarball's binary, copied alone into an empty directory"
 scripts/release.sh
 unpacked="$e2e_dir/release"

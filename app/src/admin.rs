@@ -127,6 +127,65 @@ fn scope(projects: &Option<Vec<String>>) -> String {
         .unwrap_or_else(|| "all projects".into())
 }
 
+/// A destructive action on one row, asked twice: the first button arms it ("Revoke"), then
+/// "Yes, revoke key ua_…" submits the row's form and "Cancel" steps back. The question takes
+/// the focus, so a keyboard user answers it next.
+#[component]
+fn Confirm(verb: &'static str, what: String) -> impl IntoView {
+    let armed = RwSignal::new(false);
+    let yes = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if armed.get() {
+            if let Some(b) = yes.get() {
+                let _ = b.focus();
+            }
+        }
+    });
+    let ask = format!("{verb} {what}");
+    let confirm = format!("Yes, {} {what}", verb.to_lowercase());
+    view! {
+        <Show when=move || armed.get() fallback=move || view! {
+            <button type="button" class="danger" aria-label=ask.clone()
+                on:click=move |_| armed.set(true)>{verb}</button>
+        }>
+            <button type="submit" class="danger" node_ref=yes>{confirm.clone()}</button>
+            <button type="button" on:click=move |_| armed.set(false)>"Cancel"</button>
+        </Show>
+    }
+}
+
+/// Ticks for the projects a user or token may see (none ticked: all), sent as the form's
+/// `projects` field ("A, B") the admin functions read.
+#[component]
+fn ProjectPicker(overview: Overview) -> impl IntoView {
+    let chosen = RwSignal::new(Vec::<String>::new());
+    view! {
+        <fieldset class="project-picker">
+            <legend>"Only projects (none ticked: all)"</legend>
+            <input type="hidden" name="projects" prop:value=move || chosen.get().join(", ")/>
+            {lists_with(overview, move |o| {
+                o.projects.into_iter().map(|p| {
+                    let name = p.name.clone();
+                    view! {
+                        <label class="pick">
+                            <input type="checkbox" on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                chosen.update(|c| {
+                                    c.retain(|x| x != &name);
+                                    if on {
+                                        c.push(name.clone());
+                                    }
+                                });
+                            }/>
+                            {p.name}
+                        </label>
+                    }
+                }).collect_view().into_any()
+            })}
+        </fieldset>
+    }
+}
+
 /// The overview's lists as `render` draws them, once loaded.
 fn lists_with(
     overview: Overview,
@@ -228,13 +287,23 @@ pub fn AdminPage() -> impl IntoView {
 
             <section class="panel" aria-labelledby="keys-title">
                 <h2 id="keys-title">"Ingest keys"</h2>
-                {lists(|o| view! {
-                    <table class="admin-table" tabindex="0">
-                        <thead><tr><th>"Prefix"</th><th>"Project"</th><th>"Created"</th><th>"State"</th></tr></thead>
+                {lists_with(overview, move |o| view! {
+                    <table class="admin-table" tabindex="0" data-testid="key-list">
+                        <thead><tr><th>"Prefix"</th><th>"Project"</th><th>"Created"</th><th>"State"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                         <tbody>
-                            {o.keys.into_iter().map(|k| view! {
-                                <tr><td><code>{k.prefix}</code></td><td>{k.project}</td>
-                                <td>{format_utc_ms(k.created_at_ms)}</td><td>{state(k.revoked_at_ms)}</td></tr>
+                            {o.keys.into_iter().map(|k| {
+                                let active = k.revoked_at_ms.is_none();
+                                let prefix = k.prefix.clone();
+                                view! {
+                                    <tr><td><code>{k.prefix}</code></td><td>{k.project}</td>
+                                    <td>{format_utc_ms(k.created_at_ms)}</td><td>{state(k.revoked_at_ms)}</td>
+                                    <td>{active.then(|| view! {
+                                        <ActionForm action=revoke_key attr:class="row-form">
+                                            <input type="hidden" name="prefix" value=prefix.clone()/>
+                                            <Confirm verb="Revoke" what=format!("key {prefix}")/>
+                                        </ActionForm>
+                                    })}</td></tr>
+                                }
                             }).collect_view()}
                         </tbody>
                     </table>
@@ -244,10 +313,6 @@ pub fn AdminPage() -> impl IntoView {
                     <button type="submit">"Create ingest key"</button>
                 </ActionForm>
                 {move || outcome(create_key.value().get(), "ingest key")}
-                <ActionForm action=revoke_key attr:class="inline-form">
-                    <label>"Key prefix" <input name="prefix" required placeholder="ua_…"/></label>
-                    <button type="submit" class="danger">"Revoke key"</button>
-                </ActionForm>
                 {move || outcome(revoke_key.value().get(), "key")}
             </section>
 
@@ -285,13 +350,23 @@ pub fn AdminPage() -> impl IntoView {
 
             <section class="panel" aria-labelledby="users-title">
                 <h2 id="users-title">"Users"</h2>
-                {lists(|o| view! {
-                    <table class="admin-table" tabindex="0">
-                        <thead><tr><th>"Email"</th><th>"Role"</th><th>"Sees"</th><th>"State"</th></tr></thead>
+                {lists_with(overview, move |o| view! {
+                    <table class="admin-table" tabindex="0" data-testid="user-list">
+                        <thead><tr><th>"Email"</th><th>"Role"</th><th>"Sees"</th><th>"State"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                         <tbody>
-                            {o.users.into_iter().map(|u| view! {
-                                <tr><td>{u.email}</td><td>{u.role.as_str()}</td><td>{scope(&u.projects)}</td>
-                                <td>{if u.disabled { "disabled" } else { "active" }}</td></tr>
+                            {o.users.into_iter().map(|u| {
+                                let email = u.email.clone();
+                                let active = !u.disabled;
+                                view! {
+                                    <tr><td>{u.email}</td><td>{u.role.as_str()}</td><td>{scope(&u.projects)}</td>
+                                    <td>{if u.disabled { "disabled" } else { "active" }}</td>
+                                    <td>{active.then(|| view! {
+                                        <ActionForm action=disable_user attr:class="row-form">
+                                            <input type="hidden" name="email" value=email.clone()/>
+                                            <Confirm verb="Disable" what=format!("user {email}")/>
+                                        </ActionForm>
+                                    })}</td></tr>
+                                }
                             }).collect_view()}
                         </tbody>
                     </table>
@@ -302,40 +377,42 @@ pub fn AdminPage() -> impl IntoView {
                     <label>"Role"
                         <select name="role"><option value="viewer">"viewer"</option><option value="admin">"admin"</option></select>
                     </label>
-                    <label>"Only projects" <input name="projects" placeholder="all (or: A, B)"/></label>
+                    <ProjectPicker overview/>
                     <button type="submit">"Create user"</button>
                 </ActionForm>
                 {move || outcome(create_user.value().get(), "user")}
-                <ActionForm action=disable_user attr:class="inline-form">
-                    <label>"Email" <input name="email" type="email" required/></label>
-                    <button type="submit" class="danger">"Disable user"</button>
-                </ActionForm>
                 {move || outcome(disable_user.value().get(), "user")}
             </section>
 
             <section class="panel" aria-labelledby="tokens-title">
                 <h2 id="tokens-title">"Read API tokens"</h2>
-                {lists(|o| view! {
-                    <table class="admin-table" tabindex="0">
-                        <thead><tr><th>"Prefix"</th><th>"Name"</th><th>"Sees"</th><th>"Created by"</th><th>"State"</th></tr></thead>
+                {lists_with(overview, move |o| view! {
+                    <table class="admin-table" tabindex="0" data-testid="token-list">
+                        <thead><tr><th>"Prefix"</th><th>"Name"</th><th>"Sees"</th><th>"Created by"</th><th>"State"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                         <tbody>
-                            {o.tokens.into_iter().map(|t| view! {
-                                <tr><td><code>{t.prefix}</code></td><td>{t.name}</td><td>{scope(&t.projects)}</td>
-                                <td>{t.created_by}</td><td>{state(t.revoked_at_ms)}</td></tr>
+                            {o.tokens.into_iter().map(|t| {
+                                let active = t.revoked_at_ms.is_none();
+                                let prefix = t.prefix.clone();
+                                view! {
+                                    <tr><td><code>{t.prefix}</code></td><td>{t.name}</td><td>{scope(&t.projects)}</td>
+                                    <td>{t.created_by}</td><td>{state(t.revoked_at_ms)}</td>
+                                    <td>{active.then(|| view! {
+                                        <ActionForm action=revoke_token attr:class="row-form">
+                                            <input type="hidden" name="prefix" value=prefix.clone()/>
+                                            <Confirm verb="Revoke" what=format!("token {prefix}")/>
+                                        </ActionForm>
+                                    })}</td></tr>
+                                }
                             }).collect_view()}
                         </tbody>
                     </table>
                 }.into_any())}
                 <ActionForm action=create_token attr:class="inline-form">
                     <label>"Name" <input name="name" required maxlength="200"/></label>
-                    <label>"Only projects" <input name="projects" placeholder="all (or: A, B)"/></label>
+                    <ProjectPicker overview/>
                     <button type="submit">"Create token"</button>
                 </ActionForm>
                 {move || outcome(create_token.value().get(), "token")}
-                <ActionForm action=revoke_token attr:class="inline-form">
-                    <label>"Token prefix" <input name="prefix" required placeholder="uat_…"/></label>
-                    <button type="submit" class="danger">"Revoke token"</button>
-                </ActionForm>
                 {move || outcome(revoke_token.value().get(), "token")}
             </section>
 
@@ -363,13 +440,21 @@ pub fn AdminPage() -> impl IntoView {
             <section class="panel wide" aria-labelledby="rules-title">
                 <h2 id="rules-title">"Metric alerts"</h2>
                 <p class="muted">"Checked every minute over the last window of events; each change (firing, resolved) is notified once to every webhook."</p>
-                {lists(|o| view! {
+                {lists_with(overview, move |o| view! {
                     <table class="admin-table" tabindex="0" data-testid="rule-list">
-                        <thead><tr><th>"#"</th><th>"Name"</th><th>"Condition"</th><th>"State"</th></tr></thead>
+                        <thead><tr><th>"#"</th><th>"Name"</th><th>"Condition"</th><th>"State"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                         <tbody>
-                            {o.alert_rules.into_iter().map(|r| view! {
-                                <tr><td>{r.id}</td><td>{r.name.clone()}</td><td>{r.describe()}</td>
-                                <td>{format!("{} since {}", r.state, format_utc_ms(r.state_since_ms))}</td></tr>
+                            {o.alert_rules.into_iter().map(|r| {
+                                let id = r.id.to_string();
+                                let what = format!("rule {} ({})", r.id, r.name);
+                                view! {
+                                    <tr><td>{r.id}</td><td>{r.name.clone()}</td><td>{r.describe()}</td>
+                                    <td>{format!("{} since {}", r.state, format_utc_ms(r.state_since_ms))}</td>
+                                    <td><ActionForm action=delete_rule attr:class="row-form">
+                                        <input type="hidden" name="id" value=id/>
+                                        <Confirm verb="Delete" what/>
+                                    </ActionForm></td></tr>
+                                }
                             }).collect_view()}
                         </tbody>
                     </table>
@@ -395,10 +480,6 @@ pub fn AdminPage() -> impl IntoView {
                     <button type="submit">"Create rule"</button>
                 </ActionForm>
                 {move || outcome(create_rule.value().get(), "rule")}
-                <ActionForm action=delete_rule attr:class="inline-form">
-                    <label>"Rule #" <input name="id" required inputmode="numeric"/></label>
-                    <button type="submit" class="danger">"Delete rule"</button>
-                </ActionForm>
                 {move || outcome(delete_rule.value().get(), "rule")}
             </section>
 
@@ -421,8 +502,8 @@ pub fn AdminPage() -> impl IntoView {
                                                 <button type="submit">"Send test"</button>
                                             </ActionForm>
                                             <ActionForm action=disable_webhook attr:class="row-form">
-                                                <input type="hidden" name="id" value=id2/>
-                                                <button type="submit" class="danger">"Disable"</button>
+                                                <input type="hidden" name="id" value=id2.clone()/>
+                                                <Confirm verb="Disable" what=format!("webhook {id2}")/>
                                             </ActionForm>
                                         })}</td></tr>
                                     }

@@ -34,12 +34,12 @@ test('an admin sets up a project, a key and a limited viewer from the admin page
 
   const email = `limited-${Date.now()}@example.com`;
   const users = page.locator('section', { has: page.getByRole('heading', { name: 'Users', exact: true }) });
-  const create = users.locator('form').first();
+  const create = users.locator('form', { has: page.getByRole('button', { name: 'Create user' }) });
   await create.getByLabel('Email').fill(email);
   await create.getByLabel('Password').fill('limited-password-1');
-  await create.getByLabel('Only projects').fill(project);
+  await create.getByRole('checkbox', { name: project, exact: true }).check();
   await create.getByRole('button', { name: 'Create user' }).click();
-  await expect(users.getByRole('cell', { name: email })).toBeVisible();
+  await expect(users.getByRole('cell', { name: email, exact: true })).toBeVisible();
 
   // A bad price is refused with the reason, nothing is saved.
   const prices = page.locator('section', { has: page.getByRole('heading', { name: /^Prices/ }) });

@@ -94,3 +94,23 @@ test('by keyboard alone: change the range, sort a table, filter by a breakdown v
   await expect(page).toHaveURL(/user=kb-odd/);
   await expect(page.getByTestId('total-requests').locator('.value')).toHaveText('6');
 });
+
+test('by keyboard alone: revoke a key with its confirmation, and the key stops working', async ({ page, request }) => {
+  const project = `Revoke ${Date.now()}`;
+  const key = projectWithKey(project);
+  await sendEvents(request, key, [{ timestamp: new Date().toISOString(), model: 'kb-revoke', input_tokens: 1, output_tokens: 1 }]);
+  await page.goto('/admin');
+  await page.locator('html[data-hydrated]').waitFor();
+  const row = page.getByTestId('key-list').getByRole('row').filter({ hasText: project });
+  await expect(row).toContainText('active');
+  const ask = row.getByRole('button', { name: /^Revoke key ua_/ });
+  await ask.focus();
+  await page.keyboard.press('Enter');
+  // The question takes the focus; Cancel would step back.
+  const yes = row.getByRole('button', { name: /^Yes, revoke key ua_/ });
+  await expect(yes).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(row).toContainText('revoked');
+  const res = await request.post('/api/v1/events', { headers: { Authorization: `Bearer ${key}` }, data: [] });
+  expect(res.status()).toBe(401);
+});

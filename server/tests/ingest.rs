@@ -773,15 +773,25 @@ async fn an_end_user_is_erased_and_ids_can_be_stored_hashed(db: Db) {
         .await;
     assert_eq!(status, 200, "{b}");
     let rows: Vec<(String, i64)> = (b["rows"].as_array().unwrap().iter())
-        .map(|r| (r["value"].as_str().unwrap().to_string(), r["requests"].as_i64().unwrap()))
+        .map(|r| {
+            (
+                r["value"].as_str().unwrap().to_string(),
+                r["requests"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         rows,
-        [("(erased)".to_string(), 2), ("bob@example.com".to_string(), 1)]
+        [
+            ("(erased)".to_string(), 2),
+            ("bob@example.com".to_string(), 1)
+        ]
     );
     assert_eq!(b["total"]["requests"], 3);
     let (_, alice) = app
-        .get_json(&format!("/api/v1/usage/summary?user=alice%40example.com&{range}"))
+        .get_json(&format!(
+            "/api/v1/usage/summary?user=alice%40example.com&{range}"
+        ))
         .await;
     assert_eq!(alice["totalRequests"], 0, "{alice}");
     let audit = app.store.audit_log(10).await.unwrap();
