@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use shared::{
-    format_count, format_usd, Breakdown, DimFilter, Dimension, FilterOptions, UsageQuery,
+    format_count, format_usd, Breakdown, DimFilter, Dimension, FilterOptions, Section, UsageQuery,
 };
 
 use crate::charts::{fmt_usd, Bar, BarChart};
@@ -27,9 +27,24 @@ pub fn by_from_url() -> Memo<String> {
     })
 }
 
-/// The URL of `q` showing the breakdown by `by`.
-fn url_with_by(q: &UsageQuery, by: &str) -> String {
-    format!("{}&by={}", url_of(q), crate::filters::encode(by))
+/// The URL of `q` showing the breakdown by `by`, in dashboard section `section`.
+fn url_with_by(q: &UsageQuery, by: &str, section: Section) -> String {
+    let mut url = format!("{}&by={}", url_of(q), crate::filters::encode(by));
+    if section != Section::All {
+        url.push_str(&format!("&section={}", section.name()));
+    }
+    url
+}
+
+/// The dashboard section named by `section=` in the URL (every panel when none).
+pub fn section_from_url() -> Memo<Section> {
+    let params = use_query_map();
+    Memo::new(move |_| {
+        params
+            .with(|p| p.get("section"))
+            .and_then(|s| Section::parse(&s))
+            .unwrap_or(Section::All)
+    })
 }
 
 /// The Breakdown panel's body: the dimension picker and the table of values.
@@ -37,6 +52,7 @@ fn url_with_by(q: &UsageQuery, by: &str) -> String {
 pub fn BreakdownPanel(
     query: Memo<UsageQuery>,
     by: Memo<String>,
+    section: Memo<Section>,
     options: Resource<Result<FilterOptions, ServerFnError>>,
     data: Resource<Result<Breakdown, ServerFnError>>,
 ) -> impl IntoView {
@@ -44,7 +60,7 @@ pub fn BreakdownPanel(
     let pick = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
         navigate(
-            &url_with_by(&query.get_untracked(), &value),
+            &url_with_by(&query.get_untracked(), &value, section.get_untracked()),
             Default::default(),
         );
     };
@@ -86,7 +102,7 @@ pub fn BreakdownPanel(
                     let mut q = q.clone();
                     q.dims.retain(|f| f.dim != d);
                     q.dims.push(DimFilter { dim: d, value: r.value.clone() });
-                    url_with_by(&q, &b.by)
+                    url_with_by(&q, &b.by, section.get_untracked())
                 });
                 let profile = (dim == Some(Dimension::User)).then(|| {
                     let mut q = q.clone();
@@ -160,7 +176,11 @@ fn daily_charts(b: &Breakdown) -> impl IntoView {
 
 /// The page's dimension filters, each a link that removes it.
 #[component]
-pub fn DimensionFilters(query: Memo<UsageQuery>, by: Memo<String>) -> impl IntoView {
+pub fn DimensionFilters(
+    query: Memo<UsageQuery>,
+    by: Memo<String>,
+    section: Memo<Section>,
+) -> impl IntoView {
     move || {
         let q = query.get();
         (!q.dims.is_empty()).then(|| {
@@ -169,7 +189,7 @@ pub fn DimensionFilters(query: Memo<UsageQuery>, by: Memo<String>) -> impl IntoV
                     {q.dims.iter().map(|f| {
                         let mut without = q.clone();
                         without.dims.retain(|d| d.dim != f.dim);
-                        let href = url_with_by(&without, &by.get());
+                        let href = url_with_by(&without, &by.get(), section.get());
                         let text = format!("{} = {}", f.dim.label(), f.value);
                         let remove = format!("Remove the filter {text}");
                         view! {

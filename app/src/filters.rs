@@ -296,7 +296,18 @@ pub fn FilterBar(
     #[prop(default = "/")] path: &'static str,
 ) -> impl IntoView {
     let navigate = use_navigate();
-    let go = move |q: UsageQuery| navigate(&url_at(path, &q), Default::default());
+    // The page's own parameters (the breakdown's dimension, the section) stay when a filter
+    // changes.
+    let page = use_query_map();
+    let go = move |q: UsageQuery| {
+        let mut url = url_at(path, &q);
+        for name in ["by", "section"] {
+            if let Some(v) = page.with_untracked(|p| p.get(name)) {
+                url.push_str(&format!("&{name}={}", encode(&v)));
+            }
+        }
+        navigate(&url, Default::default())
+    };
     let start = RwSignal::new(String::new());
     let end = RwSignal::new(String::new());
     let models = RwSignal::new(Vec::<String>::new());

@@ -20,7 +20,7 @@ use leptos_router::StaticSegment;
 use serde::{de::DeserializeOwned, Serialize};
 use shared::{
     format_count, format_usd, period_change, BreakdownStats, DailyUsage, ErrorLog, ErrorTypeUsage,
-    ModelUsage, Panel, PeriodChange, ProjectUsage, UsageQuery, UsageSummary,
+    ModelUsage, Panel, PeriodChange, ProjectUsage, Section, UsageQuery, UsageSummary,
 };
 
 use charts::{BarChart, Heatmap};
@@ -248,6 +248,7 @@ fn Dashboard() -> impl IntoView {
     let insights = Resource::new(key, |(q, _)| api::get_insights(q));
     let forecast = Resource::new(key, |(q, _)| api::get_forecast(q));
     let by = breakdown::by_from_url();
+    let section = breakdown::section_from_url();
     let breakdown = Resource::new(
         move || (query.get(), by.get(), version.get()),
         |(q, by, _)| api::get_breakdown(q, by),
@@ -294,7 +295,8 @@ fn Dashboard() -> impl IntoView {
             <h1>"LLM usage"</h1>
             <UserMenu account/>
             <FilterBar query options/>
-            <breakdown::DimensionFilters query by/>
+            <breakdown::DimensionFilters query by section/>
+            <SectionLinks query by section/>
             <div class="actions">
                 <button type="button" class="refresh" disabled=move || refresh.pending().get()
                     on:click=move |_| { refresh.dispatch(()); }>
@@ -340,11 +342,12 @@ fn Dashboard() -> impl IntoView {
                         {panel_body(errors, move |page| view! { <ErrorLogList first=page query/> })}
                     }.into_any(),
                 };
-                view! { <PanelBox panel>{body}</PanelBox> }
+                view! { <PanelBox panel section>{body}</PanelBox> }
             }).collect_view()}
-            <section class="panel wide" id="breakdown" aria-labelledby="breakdown-title">
+            <section class="panel wide" id="breakdown" aria-labelledby="breakdown-title"
+                hidden=move || !section.get().shows_breakdown()>
                 <h2 id="breakdown-title">"Breakdown"</h2>
-                <breakdown::BreakdownPanel query by options data=breakdown/>
+                <breakdown::BreakdownPanel query by section options data=breakdown/>
             </section>
         </main>
     }
@@ -375,15 +378,42 @@ fn follow_live_updates(live: RwSignal<bool>, version: RwSignal<u64>) {
     let _ = (live, version);
 }
 
+/// Links to the dashboard's sections (`section=` in the URL, with the page's filters): a
+/// person moves between Overview, Costs, Traffic, Errors and Breakdown, and back and forward
+/// keep working.
+#[component]
+fn SectionLinks(
+    query: Memo<UsageQuery>,
+    by: Memo<String>,
+    section: Memo<Section>,
+) -> impl IntoView {
+    view! {
+        <nav class="sections" aria-label="Dashboard sections" data-testid="sections">
+            {Section::ALL.into_iter().map(|s| {
+                let href = move || {
+                    let mut url = format!("{}&by={}", filters::url_of(&query.get()), filters::encode(&by.get()));
+                    if s != Section::All {
+                        url.push_str(&format!("&section={}", s.name()));
+                    }
+                    url
+                };
+                let current = move || (section.get() == s).then_some("page");
+                view! { <a href=href aria-current=current>{s.title()}</a> }
+            }).collect_view()}
+        </nav>
+    }
+}
+
 /// A titled panel: its heading, and its name as the element id (links like `#errors`).
 #[component]
-fn PanelBox(panel: Panel, children: Children) -> impl IntoView {
+fn PanelBox(panel: Panel, section: Memo<Section>, children: Children) -> impl IntoView {
     let id = panel.name();
     let heading = format!("{id}-title");
     let labelled_by = heading.clone();
     let class = if panel.wide() { "panel wide" } else { "panel" };
     view! {
-        <section class=class id=id aria-labelledby=labelled_by>
+        <section class=class id=id aria-labelledby=labelled_by
+            hidden=move || !section.get().shows(panel)>
             <h2 id=heading>{panel.title()}</h2>
             {children()}
         </section>

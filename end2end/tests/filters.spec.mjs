@@ -60,3 +60,33 @@ test('a failing query shows an error with Retry in each panel, and the page stay
   await expect(page.getByTestId('total-requests')).toBeVisible();
   await expect(alerts).toHaveCount(0);
 });
+
+test('sections: Costs shows the cost panels only, keeps its place through a range change, back returns', async ({ page }) => {
+  await page.goto('/?period=7d&tz=UTC');
+  await page.locator('html[data-hydrated]').waitFor();
+  const nav = page.getByTestId('sections');
+  await expect(nav.getByRole('link', { name: 'Everything' })).toHaveAttribute('aria-current', 'page');
+  await expect(page.locator('#daily')).toBeVisible();
+  await expect(page.locator('#models')).toBeVisible();
+
+  await nav.getByRole('link', { name: 'Costs' }).click();
+  await expect(page).toHaveURL(/section=costs/);
+  await expect(nav.getByRole('link', { name: 'Costs' })).toHaveAttribute('aria-current', 'page');
+  await expect(page.locator('#models')).toBeVisible();
+  await expect(page.locator('#forecast')).toBeVisible();
+  for (const other of ['#summary', '#daily', '#hourly', '#errors', '#breakdown']) {
+    await expect(page.locator(other)).toBeHidden();
+  }
+  // The filters stay on top and keep the section.
+  await page.getByRole('button', { name: '30d' }).click();
+  await expect(page).toHaveURL(/period=30d.*section=costs/);
+  await expect(page.locator('#daily')).toBeHidden();
+
+  await nav.getByRole('link', { name: 'Errors' }).click();
+  await expect(page.locator('#errors')).toBeVisible();
+  await expect(page.locator('#models')).toBeHidden();
+  await page.goBack();
+  await expect(page).toHaveURL(/section=costs/);
+  await expect(page.locator('#models')).toBeVisible();
+  await expect(page.locator('#errors')).toBeHidden();
+});

@@ -1,6 +1,6 @@
 // Accessibility, measured with axe-core in the real browser: the log-in page, the dashboard
-// (with data, a dimension filter and the breakdown) and the admin page have no serious or
-// critical violations (WCAG 2.1 A and AA rules).
+// (with data, a dimension filter and the breakdown, and each section), an end user's page and
+// the admin page have no serious or critical violations (WCAG 2.1 A and AA rules).
 import { test, expect } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { projectWithKey, sendEvents } from './helpers.mjs';
@@ -44,6 +44,18 @@ test('the dashboard, filtered and unfiltered, and the admin page', async ({ page
   await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}&user=user-1`);
   await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('dimension-filters')).toContainText('End user = user-1');
+  expect(await seriousViolations(page)).toEqual([]);
+
+  // Each section of the dashboard, and an end user's page.
+  for (const section of ['overview', 'costs', 'traffic', 'errors', 'breakdown']) {
+    await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}&section=${section}`);
+    await page.locator('html[data-hydrated]').waitFor();
+    await expect(page.getByTestId('sections').locator('[aria-current="page"]')).toHaveAttribute('href', new RegExp(`section=${section}`));
+    expect(await seriousViolations(page), section).toEqual([]);
+  }
+  await page.goto(`/user?period=7d&tz=UTC&user=user-1`);
+  await page.locator('html[data-hydrated]').waitFor();
+  await expect(page.getByTestId('end-user')).toContainText('user-1');
   expect(await seriousViolations(page)).toEqual([]);
 
   await page.goto('/admin');

@@ -20,7 +20,81 @@ pub enum Panel {
     Errors,
 }
 
+/// A section of the dashboard (`section=` in its URL): the panels a person looks at together.
+/// [`Section::All`], the default, shows every panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Section {
+    All,
+    Overview,
+    Costs,
+    Traffic,
+    Errors,
+    Breakdown,
+}
+
+impl Section {
+    /// In the order the dashboard's section links list them.
+    pub const ALL: [Section; 6] = [
+        Section::All,
+        Section::Overview,
+        Section::Costs,
+        Section::Traffic,
+        Section::Errors,
+        Section::Breakdown,
+    ];
+
+    /// The name in URLs (`section=costs`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::All => "all",
+            Section::Overview => "overview",
+            Section::Costs => "costs",
+            Section::Traffic => "traffic",
+            Section::Errors => "errors",
+            Section::Breakdown => "breakdown",
+        }
+    }
+
+    /// The link's text.
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::All => "Everything",
+            Section::Overview => "Overview",
+            Section::Costs => "Costs",
+            Section::Traffic => "Traffic",
+            Section::Errors => "Errors",
+            Section::Breakdown => "Breakdown",
+        }
+    }
+
+    /// The section a URL names; `None` for any other name.
+    pub fn parse(name: &str) -> Option<Section> {
+        Section::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether the section shows `panel`.
+    pub fn shows(self, panel: Panel) -> bool {
+        self == Section::All || panel.section() == self
+    }
+
+    /// Whether the section shows the Breakdown panel (not one of [`Panel`]: it answers by
+    /// dimension, not the query's panels).
+    pub fn shows_breakdown(self) -> bool {
+        matches!(self, Section::All | Section::Breakdown)
+    }
+}
+
 impl Panel {
+    /// The dashboard section the panel belongs to.
+    pub fn section(self) -> Section {
+        match self {
+            Panel::Summary | Panel::Budgets | Panel::Alerts | Panel::Daily => Section::Overview,
+            Panel::Models | Panel::Projects | Panel::Insights | Panel::Forecast => Section::Costs,
+            Panel::Hourly => Section::Traffic,
+            Panel::Errors => Section::Errors,
+        }
+    }
+
     /// Every panel, in the order the dashboard shows them.
     pub const ALL: [Panel; 10] = [
         Panel::Summary,
@@ -146,5 +220,18 @@ mod tests {
                 "error_log"
             ]
         );
+    }
+
+    #[test]
+    fn every_panel_is_in_exactly_one_section_besides_everything() {
+        for p in Panel::ALL {
+            let showing: Vec<Section> = (Section::ALL.into_iter()).filter(|s| s.shows(p)).collect();
+            assert_eq!(showing, [Section::All, p.section()], "{p:?}");
+        }
+        for s in Section::ALL {
+            assert_eq!(Section::parse(s.name()), Some(s));
+        }
+        assert_eq!(Section::parse("everything"), None);
+        assert!(Section::Breakdown.shows_breakdown() && !Section::Costs.shows_breakdown());
     }
 }
