@@ -339,8 +339,10 @@ pub fn FilterBar(
         tz.set(q.tz.clone());
     });
     // First visit: remember the browser's zone and switch to it, unless the URL names one.
+    // Either way the dashboard now knows the zone (see ZoneKnown).
     let go_tz = go.clone();
     let url_params = use_query_map();
+    let zone = use_context::<ZoneKnown>();
     Effect::new(move |_| {
         if let Some(browser) = browser_tz() {
             set_tz_cookie(&browser);
@@ -348,7 +350,11 @@ pub fn FilterBar(
             let url_names_zone = url_params.with_untracked(|p| p.get("tz").is_some());
             if cookie_missing_before() && !url_names_zone && q.tz != browser {
                 go_tz(UsageQuery { tz: browser, ..q });
+                return;
             }
+        }
+        if let Some(zone) = zone {
+            zone.confirmed.set(true);
         }
     });
     let go_period = go.clone();
@@ -486,6 +492,33 @@ pub fn describe(q: &UsageQuery) -> String {
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
 thread_local! {
     static HAD_COOKIE: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether the dashboard knows the viewer's time zone (issue 32). On a very first visit the
+/// server cannot know it (no `tz` in the URL, no `ua_tz` cookie yet): panels then hold their
+/// numbers until the browser has said (its zone goes into the URL, or it is the zone already
+/// shown), instead of showing UTC's numbers and jumping to the local ones.
+#[derive(Clone, Copy)]
+pub struct ZoneKnown {
+    /// Known from the URL, the cookie, or the browser.
+    pub known: Signal<bool>,
+    /// Set when the browser's zone turned out to be the one shown.
+    confirmed: RwSignal<bool>,
+}
+
+impl ZoneKnown {
+    /// For the page whose URL parameters are `params`; the same answer on the server and
+    /// while hydrating (both read the cookie as the request brought it).
+    pub fn new(params: Memo<ParamsMap>) -> ZoneKnown {
+        #[cfg(feature = "ssr")]
+        let remembered = cookie_tz().is_some();
+        #[cfg(not(feature = "ssr"))]
+        let remembered = !cookie_missing_before();
+        let confirmed = RwSignal::new(remembered);
+        let known =
+            Signal::derive(move || confirmed.get() || params.with(|p| p.get("tz").is_some()));
+        ZoneKnown { known, confirmed }
+    }
 }
 
 /// Whether the page loaded without a zone cookie (answered once, before we set one).

@@ -233,6 +233,7 @@ fn Dashboard() -> impl IntoView {
     let params = use_query_map();
     let tz_fallback = filters::initial_time_zone();
     let query = Memo::new(move |_| params.with(|p| query_from_params(p, &tz_fallback)));
+    provide_context(filters::ZoneKnown::new(params));
     let options = Resource::new(|| (), |_| api::get_filter_options());
     let account: AccountResource = Resource::new(|| (), |_| api::get_account());
     // Bumped by Refresh: every panel's resource depends on it, so all re-run their queries.
@@ -439,7 +440,9 @@ fn HourlyPanel(hours: Vec<shared::HourlyUsage>, cells: Vec<shared::HeatmapCell>)
     }
 }
 
-/// A panel's content: a placeholder while loading, the error with a retry button, or `render`.
+/// A panel's content: a placeholder while loading (or while the dashboard does not know the
+/// viewer's time zone yet, see `filters::ZoneKnown`), the error with a retry button, or
+/// `render`.
 fn panel_body<T, V>(
     res: Resource<Result<T, ServerFnError>>,
     render: impl Fn(T) -> V + Copy + Send + Sync + 'static,
@@ -448,9 +451,14 @@ where
     T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
     V: IntoView + 'static,
 {
+    let zone = use_context::<filters::ZoneKnown>();
+    let loading = || view! { <div class="loading" aria-busy="true">"Loading…"</div> };
     view! {
-        <Transition fallback=|| view! { <div class="loading" aria-busy="true">"Loading…"</div> }>
+        <Transition fallback=loading>
             {move || Suspend::new(async move {
+                if zone.is_some_and(|z| !z.known.get()) {
+                    return loading().into_any();
+                }
                 match res.await {
                     Ok(data) => render(data).into_any(),
                     Err(e) => view! {

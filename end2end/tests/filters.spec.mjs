@@ -90,3 +90,32 @@ test('sections: Costs shows the cost panels only, keeps its place through a rang
   await expect(page.locator('#models')).toBeVisible();
   await expect(page.locator('#errors')).toBeHidden();
 });
+
+test("a first visit from Kolkata never shows UTC's numbers: panels wait for the zone, later visits render at once", async ({ browser, baseURL }) => {
+  // Signed in, but no ua_tz cookie yet: the server cannot know the zone.
+  const context = await browser.newContext({ timezoneId: 'Asia/Kolkata', baseURL, storageState: 'storage/admin.json' });
+  const page = await context.newPage();
+  const first = await page.request.get('/?period=7d');
+  const html = await first.text();
+  expect(html).toContain('Loading…');
+  expect(html).not.toContain('data-testid="total-requests"');
+  // Every text the summary cards ever showed, from the first paint on.
+  await page.addInitScript(() => {
+    window.__seenZones = [];
+    new MutationObserver(() => {
+      const label = document.querySelector('[data-testid="range-label"]');
+      const cards = document.querySelector('[data-testid="total-requests"]');
+      if (label && cards) window.__seenZones.push(label.textContent);
+    }).observe(document, { childList: true, subtree: true, characterData: true });
+  });
+  await page.goto('/?period=7d');
+  await expect(page).toHaveURL(/tz=Asia%2FKolkata/);
+  await expect(page.getByTestId('total-requests')).toBeVisible();
+  const seen = await page.evaluate(() => window.__seenZones);
+  expect(seen.length).toBeGreaterThan(0);
+  expect(seen.filter((z) => !z.includes('Asia/Kolkata'))).toEqual([]);
+  // The zone is remembered: the server renders the numbers straight away now.
+  const again = await page.request.get('/?period=7d');
+  expect(await again.text()).toContain('data-testid="total-requests"');
+  await context.close();
+});
