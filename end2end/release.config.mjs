@@ -1,7 +1,9 @@
 // The released binary alone (issue 33): release/one-binary.spec.mjs copies it into an empty
 // directory and starts it itself, so no server is started for it and nobody is signed in.
-// Run by scripts/test.sh after scripts/release.sh, with UA_RELEASE_BINARY set.
+// Run by scripts/test.sh after scripts/release.sh, with UA_RELEASE_BINARY set. The browser
+// is launched as the main suite launches it.
 import { defineConfig } from '@playwright/test';
+import main from './playwright.config.mjs';
 
 export default defineConfig({
   testDir: './release',
@@ -10,14 +12,5 @@ export default defineConfig({
   retries: 0,
   workers: 1,
   reporter: [['list']],
-  use: {
-    trace: 'off',
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      ],
-    },
-  },
+  use: { trace: 'off', launchOptions: main.use.launchOptions },
 });
