@@ -500,9 +500,9 @@ async fn every_response_carries_the_security_headers(db: Db) {
 /// finished: every task idle, none holding a lock (a gdb dump showed only parked threads).
 /// Until that is found, a render that takes over 30 s is tried once more and said so, rather
 /// than blocking the whole run; a second hang fails the test.
-async fn dashboard_html(app: &TestApp) -> String {
+async fn dashboard_html(app: &TestApp, path: &str) -> String {
     for attempt in 1..=2 {
-        let fetch = async { app.get("/").await.text().await.unwrap() };
+        let fetch = async { app.get(path).await.text().await.unwrap() };
         match tokio::time::timeout(std::time::Duration::from_secs(30), fetch).await {
             Ok(html) => return html,
             Err(_) => {
@@ -515,7 +515,7 @@ async fn dashboard_html(app: &TestApp) -> String {
 
 async fn the_dashboard_page_is_rendered_on_the_server_with_stored_numbers(db: Db) {
     let app = spawn_app(db).await;
-    let html = dashboard_html(&app).await;
+    let html = dashboard_html(&app, "/?tz=UTC").await;
     assert!(
         html.contains("data-testid=\"onboarding\""),
         "empty database shows onboarding"
@@ -525,12 +525,20 @@ async fn the_dashboard_page_is_rendered_on_the_server_with_stored_numbers(db: Db
     let now = chrono::Utc::now().to_rfc3339();
     let events: Vec<Value> = (0..1234).map(|_| event(&now, "m", 10, 5)).collect();
     assert_eq!(app.post_events(&key, &json!(events)).await.status(), 200);
-    let html = dashboard_html(&app).await;
+    let html = dashboard_html(&app, "/?tz=UTC").await;
     assert!(
         html.contains("1,234"),
         "the summary shows the request count"
     );
     assert!(html.contains("18,510"), "the summary shows the token total");
+    // Neither the URL nor a cookie names the viewer's zone (a first visit): the numbers wait
+    // for the browser's zone instead of showing UTC's first (filters::ZoneKnown).
+    let html = dashboard_html(&app, "/").await;
+    assert!(
+        !html.contains("1,234"),
+        "no numbers before the zone is known"
+    );
+    assert!(html.contains("Loading…"));
 }
 
 async fn the_provider_is_stored_as_sent_and_checked(db: Db) {
