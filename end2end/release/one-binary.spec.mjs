@@ -91,6 +91,11 @@ test('copied alone, it serves a hydrating dashboard with compressed, immutable, 
   expect(headers['cache-control']).toBe('public, max-age=31536000, immutable');
   expect(headers['vary']).toMatch(/accept-encoding/i);
   expect(failed).toEqual([]);
+  // The page itself is never cached that way (it names the assets of the running release).
+  const doc = await page.request.get(`${base}/`);
+  expect(doc.status()).toBe(200);
+  expect(doc.headers()['content-type']).toMatch(/text\/html/);
+  expect(doc.headers()['cache-control'] ?? '').not.toMatch(/immutable|max-age=[1-9]/);
 
   // A second visit: every asset comes from the browser's cache, none from the server.
   const cdp = await page.context().newCDPSession(page);

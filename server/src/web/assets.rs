@@ -33,17 +33,17 @@ pub fn output_name(base: &str) -> String {
     }
 }
 
-/// The embedded file for `path`: a hashed name (`/pkg/usage-analytics.<hash>.wasm`) stands
+/// The file of `site` for `path`: a hashed name (`/pkg/usage-analytics.<hash>.wasm`) stands
 /// for the built file without the hash, and says that it never changes.
-fn find(path: &str) -> Option<(&'static Embedded, bool)> {
-    if let Some(hash) = SITE_HASH {
+fn find<'a>(site: &'a [Embedded], hash: Option<&str>, path: &str) -> Option<(&'a Embedded, bool)> {
+    if let Some(hash) = hash {
         let marker = format!(".{hash}.");
         if let Some(at) = path.find(&marker) {
             let plain = format!("{}.{}", &path[..at], &path[at + marker.len()..]);
-            return SITE.iter().find(|e| e.path == plain).map(|e| (e, true));
+            return site.iter().find(|e| e.path == plain).map(|e| (e, true));
         }
     }
-    SITE.iter().find(|e| e.path == path).map(|e| (e, false))
+    site.iter().find(|e| e.path == path).map(|e| (e, false))
 }
 
 /// Which compressed form to send: brotli, then gzip, when the request accepts it (an
@@ -93,10 +93,15 @@ fn content_type(path: &str) -> &'static str {
 
 /// The answer for an embedded file, or `None` when the binary holds none at this path.
 pub fn response(req: &Request<Body>) -> Option<Response> {
+    answer(SITE, SITE_HASH, req)
+}
+
+/// The answer for a file of `site` (whose app files are named with `hash`).
+fn answer(site: &'static [Embedded], hash: Option<&str>, req: &Request<Body>) -> Option<Response> {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return None;
     }
-    let (file, hashed) = find(req.uri().path())?;
+    let (file, hashed) = find(site, hash, req.uri().path())?;
     let (encoding, bytes) = match choose(req.headers(), file) {
         Some((enc, bytes)) => (Some(enc), bytes),
         None => (None, file.raw),
@@ -111,7 +116,7 @@ pub fn response(req: &Request<Body>) -> Option<Response> {
     };
     let tag = format!(
         "\"{}-{}-{}\"",
-        SITE_HASH.unwrap_or("site"),
+        hash.unwrap_or("site"),
         file.raw.len(),
         encoding.unwrap_or("identity")
     );
@@ -138,4 +143,92 @@ pub fn response(req: &Request<Body>) -> Option<Response> {
             })
     };
     res.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SITE: [Embedded; 2] = [
+        Embedded {
+            path: "/pkg/app.wasm",
+            raw: b"raw wasm bytes",
+            gzip: b"gz",
+            brotli: b"br",
+        },
+        Embedded {
+            path: "/favicon.svg",
+            raw: b"<svg/>",
+            gzip: b"",
+            brotli: b"",
+        },
+    ];
+    const HASH: Option<&str> = Some("0123456789abcdef");
+
+    fn get(path: &str, headers: &[(&str, &str)]) -> Option<Response> {
+        let mut req = Request::builder().uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        answer(&SITE, HASH, &req.body(Body::empty()).unwrap())
+    }
+
+    fn header<'a>(res: &'a Response, name: &str) -> Option<&'a str> {
+        res.headers().get(name).map(|v| v.to_str().unwrap())
+    }
+
+    #[test]
+    fn the_hashed_name_is_immutable_and_compressed_as_the_browser_accepts() {
+        let path = "/pkg/app.0123456789abcdef.wasm";
+        let res = get(path, &[("accept-encoding", "gzip, deflate, br")]).unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(header(&res, "content-encoding"), Some("br"));
+        assert_eq!(header(&res, "content-length"), Some("2"));
+        assert_eq!(header(&res, "content-type"), Some("application/wasm"));
+        assert_eq!(header(&res, "vary"), Some("Accept-Encoding"));
+        assert_eq!(
+            header(&res, "cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
+        // br refused (q=0) or not offered: gzip; neither: the raw bytes.
+        let res = get(path, &[("accept-encoding", "br;q=0, gzip")]).unwrap();
+        assert_eq!(header(&res, "content-encoding"), Some("gzip"));
+        let res = get(path, &[("accept-encoding", "identity")]).unwrap();
+        assert_eq!(header(&res, "content-encoding"), None);
+        assert_eq!(header(&res, "content-length"), Some("14"));
+        let res = get(path, &[]).unwrap();
+        assert_eq!(header(&res, "content-encoding"), None);
+    }
+
+    #[test]
+    fn plain_names_revalidate_and_public_files_keep_an_hour() {
+        let res = get("/pkg/app.wasm", &[("accept-encoding", "br")]).unwrap();
+        assert_eq!(header(&res, "cache-control"), Some("no-cache"));
+        let res = get("/favicon.svg", &[("accept-encoding", "br, gzip")]).unwrap();
+        assert_eq!(header(&res, "cache-control"), Some("public, max-age=3600"));
+        assert_eq!(header(&res, "content-type"), Some("image/svg+xml"));
+        // Nothing compressed was kept for it (not smaller): sent as it is.
+        assert_eq!(header(&res, "content-encoding"), None);
+    }
+
+    #[test]
+    fn a_matching_etag_gets_304_and_other_paths_and_methods_are_not_ours() {
+        let path = "/pkg/app.0123456789abcdef.wasm";
+        let first = get(path, &[("accept-encoding", "br")]).unwrap();
+        let tag = header(&first, "etag").unwrap().to_string();
+        let again = get(path, &[("accept-encoding", "br"), ("if-none-match", &tag)]).unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        // Another encoding is another representation: not the same tag.
+        let gzip = get(path, &[("accept-encoding", "gzip")]).unwrap();
+        assert_ne!(header(&gzip, "etag"), Some(tag.as_str()));
+        assert!(get("/pkg/app.ffffffffffffffff.wasm", &[]).is_none());
+        assert!(get("/", &[]).is_none());
+        assert!(get("/login", &[]).is_none());
+        let post = Request::builder()
+            .method(Method::POST)
+            .uri("/favicon.svg")
+            .body(Body::empty())
+            .unwrap();
+        assert!(answer(&SITE, HASH, &post).is_none());
+    }
 }
