@@ -28,7 +28,7 @@ pub fn by_from_url() -> Memo<String> {
 }
 
 /// The URL of `q` showing the breakdown by `by`, in dashboard section `section`.
-fn url_with_by(q: &UsageQuery, by: &str, section: Section) -> String {
+pub fn url_with_by(q: &UsageQuery, by: &str, section: Section) -> String {
     let mut url = format!("{}&by={}", url_of(q), crate::filters::encode(by));
     if section != Section::All {
         url.push_str(&format!("&section={}", section.name()));

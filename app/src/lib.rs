@@ -391,13 +391,7 @@ fn SectionLinks(
     view! {
         <nav class="sections" aria-label="Dashboard sections" data-testid="sections">
             {Section::ALL.into_iter().map(|s| {
-                let href = move || {
-                    let mut url = format!("{}&by={}", filters::url_of(&query.get()), filters::encode(&by.get()));
-                    if s != Section::All {
-                        url.push_str(&format!("&section={}", s.name()));
-                    }
-                    url
-                };
+                let href = move || breakdown::url_with_by(&query.get(), &by.get(), s);
                 let current = move || (section.get() == s).then_some("page");
                 view! { <a href=href aria-current=current>{s.title()}</a> }
             }).collect_view()}

@@ -722,37 +722,29 @@ pub async fn parse_scope(
     let (name, value) = (name.trim(), value.trim());
     let dim =
         shared::Dimension::parse(name).unwrap_or_else(|| shared::Dimension::Meta(name.to_string()));
-    if let shared::Dimension::Meta(key) = &dim {
-        let declared = store.declared_dimensions().await?;
-        if !declared.iter().any(|d| &d.key == key) {
-            return Err(invalid(format!(
-                "{key:?} is not a declared dimension (dimensions add {key}); built in: user, \
-                 key, provider"
-            )));
-        }
-    }
-    let chars = value.chars().count();
-    if chars == 0 || chars > crate::dimension::MAX_VALUE_CHARS {
-        return Err(invalid(format!(
-            "a value is 1 to {} characters (got {chars})",
-            crate::dimension::MAX_VALUE_CHARS
-        )));
-    }
+    let filter = shared::DimFilter {
+        dim,
+        value: value.to_string(),
+    };
+    // The rules every dimension filter keeps (declared key, 1 to 128 characters).
+    crate::query::check_dims(store, std::slice::from_ref(&filter))
+        .await
+        .map_err(|e| match e {
+            crate::query::QueryError::BadParam { reason, .. } => invalid(reason),
+            crate::query::QueryError::Store(e) => AdminError::Store(e),
+        })?;
     if value == shared::VALUE_INVALID {
         return Err(invalid(
             "(invalid) cannot be a scope: it stands for many different values".into(),
         ));
     }
-    if dim == shared::Dimension::Key
+    if filter.dim == shared::Dimension::Key
         && value != shared::VALUE_NO_KEY
         && !store.list_keys().await?.iter().any(|k| k.prefix == value)
     {
         return Err(invalid(format!("no ingest key has the prefix {value:?}")));
     }
-    Ok(Some(shared::DimFilter {
-        dim,
-        value: value.to_string(),
-    }))
+    Ok(Some(filter))
 }
 
 /// Creates a metric alert rule; answers its id.

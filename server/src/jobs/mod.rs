@@ -1,7 +1,8 @@
 //! The background jobs every replica runs while it serves: raw-event retention, metric
 //! alert evaluation, scoped budget checks and webhook delivery. Each takes the store and a
-//! stop signal, not the web state, and does work that is safe to repeat on several replicas at once (deletes
-//! are idempotent, alert changes and deliveries are claimed conditionally in the store).
+//! stop signal, not the web state, and does work that is safe to repeat on several replicas
+//! at once (deletes are idempotent, alert changes and deliveries are claimed conditionally
+//! in the store, a budget's alert is recorded once by its unique key).
 
 pub mod retention;
 

@@ -212,7 +212,10 @@ pub async fn resolve(store: &Store, q: &UsageQuery, now_ms: i64) -> Result<Resol
 
 /// Dimension filters every way in (REST, server functions, exports) must pass: each
 /// dimension at most once, a value of 1 to 128 characters, a metadata key that is declared.
-async fn check_dims(store: &Store, dims: &[shared::DimFilter]) -> Result<(), QueryError> {
+pub(crate) async fn check_dims(
+    store: &Store,
+    dims: &[shared::DimFilter],
+) -> Result<(), QueryError> {
     let param = |d: &shared::Dimension| match d {
         shared::Dimension::User => "user",
         shared::Dimension::Key => "key",

@@ -288,14 +288,7 @@ impl Store {
             Backend::Postgres(pool) => {
                 use futures::TryStreamExt;
                 let mut sink = sink;
-                let mut q = sqlx::query(&sql);
-                for a in args {
-                    q = match a {
-                        Arg::Int(i) => q.bind(i),
-                        Arg::Text(t) => q.bind(t),
-                    };
-                }
-                let mut rows = q.fetch(pool);
+                let mut rows = bind_args!(sqlx::query(&sql), args).fetch(pool);
                 while let Some(r) = rows.try_next().await? {
                     let meta = r.text_at(16)?;
                     let e = scanned_event!(r, try_get, keys, meta);

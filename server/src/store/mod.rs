@@ -1122,16 +1122,8 @@ impl Store {
         ));
         args.push(dimensions::Arg::Int(limit));
         type Row = (i64, i64, String, String, String, Option<String>);
-        let rows: Vec<Row> = dispatch!(self, pool => {
-            let mut q = sqlx::query_as(&sql);
-            for a in args {
-                q = match a {
-                    dimensions::Arg::Int(i) => q.bind(i),
-                    dimensions::Arg::Text(t) => q.bind(t),
-                };
-            }
-            q.fetch_all(pool).await?
-        });
+        let rows: Vec<Row> =
+            dispatch!(self, pool => bind_args!(sqlx::query_as(&sql), args).fetch_all(pool).await?);
         Ok(rows
             .into_iter()
             .map(|(id, ts, project, model, error_type, message)| {
@@ -1216,14 +1208,7 @@ impl Store {
                 sqlx::query_as(models).fetch_all(&mut *tx).await?,
                 sqlx::query_as(keys).fetch_all(&mut *tx).await?,
             ]);
-            let mut q = sqlx::query(&sql);
-            for a in &args {
-                q = match a {
-                    dimensions::Arg::Int(i) => q.bind(*i),
-                    dimensions::Arg::Text(t) => q.bind(t.as_str()),
-                };
-            }
-            let mut rows = q.fetch(&mut *tx);
+            let mut rows = bind_args!(sqlx::query(&sql), args.iter().cloned()).fetch(&mut *tx);
             let mut chunk = new_chunk();
             while let Some(r) = rows.try_next().await? {
                 let event = raw_event_from_row!(r, try_get, names);
