@@ -29,7 +29,7 @@ fn end_user(q: &UsageQuery) -> Option<String> {
 #[component]
 pub fn EndUserPage() -> impl IntoView {
     let params = use_query_map();
-    let tz_fallback = filters::initial_time_zone();
+    let tz_fallback = filters::initial_time_zone(&filters::remembered_zone());
     let query = Memo::new(move |_| params.with(|p| query_from_params(p, &tz_fallback)));
     let user = Memo::new(move |_| query.with(end_user));
     let options = Resource::new(|| (), |_| api::get_filter_options());

@@ -145,10 +145,17 @@ pub fn api_params(q: &UsageQuery) -> String {
     parts.join("&")
 }
 
-/// The zone used when the URL names none: the `ua_tz` cookie the browser set on an earlier
-/// visit, so the server renders the same numbers hydration will show; else UTC.
-pub fn initial_time_zone() -> String {
-    cookie_tz().unwrap_or_else(|| "UTC".into())
+/// The `ua_tz` cookie the browser set on an earlier visit, as the page's request brought it.
+/// Read on the server and handed to hydration (a `SharedValue`): the browser may set the
+/// cookie between the request and hydration (a page left a moment earlier does), and reading
+/// it again then made the client render another zone than the server and hydration fail.
+pub fn remembered_zone() -> Option<String> {
+    SharedValue::new(cookie_tz).into_inner()
+}
+
+/// The zone used when the URL names none: the remembered one, else UTC.
+pub fn initial_time_zone(remembered: &Option<String>) -> String {
+    remembered.clone().unwrap_or_else(|| "UTC".into())
 }
 
 #[cfg(feature = "ssr")]
@@ -507,14 +514,10 @@ pub struct ZoneKnown {
 }
 
 impl ZoneKnown {
-    /// For the page whose URL parameters are `params`; the same answer on the server and
-    /// while hydrating (both read the cookie as the request brought it).
-    pub fn new(params: Memo<ParamsMap>) -> ZoneKnown {
-        #[cfg(feature = "ssr")]
-        let remembered = cookie_tz().is_some();
-        #[cfg(not(feature = "ssr"))]
-        let remembered = !cookie_missing_before();
-        let confirmed = RwSignal::new(remembered);
+    /// For the page whose URL parameters are `params` and whose request brought
+    /// `remembered` ([`remembered_zone`]: the same on the server and while hydrating).
+    pub fn new(params: Memo<ParamsMap>, remembered: &Option<String>) -> ZoneKnown {
+        let confirmed = RwSignal::new(remembered.is_some());
         let known =
             Signal::derive(move || confirmed.get() || params.with(|p| p.get("tz").is_some()));
         ZoneKnown { known, confirmed }

@@ -231,9 +231,10 @@ type AccountResource = Resource<Result<shared::Account, ServerFnError>>;
 #[component]
 fn Dashboard() -> impl IntoView {
     let params = use_query_map();
-    let tz_fallback = filters::initial_time_zone();
+    let remembered = filters::remembered_zone();
+    let tz_fallback = filters::initial_time_zone(&remembered);
     let query = Memo::new(move |_| params.with(|p| query_from_params(p, &tz_fallback)));
-    provide_context(filters::ZoneKnown::new(params));
+    provide_context(filters::ZoneKnown::new(params, &remembered));
     let options = Resource::new(|| (), |_| api::get_filter_options());
     let account: AccountResource = Resource::new(|| (), |_| api::get_account());
     // Bumped by Refresh: every panel's resource depends on it, so all re-run their queries.
