@@ -120,3 +120,19 @@ test("a first visit from Kolkata never shows UTC's numbers: panels wait for the 
   expect(await again.text()).toContain('data-testid="total-requests"');
   await context.close();
 });
+
+test('a zone cookie set between the page request and hydration does not break hydration', async ({ browser, baseURL }) => {
+  const context = await browser.newContext({ baseURL, storageState: 'storage/admin.json' });
+  const page = await context.newPage();
+  // The page's request leaves without the cookie; the browser has it before the page hydrates
+  // (as when a page left a moment earlier set it).
+  await page.route((url) => url.pathname === '/', async (route) => {
+    const response = await route.fetch();
+    await context.addCookies([{ name: 'ua_tz', value: 'UTC', url: baseURL }]);
+    await route.fulfill({ response });
+  });
+  await page.goto('/?period=7d');
+  await page.locator('html[data-hydrated]').waitFor({ timeout: 15_000 });
+  await expect(page.getByTestId('total-requests')).toBeVisible();
+  await context.close();
+});
