@@ -3,10 +3,7 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
-use shared::{
-    Account, CostInsights, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell,
-    HourlyUsage, ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
-};
+use shared::{Account, ErrorPage, FilterOptions, Panel, PanelData, UsageQuery};
 
 #[cfg(feature = "ssr")]
 pub use ssr::*;
@@ -17,10 +14,7 @@ mod ssr {
     use std::pin::Pin;
     use std::sync::Arc;
 
-    use shared::{
-        Account, CostInsights, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions, HeatmapCell,
-        HourlyUsage, ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
-    };
+    use shared::{Account, ErrorPage, FilterOptions, Panel, PanelData, UsageQuery};
 
     /// A boxed future, as the object-safe trait below needs.
     pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -30,25 +24,16 @@ mod ssr {
     /// What the dashboard needs from the server; implemented by the `server` crate on top of
     /// its query layer, so panels and REST endpoints compute the same numbers.
     pub trait DashboardSource: Send + Sync + 'static {
-        fn summary(&self, q: UsageQuery) -> Answer<'_, UsageSummary>;
-        fn daily(&self, q: UsageQuery) -> Answer<'_, Vec<DailyUsage>>;
-        fn models(&self, q: UsageQuery) -> Answer<'_, Vec<ModelUsage>>;
-        fn projects(&self, q: UsageQuery) -> Answer<'_, Vec<ProjectUsage>>;
-        fn hourly(&self, q: UsageQuery) -> Answer<'_, (Vec<HourlyUsage>, Vec<HeatmapCell>)>;
-        fn error_types(&self, q: UsageQuery) -> Answer<'_, Vec<ErrorTypeUsage>>;
+        /// One panel's answer for the query (see `shared::Panel`).
+        fn panel(&self, panel: Panel, q: UsageQuery) -> Answer<'_, PanelData>;
+        /// A further page of the error log, after the row `before`.
         fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage>;
-        fn insights(&self, q: UsageQuery) -> Answer<'_, CostInsights>;
-        fn forecast(&self, q: UsageQuery) -> Answer<'_, shared::ForecastView>;
         /// The query's events broken down by a dimension (`user`, `key`, `provider`,
         /// `meta.<key>`).
         fn breakdown(&self, q: UsageQuery, by: String) -> Answer<'_, shared::Breakdown>;
         fn filter_options(&self) -> Answer<'_, FilterOptions>;
         /// Who is signed in.
         fn account(&self) -> Answer<'_, Account>;
-        /// Budgets the caller may see, with this period's numbers and recent alerts.
-        fn budgets(&self) -> Answer<'_, shared::BudgetsView>;
-        /// Metric alert rules the caller may see and the alert history.
-        fn alerts(&self) -> Answer<'_, shared::AlertsView>;
     }
 
     /// The shared handle put into Leptos context.
@@ -78,55 +63,10 @@ mod ssr {
     }
 }
 
-/// Summary cards.
-#[server(input = Json, endpoint = "get_summary")]
-pub async fn get_summary(q: UsageQuery) -> Result<UsageSummary, ServerFnError> {
-    source()?.summary(q).await.map_err(ServerFnError::new)
-}
-
-/// Daily history.
-#[server(input = Json, endpoint = "get_daily")]
-pub async fn get_daily(q: UsageQuery) -> Result<Vec<DailyUsage>, ServerFnError> {
-    source()?.daily(q).await.map_err(ServerFnError::new)
-}
-
-/// Per-model breakdown.
-#[server(input = Json, endpoint = "get_models")]
-pub async fn get_models(q: UsageQuery) -> Result<Vec<ModelUsage>, ServerFnError> {
-    source()?.models(q).await.map_err(ServerFnError::new)
-}
-
-/// Per-project breakdown.
-#[server(input = Json, endpoint = "get_projects")]
-pub async fn get_projects(q: UsageQuery) -> Result<Vec<ProjectUsage>, ServerFnError> {
-    source()?.projects(q).await.map_err(ServerFnError::new)
-}
-
-/// Hour-of-day pattern and weekday × hour heat map.
-#[server(input = Json, endpoint = "get_hourly")]
-pub async fn get_hourly(
-    q: UsageQuery,
-) -> Result<(Vec<HourlyUsage>, Vec<HeatmapCell>), ServerFnError> {
-    source()?.hourly(q).await.map_err(ServerFnError::new)
-}
-
-/// Error breakdown by type.
-#[server(input = Json, endpoint = "get_error_types")]
-pub async fn get_error_types(q: UsageQuery) -> Result<Vec<ErrorTypeUsage>, ServerFnError> {
-    source()?.error_types(q).await.map_err(ServerFnError::new)
-}
-
-/// Failed spend, cache savings and the top cost drivers.
-#[server(input = Json, endpoint = "get_insights")]
-pub async fn get_insights(q: UsageQuery) -> Result<CostInsights, ServerFnError> {
-    source()?.insights(q).await.map_err(ServerFnError::new)
-}
-
-/// A page of the error log.
-/// Month-end spend forecast (overall and per project) in the query's zone.
-#[server(input = Json, endpoint = "get_forecast")]
-pub async fn get_forecast(q: UsageQuery) -> Result<shared::ForecastView, ServerFnError> {
-    source()?.forecast(q).await.map_err(ServerFnError::new)
+/// One panel of the dashboard (every panel but Breakdown, which answers by dimension).
+#[server(input = Json, endpoint = "get_panel")]
+pub async fn get_panel(panel: Panel, q: UsageQuery) -> Result<PanelData, ServerFnError> {
+    source()?.panel(panel, q).await.map_err(ServerFnError::new)
 }
 
 /// The Breakdown panel.
@@ -135,6 +75,7 @@ pub async fn get_breakdown(q: UsageQuery, by: String) -> Result<shared::Breakdow
     source()?.breakdown(q, by).await.map_err(ServerFnError::new)
 }
 
+/// A further page of the error log.
 #[server(input = Json, endpoint = "get_error_page")]
 pub async fn get_error_page(
     q: UsageQuery,
@@ -246,12 +187,6 @@ pub async fn admin_revoke_token(prefix: String) -> Result<Option<String>, Server
     admin_run(AdminCommand::RevokeToken { prefix }).await
 }
 
-/// Budgets with this period's spend and projection, and the newest alerts.
-#[server(endpoint = "get_budgets")]
-pub async fn get_budgets() -> Result<shared::BudgetsView, ServerFnError> {
-    source()?.budgets().await.map_err(ServerFnError::new)
-}
-
 /// Creates a budget (empty project: the whole organisation; empty scope: every dimension
 /// value).
 #[server(endpoint = "admin_create_budget")]
@@ -272,12 +207,6 @@ pub async fn admin_create_budget(
         scope,
     })
     .await
-}
-
-/// Metric alert rules with their state, and the history of alerts (metric and budget).
-#[server(endpoint = "get_alerts")]
-pub async fn get_alerts() -> Result<shared::AlertsView, ServerFnError> {
-    source()?.alerts().await.map_err(ServerFnError::new)
 }
 
 /// Creates a metric alert rule (empty project or model: all of them).

@@ -10,8 +10,9 @@ use shared::{
 };
 
 use crate::charts::{fmt_usd, Bar, BarChart};
+use crate::dashboard::panel_body;
+use crate::dashboard::table::{BreakdownTable, Row};
 use crate::filters::url_of;
-use crate::{panel_body, BreakdownTable, Row};
 
 /// The dimension the panel shows when the URL names none.
 const DEFAULT_BY: &str = "user";

@@ -5,13 +5,11 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-use shared::{DimFilter, Dimension, UsageQuery};
+use shared::{DimFilter, Dimension, Panel, UsageQuery};
 
+use crate::api;
+use crate::dashboard::{panel_body, panel_view, AccountResource, PanelContext, UserMenu};
 use crate::filters::{self, query_from_params, url_of, FilterBar};
-use crate::{
-    api, panel_body, AccountResource, DailyPanel, ErrorLogList, ErrorTypes, ModelsPanel,
-    SummaryCards, UserMenu,
-};
 
 /// Where the page lives.
 pub const PATH: &str = "/user";
@@ -67,11 +65,12 @@ fn LookUp() -> impl IntoView {
 /// The panels of end user `id`.
 #[component]
 fn EndUserPanels(id: String, query: Memo<UsageQuery>, account: AccountResource) -> impl IntoView {
-    let summary = Resource::new(move || query.get(), api::get_summary);
-    let daily = Resource::new(move || query.get(), api::get_daily);
-    let models = Resource::new(move || query.get(), api::get_models);
-    let error_types = Resource::new(move || query.get(), api::get_error_types);
-    let errors = Resource::new(move || query.get(), |q| api::get_error_page(q, None));
+    let cx = PanelContext { account, query };
+    // The dashboard's panels, each with the page's query (which names the end user).
+    let body = move |panel: Panel| {
+        let res = Resource::new(move || query.get(), move |q| api::get_panel(panel, q));
+        panel_body(res, move |data| panel_view(data, cx))
+    };
     let dashboard = move || {
         let mut q = query.get();
         q.dims.retain(|d| d.dim == Dimension::User);
@@ -93,20 +92,19 @@ fn EndUserPanels(id: String, query: Memo<UsageQuery>, account: AccountResource) 
                 " Every panel for this user: "
                 <a href=dashboard>"the dashboard filtered by this user"</a>"."
             </p>
-            {panel_body(summary, |s| view! { <SummaryCards summary=s/> })}
+            {body(Panel::Summary)}
         </section>
         <section class="panel wide" id="user-daily" aria-labelledby="user-daily-title">
             <h2 id="user-daily-title">"Spend per day"</h2>
-            {panel_body(daily, |d| view! { <DailyPanel days=d/> })}
+            {body(Panel::Daily)}
         </section>
         <section class="panel wide" id="user-models" aria-labelledby="user-models-title">
             <h2 id="user-models-title">"Models"</h2>
-            {panel_body(models, move |m| view! { <ModelsPanel models=m account/> })}
+            {body(Panel::Models)}
         </section>
         <section class="panel wide" id="user-errors" aria-labelledby="user-errors-title">
             <h2 id="user-errors-title">"Errors"</h2>
-            {panel_body(error_types, |t| view! { <ErrorTypes types=t/> })}
-            {panel_body(errors, move |page| view! { <ErrorLogList first=page query/> })}
+            {body(Panel::Errors)}
         </section>
     }
 }

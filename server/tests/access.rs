@@ -91,10 +91,10 @@ async fn anonymous_requests_are_refused_on_every_surface(db: Db) {
         assert!(location.starts_with("/login?next=%2F"), "{location}");
     }
     let browser = client_with(&[("origin", &app.base)]);
-    for name in ["get_summary", "get_projects"] {
-        let q = json!({"q": UsageQuery::default()});
-        let (status, body) = server_fn(&browser, &app, name, q).await;
-        assert_eq!(status, 401, "{name}: {body}");
+    for panel in ["summary", "projects"] {
+        let q = json!({"panel": panel, "q": UsageQuery::default()});
+        let (status, body) = server_fn(&browser, &app, "get_panel", q).await;
+        assert_eq!(status, 401, "{panel}: {body}");
     }
     let (status, _) = server_fn(&browser, &app, "get_filter_options", json!({})).await;
     assert_eq!(status, 401);
@@ -172,22 +172,18 @@ async fn assert_sees_only_alpha(app: &TestApp, who: &reqwest::Client, label: &st
     let options: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(options["projects"], json!(["alpha"]), "{label}");
     assert_eq!(options["models"], json!(["model-a"]), "{label}");
-    for name in [
-        "get_summary",
-        "get_projects",
-        "get_models",
-        "get_daily",
-        "get_error_types",
-    ] {
-        let (status, body) = server_fn(who, app, name, json!({"q": UsageQuery::default()})).await;
-        assert_eq!(status, 200, "{label} {name}: {body}");
-        assert!(!body.contains("bravo"), "{label} {name}: {body}");
+    for panel in shared::Panel::ALL {
+        let all = json!({"panel": panel, "q": UsageQuery::default()});
+        let (status, body) = server_fn(who, app, "get_panel", all).await;
+        assert_eq!(status, 200, "{label} {panel:?}: {body}");
+        assert!(!body.contains("bravo"), "{label} {panel:?}: {body}");
         let q = UsageQuery {
             projects: vec!["bravo-secret".into()],
             ..UsageQuery::default()
         };
-        let (status, body) = server_fn(who, app, name, json!({"q": q})).await;
-        assert_eq!(status, 403, "{label} {name}: {body}");
+        let (status, body) =
+            server_fn(who, app, "get_panel", json!({"panel": panel, "q": q})).await;
+        assert_eq!(status, 403, "{label} {panel:?}: {body}");
     }
     let (status, body) = server_fn(
         who,
@@ -231,14 +227,9 @@ async fn a_viewer_limited_to_one_project_gets_no_byte_of_another(db: Db) {
             ..UsageQuery::default()
         };
         if std::ptr::eq(who, &viewer) {
-            let (s1, _) = server_fn(
-                who,
-                &app,
-                "get_summary",
-                json!({"q": q("model-bravo-only")}),
-            )
-            .await;
-            let (s2, _) = server_fn(who, &app, "get_summary", json!({"q": q("never-used")})).await;
+            let summary = |m: &str| json!({"panel": "summary", "q": q(m)});
+            let (s1, _) = server_fn(who, &app, "get_panel", summary("model-bravo-only")).await;
+            let (s2, _) = server_fn(who, &app, "get_panel", summary("never-used")).await;
             assert_eq!((s1, s2), (400, 400));
         }
     }
@@ -253,7 +244,8 @@ async fn a_viewer_limited_to_one_project_gets_no_byte_of_another(db: Db) {
         tz: "Nowhere/Land".into(),
         ..UsageQuery::default()
     };
-    let (status, body) = server_fn(&viewer, &app, "get_summary", json!({"q": bad_tz})).await;
+    let bad = json!({"panel": "summary", "q": bad_tz});
+    let (status, body) = server_fn(&viewer, &app, "get_panel", bad).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(get(&viewer, &app, "/?tz=Nowhere/Land").await.0, 200);
 
@@ -487,14 +479,14 @@ async fn cross_site_state_changes_are_refused(db: Db) {
         .user_client("csrf@example.com", Role::Viewer, None)
         .await;
     let cookie = app.login("csrf@example.com", "password-123").await.unwrap();
-    let q = json!({"q": UsageQuery::default()});
+    let q = json!({"panel": "summary", "q": UsageQuery::default()});
     let post = |origin: Option<&str>| {
         let mut headers = vec![("cookie", cookie.as_str())];
         if let Some(o) = origin {
             headers.push(("origin", o));
         }
         client_with(&headers)
-            .post(format!("{}/api/get_summary", app.base))
+            .post(format!("{}/api/get_panel", app.base))
             .json(&q)
             .send()
     };

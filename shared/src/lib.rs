@@ -11,7 +11,7 @@ pub use dimension::{
     Breakdown, BreakdownDay, BreakdownRow, DimFilter, Dimension, VALUE_INVALID, VALUE_NONE,
     VALUE_NO_KEY, VALUE_OTHER,
 };
-pub use panel::{error_log_page, Panel, Section};
+pub use panel::{error_log_page, ErrorsView, HourlyView, Panel, PanelData, Section};
 pub use prices::{Discount, DiscountScope, NameRule};
 
 use serde::{Deserialize, Serialize};

@@ -4,6 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{
+    AlertsView, BudgetsView, CostInsights, DailyUsage, ErrorPage, ErrorTypeUsage, ForecastView,
+    HeatmapCell, HourlyUsage, ModelUsage, ProjectUsage, UsageSummary,
+};
+
 /// One panel of the dashboard, in the dashboard's order in [`Panel::ALL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -184,6 +189,40 @@ impl Panel {
     }
 }
 
+/// One panel's answer: what the dashboard's one server function (`get_panel`) sends, and
+/// what the read API serves at `/api/v1/usage/{name}` (the value inside the variant). The
+/// variant's serde name is the panel's name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PanelData {
+    Summary(UsageSummary),
+    Budgets(BudgetsView),
+    Alerts(AlertsView),
+    Daily(Vec<DailyUsage>),
+    Models(Vec<ModelUsage>),
+    Projects(Vec<ProjectUsage>),
+    Hourly(HourlyView),
+    Insights(CostInsights),
+    Forecast(ForecastView),
+    Errors(ErrorsView),
+}
+
+/// The Hourly pattern panel: requests by local hour of day, and the weekday × hour heat map.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HourlyView {
+    pub hours: Vec<HourlyUsage>,
+    pub heatmap: Vec<HeatmapCell>,
+}
+
+/// The Errors panel: failed requests by type, and the first page of the error log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorsView {
+    pub types: Vec<ErrorTypeUsage>,
+    pub log: ErrorPage,
+}
+
 /// Error-log rows per page, one size per surface.
 pub mod error_log_page {
     /// The dashboard's Errors panel, and each "Load more".
@@ -220,6 +259,18 @@ mod tests {
                 "error_log"
             ]
         );
+    }
+
+    #[test]
+    fn panel_data_is_tagged_with_the_panel_name() {
+        // The read API serves the value inside the tag; the tag must be the panel's name.
+        let data = PanelData::Hourly(HourlyView::default());
+        let json = serde_json::to_value(&data).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"hourly": {"hours": [], "heatmap": []}})
+        );
+        assert!(Panel::from_name("hourly").is_some());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod limit;
 pub mod live;
 pub mod metrics;
 pub mod otlp;
+mod panels;
 pub mod read_api;
 pub mod server_fns;
 pub mod session;

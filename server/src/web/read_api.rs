@@ -15,11 +15,12 @@ use shared::{
 };
 
 use super::error::{bad_param, HttpError};
+use super::panels::{self, LogPage};
 use super::AppState;
 use crate::access::Principal;
 use crate::alerting::{budgets, rules};
 use crate::export::{self, RawFormat};
-use crate::query::{self, forecast, insights};
+use crate::query;
 
 /// Query parameters as sent, in order (repeated names allowed).
 type Params = Vec<(String, String)>;
@@ -263,32 +264,19 @@ async fn panel(
             ),
         ));
     };
-    let value = match panel {
-        Panel::Summary => json!(query::summary(store, q, now).await?),
-        Panel::Budgets => json!(budgets_of(state, who, now).await?),
-        Panel::Alerts => json!(rules::view(store, who, 50).await?),
-        Panel::Daily => json!(query::daily(store, q, now).await?),
-        Panel::Models => json!(query::models(store, q, now).await?),
-        Panel::Projects => json!(query::projects(store, q, now).await?),
-        Panel::Hourly => {
-            let (hours, heatmap) = query::hourly(store, q, now).await?;
-            json!({"hours": hours, "heatmap": heatmap})
-        }
-        Panel::Insights => json!(insights::insights(store, q, now).await?),
-        Panel::Forecast => json!(forecast::forecast(store, q, now).await?),
-        Panel::Errors => {
-            let limit = match param(params, "limit") {
-                None => error_log_page::REST,
-                Some(l) => l
-                    .parse()
-                    .map_err(|_| bad_param("limit", format!("{l:?} is not a whole number")))?,
-            };
-            let types = query::error_types(store, q, now).await?;
-            let page = query::error_page(store, q, now, param(params, "before"), limit).await?;
-            json!({"types": types, "log": page})
-        }
+    // `limit` and `before` page the error log; other panels ignore them.
+    let limit = match param(params, "limit") {
+        Some(l) if panel == Panel::Errors => l
+            .parse()
+            .map_err(|_| bad_param("limit", format!("{l:?} is not a whole number")))?,
+        _ => error_log_page::REST,
     };
-    Ok(with_usd(value))
+    let log = LogPage {
+        before: param(params, "before"),
+        limit,
+    };
+    let data = panels::answer(store, who, panel, q, now, log).await?;
+    Ok(with_usd(panels::to_json(&data)))
 }
 
 /// `GET /api/v1/usage/{panel}`: one panel's answer for the query parameters.
@@ -550,17 +538,9 @@ pub async fn budgets(
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, HttpError> {
     let now = chrono::Utc::now().timestamp_millis();
-    Ok(Json(with_usd(json!(budgets_of(&state, &who, now).await?))))
-}
-
-/// The budgets `who` may see, with this period's spend.
-async fn budgets_of(
-    state: &AppState,
-    who: &Principal,
-    now: i64,
-) -> Result<Vec<shared::BudgetStatus>, HttpError> {
-    let visible = budgets::visible(&state.store, who).await?;
-    Ok(budgets::statuses(&state.store, visible, now).await?)
+    let visible = budgets::visible(&state.store, &who).await?;
+    let statuses = budgets::statuses(&state.store, visible, now).await?;
+    Ok(Json(with_usd(json!(statuses))))
 }
 
 /// `GET /api/v1/budgets/alerts`: recorded threshold crossings of visible budgets, newest first.

@@ -4,16 +4,15 @@
 use app::api::{AdminCommand, AdminSource, Answer, DashboardSource};
 use axum::http::StatusCode;
 use shared::{
-    error_log_page, Account, AdminOverview, DailyUsage, ErrorPage, ErrorTypeUsage, FilterOptions,
-    HeatmapCell, HourlyUsage, ModelUsage, ProjectUsage, UsageQuery, UsageSummary,
+    error_log_page, Account, AdminOverview, ErrorPage, FilterOptions, Panel, PanelData, UsageQuery,
 };
 
 use crate::access::Principal;
 use crate::access::{require_admin, scope_query};
 use crate::admin::{self, AdminError};
-use crate::alerting::{budgets, rules};
-use crate::query::{self, forecast, insights};
+use crate::query;
 use crate::store::{Store, StoreError};
+use crate::web::panels::{self, LogPage};
 
 /// The principal the guard attached to the request a server function or page is answering.
 pub fn current_principal() -> Result<Principal, String> {
@@ -44,7 +43,7 @@ impl Dashboard {
     fn answer<'a, T, F, Fut>(&'a self, q: UsageQuery, run: F) -> Answer<'a, T>
     where
         T: Send + 'a,
-        F: FnOnce(&'a Store, UsageQuery) -> Fut + Send + 'a,
+        F: FnOnce(&'a Store, Principal, UsageQuery) -> Fut + Send + 'a,
         Fut: std::future::Future<Output = Result<T, query::QueryError>> + Send + 'a,
     {
         // Server functions answer errors with a status that says whose fault it was.
@@ -58,7 +57,7 @@ impl Dashboard {
             let (who, q) = scoped?;
             let checked = query::check_models_visible(&self.0, &who, &q).await;
             let result = match checked {
-                Ok(()) => run(&self.0, q).await,
+                Ok(()) => run(&self.0, who, q).await,
                 Err(e) => Err(e),
             };
             result.map_err(|e| match e {
@@ -80,40 +79,17 @@ fn now_ms() -> i64 {
 }
 
 impl DashboardSource for Dashboard {
-    fn summary(&self, q: UsageQuery) -> Answer<'_, UsageSummary> {
-        self.answer(
-            q,
-            |s, q| async move { query::summary(s, &q, now_ms()).await },
-        )
-    }
-    fn daily(&self, q: UsageQuery) -> Answer<'_, Vec<DailyUsage>> {
-        self.answer(q, |s, q| async move { query::daily(s, &q, now_ms()).await })
-    }
-    fn models(&self, q: UsageQuery) -> Answer<'_, Vec<ModelUsage>> {
-        self.answer(
-            q,
-            |s, q| async move { query::models(s, &q, now_ms()).await },
-        )
-    }
-    fn projects(&self, q: UsageQuery) -> Answer<'_, Vec<ProjectUsage>> {
-        self.answer(
-            q,
-            |s, q| async move { query::projects(s, &q, now_ms()).await },
-        )
-    }
-    fn hourly(&self, q: UsageQuery) -> Answer<'_, (Vec<HourlyUsage>, Vec<HeatmapCell>)> {
-        self.answer(
-            q,
-            |s, q| async move { query::hourly(s, &q, now_ms()).await },
-        )
-    }
-    fn error_types(&self, q: UsageQuery) -> Answer<'_, Vec<ErrorTypeUsage>> {
-        self.answer(q, |s, q| async move {
-            query::error_types(s, &q, now_ms()).await
+    fn panel(&self, panel: Panel, q: UsageQuery) -> Answer<'_, PanelData> {
+        self.answer(q, move |s, who, q| async move {
+            let first_page = LogPage {
+                before: None,
+                limit: error_log_page::DASHBOARD,
+            };
+            panels::answer(s, &who, panel, &q, now_ms(), first_page).await
         })
     }
     fn error_page(&self, q: UsageQuery, before: Option<String>) -> Answer<'_, ErrorPage> {
-        self.answer(q, |s, q| async move {
+        self.answer(q, |s, _, q| async move {
             query::error_page(
                 s,
                 &q,
@@ -124,18 +100,8 @@ impl DashboardSource for Dashboard {
             .await
         })
     }
-    fn insights(&self, q: UsageQuery) -> Answer<'_, shared::CostInsights> {
-        self.answer(q, |s, q| async move {
-            insights::insights(s, &q, now_ms()).await
-        })
-    }
-    fn forecast(&self, q: UsageQuery) -> Answer<'_, shared::ForecastView> {
-        self.answer(q, |s, q| async move {
-            forecast::forecast(s, &q, now_ms()).await
-        })
-    }
     fn breakdown(&self, q: UsageQuery, by: String) -> Answer<'_, shared::Breakdown> {
-        self.answer(q, |s, q| async move {
+        self.answer(q, |s, _, q| async move {
             let dim = shared::Dimension::parse(&by).ok_or_else(|| query::QueryError::BadParam {
                 param: "by",
                 reason: format!("{by:?} is not one of user, key, provider, meta.<key>"),
@@ -156,32 +122,6 @@ impl DashboardSource for Dashboard {
     fn account(&self) -> Answer<'_, Account> {
         let who = current_principal();
         Box::pin(async move { Ok(who?.account) })
-    }
-    fn alerts(&self) -> Answer<'_, shared::AlertsView> {
-        let who = current_principal();
-        Box::pin(async move {
-            rules::view(&self.0, &who?, 50).await.map_err(|e| {
-                tracing::error!(error = %e, "alerts failed");
-                "the database is unavailable; try again".to_string()
-            })
-        })
-    }
-    fn budgets(&self) -> Answer<'_, shared::BudgetsView> {
-        let who = current_principal();
-        Box::pin(async move {
-            let who = who?;
-            let load = async {
-                let visible = budgets::visible(&self.0, &who).await?;
-                Ok::<_, StoreError>(shared::BudgetsView {
-                    alerts: budgets::alerts(&self.0, &visible, 20).await?,
-                    budgets: budgets::statuses(&self.0, visible, now_ms()).await?,
-                })
-            };
-            load.await.map_err(|e| {
-                tracing::error!(error = %e, "budgets failed");
-                "the database is unavailable; try again".to_string()
-            })
-        })
     }
 }
 
