@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use shared::{Dimension, EventStatus};
 use sqlx::Row;
 
-use super::{
-    push_id_filters, Backend, Group, GroupKey, GroupRow, RollupFilter, Store, StoreError, TextAt,
-};
+use super::raw::{ExportNames, TextAt};
+use super::rollups::push_id_filters;
+use super::{Backend, Group, GroupKey, GroupRow, RollupFilter, Store, StoreError};
 use crate::dimension::EventDims;
 use crate::rollup::{
     bucket_of, error_type_shown, offset_at, CostSource, EventFacts, PricedCost, RollupDelta,
@@ -225,7 +225,7 @@ pub(super) fn dim_conditions(
 impl Store {
     /// Ingest keys' prefixes by id.
     pub(super) async fn key_prefixes(&self) -> Result<HashMap<i64, String>, StoreError> {
-        let [_, _, keys] = super::ExportNames::SQL;
+        let [_, _, keys] = ExportNames::SQL;
         let rows: Vec<(i64, String)> =
             dispatch!(self, pool => sqlx::query_as(keys).fetch_all(pool).await?);
         Ok(rows.into_iter().collect())

@@ -9,8 +9,10 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
+use super::ingest::EVENT_COLUMNS;
+use super::rollups::ROLLUP_SUMS;
 use super::rollups::{upsert_sql, ROLLUP_COLUMN_COUNT};
-use super::{Batch, StoreError, EVENT_COLUMNS, ROLLUP_SUMS};
+use super::{Batch, StoreError};
 use crate::rollup::{expand, Level, RollupDelta, RollupKey, ANY, HIST_BINS};
 
 /// Connections in each replica's pool.

@@ -1,4 +1,4 @@
-//! Roll-up reads: each query reads one series (project x model, or with either or both
+//! Roll-up reads: what a read asks for ([`RollupFilter`], [`Group`], [`Sums`]); each query reads one series (project x model, or with either or both
 //! [`ANY`]) over the fewest whole buckets of the three levels; and the integrity checks that
 //! `verify` and the tests run.
 
@@ -9,14 +9,193 @@ use futures::TryStreamExt;
 use shared::EventStatus;
 use sqlx::Row;
 
-use super::{
-    delta_from_row, hist_columns, Backend, Group, GroupKey, GroupRow, RollupFilter, RollupTotals,
-    Store, StoreError, Sums, ROLLUP_SUMS,
-};
+use super::{Backend, Store, StoreError};
 use crate::rollup::{
     cover, expand, latency_bin, local_cover, Level, RollupDelta, RollupKey, ALL_STATUSES, ANY,
     HIST_BINS,
 };
+
+/// Which roll-up rows a query reads: buckets `[start_bucket, end_bucket)` (unix seconds).
+#[derive(Clone, Debug, Default)]
+pub struct RollupFilter {
+    pub start_bucket: i64,
+    pub end_bucket: i64,
+    /// Empty means every project.
+    pub project_ids: Vec<i64>,
+    /// Empty means every model.
+    pub model_ids: Vec<i64>,
+    pub status: Option<EventStatus>,
+    /// The query's time zone as UTC offsets over the range: `(from, seconds east of UTC)`, in
+    /// order, each in force from its unix second `from` (a quarter-hour) until the next.
+    /// Empty means UTC. Used by [`Group::LocalDay`] and [`Group::LocalHourOfWeek`].
+    pub offsets: Vec<(i64, i64)>,
+    /// Dimension values every event must have. Roll-ups do not hold dimensions: a filter
+    /// with any is answered from the raw events (`dimensions.rs`).
+    pub dims: Vec<shared::DimFilter>,
+}
+
+/// What roll-up rows are summed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    Total,
+    /// Local calendar day in the filter's zone.
+    LocalDay,
+    /// Local hour of the week in the filter's zone (Monday 00:00 is 0).
+    LocalHourOfWeek,
+    Model,
+    Project,
+    ErrorType,
+    /// Project x model pairs.
+    ProjectModel,
+    /// Model x the bucket of each level read (a UTC day, hour or quarter-hour start).
+    ModelBucket,
+}
+
+/// Which sums a read of roll-ups adds up; the others come back as 0. Every summed column
+/// costs every row read, so each panel asks for what it shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sums {
+    /// Requests and cost (the hourly pattern, error types, budgets).
+    RequestsCost,
+    /// Requests, failures, cost, how it was priced, tokens in / out / cached and latency (the
+    /// daily history, the breakdowns, the previous period's cards).
+    Traffic,
+    /// Every additive column.
+    All,
+    /// Everything, and the latency histogram (most of a row's width: the summary's percentiles).
+    AllWithHist,
+}
+
+impl Sums {
+    /// Whether the read sums `column` (one of [`ROLLUP_SUMS`]).
+    pub(super) fn includes(self, column: &str) -> bool {
+        match self {
+            Sums::RequestsCost => matches!(column, "requests" | "cost_nanos"),
+            Sums::Traffic => matches!(
+                column,
+                "requests"
+                    | "errors"
+                    | "cost_nanos"
+                    | "input_tokens"
+                    | "output_tokens"
+                    | "cached_input_tokens"
+                    | "latency_count"
+                    | "latency_sum_ms"
+                    | "unpriced_requests"
+                    | "fallback_requests"
+                    | "client_cost_requests"
+            ),
+            Sums::All | Sums::AllWithHist => true,
+        }
+    }
+}
+
+/// The group a row of [`Store::rollup_grouped`] sums.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupKey {
+    Total,
+    /// Days since 1970-01-01 of the local date.
+    LocalDay(i64),
+    /// 0..168: local weekday (Monday 0) x 24 + local hour.
+    LocalHourOfWeek(i64),
+    Model(i64),
+    Project(i64),
+    /// A failed request's error type (`unknown` when not given).
+    ErrorType(String),
+    /// Project id, model id.
+    ProjectModel(i64, i64),
+    /// Model id, bucket start (unix seconds).
+    ModelBucket(i64, i64),
+}
+
+/// One group's sums.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRow {
+    pub key: GroupKey,
+    pub sums: RollupDelta,
+}
+
+/// Sums of roll-up rows (the additive columns and the merged latency histogram).
+pub type RollupTotals = RollupDelta;
+
+/// The additive roll-up columns, in the order of [`RollupDelta`]'s fields.
+pub(super) const ROLLUP_SUMS: [&str; 14] = [
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cost_nanos",
+    "unpriced_requests",
+    "latency_count",
+    "latency_sum_ms",
+    "ttft_count",
+    "ttft_sum_ms",
+    "errors",
+    "fallback_requests",
+    "client_cost_requests",
+];
+
+pub(super) fn hist_columns() -> impl Iterator<Item = String> {
+    (0..HIST_BINS).map(|i| format!("h{i:02}"))
+}
+
+/// Appends `AND <prefix>project_id IN (…)` / `model_id IN (…)` for the filter's non-empty id
+/// lists, numbering the parameters after those already in `args`.
+pub(super) fn push_id_filters(
+    sql: &mut String,
+    args: &mut Vec<i64>,
+    f: &RollupFilter,
+    prefix: &str,
+) {
+    for (column, ids) in [("project_id", &f.project_ids), ("model_id", &f.model_ids)] {
+        if ids.is_empty() {
+            continue;
+        }
+        let marks: Vec<String> = (0..ids.len())
+            .map(|i| format!("${}", args.len() + i + 1))
+            .collect();
+        sql.push_str(&format!(" AND {prefix}{column} IN ({})", marks.join(",")));
+        args.extend(ids.iter().copied());
+    }
+}
+
+/// Reads the additive columns and histogram from a row whose first columns are, in order,
+/// the [`ROLLUP_SUMS`] columns and then (when `with_hist`) the histogram bins, from `offset`.
+pub(super) fn delta_from_row<R: Row>(
+    row: &R,
+    offset: usize,
+    with_hist: bool,
+) -> Result<RollupDelta, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let g = |i: usize| -> Result<i64, sqlx::Error> { row.try_get::<i64, _>(offset + i) };
+    let mut d = RollupDelta {
+        requests: g(0)?,
+        input_tokens: g(1)?,
+        output_tokens: g(2)?,
+        cached_input_tokens: g(3)?,
+        cache_write_tokens: g(4)?,
+        cost_nanos: g(5)?,
+        unpriced_requests: g(6)?,
+        latency_count: g(7)?,
+        latency_sum_ms: g(8)?,
+        ttft_count: g(9)?,
+        ttft_sum_ms: g(10)?,
+        errors: g(11)?,
+        fallback_requests: g(12)?,
+        client_cost_requests: g(13)?,
+        hist: [0; HIST_BINS],
+    };
+    if with_hist {
+        for (i, h) in d.hist.iter_mut().enumerate() {
+            *h = g(ROLLUP_SUMS.len() + i)?;
+        }
+    }
+    Ok(d)
+}
 
 /// Columns of a roll-up row: the key (`bucket`, `project_id`, `model_id`, `error_type`), the
 /// sums and the histogram bins.

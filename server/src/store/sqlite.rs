@@ -11,11 +11,10 @@ use sqlx::SqlitePool;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
 
+use super::ingest::EVENT_COLUMNS;
+use super::raw::{new_chunk, write_to_chunk, ExportNames, TextAt};
 use super::rollups::{upsert_sql, ROLLUP_COLUMN_COUNT};
-use super::{
-    new_chunk, write_to_chunk, Batch, ExportNames, RawEvent, StoreError, TextAt, WriteEvent,
-    EVENT_COLUMNS,
-};
+use super::{Batch, RawEvent, StoreError, WriteEvent};
 use crate::rollup::{expand, Level, RollupDelta, RollupKey, ANY};
 
 /// Bytes of the database file each connection may read through a memory map (4 GiB).
