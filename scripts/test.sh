@@ -54,7 +54,17 @@ cargo fmt --all -- --check
 cargo clippy -p shared -p app -p server --all-targets -- -D warnings
 
 say "unit and integration tests (SQLite and PostgreSQL)"
-cargo test -p shared -p app -p server
+if ! cargo nextest --version >/dev/null 2>&1; then
+  say "installing cargo-nextest 0.9.143"
+  cargo install cargo-nextest --version 0.9.143 --locked
+fi
+# cargo-nextest runs each test in a process of its own, so each has the one Tokio runtime a
+# server process has (several runtimes in one process let a server-side render wait on a task
+# spawned onto another test's runtime; see docs/ARCHITECTURE.md), and ends a hung test
+# (.config/nextest.toml) instead of holding the run. The three crates are built together,
+# as `cargo test` would (the app's tests need the server-side features the server enables).
+# The crates have no doc tests, which nextest does not run.
+cargo nextest run -p shared -p app -p server
 drop_test_databases
 
 say "end-to-end tests in Chromium"

@@ -1,6 +1,6 @@
 //! `import` reads NDJSON and CSV through the ingest path, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{fresh_store, Db};
 use server::ingest::import::{import_file, ImportError};

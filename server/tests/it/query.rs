@@ -1,7 +1,7 @@
 //! Every panel's numbers equal a straightforward recomputation from the events sent, in UTC
 //! and in zones with DST and half- and quarter-hour offsets, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! OpenTelemetry traces over OTLP/HTTP (`POST /v1/traces`): real exporters, the mapping of
 //! GenAI spans to events, partial success, duplicates and hostile bodies. Both backends.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

@@ -10,7 +10,7 @@
 //! the restart recovers from the log. It does not prove that `synchronous = FULL` survives
 //! power loss (a per-connection setting it cannot even observe); only pulling the plug would.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

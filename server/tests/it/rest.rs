@@ -1,6 +1,6 @@
 //! The read API over HTTP: the seed's action API and /api/v1/usage, on both backends.
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, Db};
 use serde_json::{json, Value};

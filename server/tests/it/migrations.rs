@@ -6,7 +6,7 @@
 //! (project, id) to (project, timestamp, id) and keep every stored event as it was. 0017
 //! fills the new counts of fallback- and client-priced requests from the raw events.
 
-mod common;
+use crate::common;
 
 use common::{fresh_url, Db};
 use rand::{Rng, SeedableRng};

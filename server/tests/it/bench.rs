@@ -2,7 +2,7 @@
 //! every event it sends, keeps the roll-ups consistent, and reports every measurement the
 //! README's Performance table shows. Timings are printed, never asserted.
 
-mod common;
+use crate::common;
 
 use common::{fresh_url, Db};
 use server::cli::bench::{run, BenchOptions};

@@ -1,7 +1,7 @@
 //! Access control and abuse, over HTTP on both backends: anonymous refusal, project scoping
 //! on every surface, revocation, the log-in rate limit, CSRF, and hostile ingest.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! savings at the price in force, and the top project x model drivers against the previous
 //! period.
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, Db};
 use serde_json::{json, Value};

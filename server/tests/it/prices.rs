@@ -6,7 +6,7 @@
 //! (it reaches package registries only), so the figures were checked against LiteLLM's copy
 //! and the corrections file's notes, not against the live pages.
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, Db, TestApp};
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 //! retention are reported and left alone, the current budget period fires once, and events
 //! arriving during a run keep the price they were stored with.
 
-mod common;
+use crate::common;
 
 use chrono::Datelike;
 use common::{event_at, fresh_url, Db};

@@ -2,7 +2,7 @@
 //! with two evaluators at once), measures exactly at its boundary, and its changes reach a
 //! real HTTP receiver signed with HMAC-SHA256, retried with backoff until the first success.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

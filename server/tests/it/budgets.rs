@@ -2,7 +2,7 @@
 //! exact boundary, for late events in their own period, in the budget's time zone, and once
 //! when two replicas cross the same threshold together.
 
-mod common;
+use crate::common;
 
 use common::{client_with, spawn_app, spawn_replica, Db, TestApp};
 use serde_json::{json, Value};

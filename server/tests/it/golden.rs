@@ -3,12 +3,12 @@
 //! and on PostgreSQL alike. A change that is meant to change an answer regenerates the file
 //! and commits the diff with it, so every changed answer shows in review:
 //!
-//!     UPDATE_GOLDEN=1 cargo test -p server --test golden
+//!     UPDATE_GOLDEN=1 cargo test -p server --test it golden
 //!
 //! Not covered, because their answers depend on the day the test runs: the month-end
 //! forecast, budgets and metric alerts (their own tests pin them).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -210,7 +210,7 @@ async fn every_answer_equals_the_golden_one(db: Db) {
         return;
     }
     let want = std::fs::read_to_string(GOLDEN).unwrap_or_else(|e| {
-        panic!("{GOLDEN}: {e}; make it with UPDATE_GOLDEN=1 cargo test -p server --test golden")
+        panic!("{GOLDEN}: {e}; make it with UPDATE_GOLDEN=1 cargo test -p server --test it golden")
     });
     // Both sides parsed from text the same way (serde_json may round a float's last digit
     // when parsing, so a parsed golden value need not equal the value it was written from).
@@ -231,7 +231,7 @@ async fn every_answer_equals_the_golden_one(db: Db) {
     assert!(
         differ.is_empty(),
         "{} answers differ from {GOLDEN} on {db:?}:\n  {}\nfirst: {}\n(this run's answers: {}). If the change is \
-         meant, regenerate with UPDATE_GOLDEN=1 cargo test -p server --test golden and commit the diff.",
+         meant, regenerate with UPDATE_GOLDEN=1 cargo test -p server --test it golden and commit the diff.",
         differ.len(),
         differ.join("\n  "),
         (serde_json::to_string(answers.get(&differ[0]).unwrap_or(&Value::Null)).unwrap())

@@ -1,6 +1,6 @@
 //! Ingest API over a real server and a real database, on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, spawn_app_with, Db, TestApp};
 use rand::{Rng, SeedableRng};

@@ -1,7 +1,7 @@
 //! Retention deletes old raw events in batches, keeps the roll-ups (so every panel answers the
 //! same for old periods), and the error log and raw export say from when raw events are kept.
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, Db, TestApp};
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! with a known trend and weekday pattern, in New York days (a UTC day split would shift
 //! evening spend into the next day and blur the pattern).
 
-mod common;
+use crate::common;
 
 use chrono::{Datelike, Duration, NaiveDate, TimeZone};
 use chrono_tz::America::New_York;

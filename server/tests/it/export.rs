@@ -1,6 +1,6 @@
 //! Exports carry exactly the API's numbers, and user text comes out inert, on both backends.
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 

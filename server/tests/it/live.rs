@@ -1,6 +1,6 @@
 //! Live updates over Server-Sent Events, on SQLite and across PostgreSQL replicas.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
