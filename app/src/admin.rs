@@ -9,9 +9,11 @@ use shared::{format_count, format_usd, format_utc_ms, AdminOverview};
 use crate::api::{
     AdminAddDiscount, AdminAddPriceRule, AdminCreateAlertRule, AdminCreateBudget, AdminCreateKey,
     AdminCreateProject, AdminCreateToken, AdminCreateUser, AdminCreateWebhook,
-    AdminDeleteAlertRule, AdminDeleteDiscount, AdminDeletePriceRule, AdminDisableUser,
-    AdminDisableWebhook, AdminEraseEndUser, AdminReprice, AdminRepricePreview, AdminRepriceResume,
-    AdminResolvePrice, AdminRevokeKey, AdminRevokeToken, AdminSetPrice, AdminTestWebhook,
+    AdminDeleteAlertRule, AdminDeleteBudget, AdminDeleteDiscount, AdminDeletePriceRule,
+    AdminDisableUser, AdminDisableWebhook, AdminEraseEndUser, AdminRenameProject, AdminReprice,
+    AdminRepricePreview, AdminRepriceResume, AdminResolvePrice, AdminRevokeKey, AdminRevokeToken,
+    AdminSetPrice, AdminSetUserProjects, AdminTestWebhook, AdminUpdateAlertRule,
+    AdminUpdateBudget,
 };
 
 type Outcome = Option<Result<Option<String>, ServerFnError>>;
@@ -120,6 +122,14 @@ fn usd_per_mtok(micros: i64) -> String {
         .to_string()
 }
 
+/// An amount as the budget form takes it: USD with up to six decimals, no separators
+/// (`1500`, `0.25`).
+fn plain_usd(nanos: i64) -> String {
+    let micros = nanos / 1000;
+    let text = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 fn scope(projects: &Option<Vec<String>>) -> String {
     projects
         .as_ref()
@@ -154,11 +164,52 @@ fn Confirm(verb: &'static str, what: String) -> impl IntoView {
     }
 }
 
-/// Ticks for the projects a user or token may see (none ticked: all), sent as the form's
-/// `projects` field ("A, B") the admin functions read.
+/// Editing one row in place: the button ("Rename", "Edit") opens the row's fields (the
+/// children, inside the row's form) with Save and Cancel; the first field takes the focus.
+/// Saving submits the row's form; the lists then reload and the row shows its new values.
 #[component]
-fn ProjectPicker(overview: Overview) -> impl IntoView {
-    let chosen = RwSignal::new(Vec::<String>::new());
+fn Editor(verb: &'static str, what: String, children: ChildrenFn) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let fields = NodeRef::<leptos::html::Span>::new();
+    Effect::new(move |_| {
+        if open.get() {
+            focus_first_field(fields);
+        }
+    });
+    let ask = format!("{verb} {what}");
+    let save = format!("Save {what}");
+    view! {
+        <Show when=move || open.get() fallback=move || view! {
+            <button type="button" aria-label=ask.clone() on:click=move |_| open.set(true)>{verb}</button>
+        }>
+            <span class="edit-fields" node_ref=fields>{children()}</span>
+            <button type="submit" class="primary" aria-label=save.clone()>"Save"</button>
+            <button type="button" on:click=move |_| open.set(false)>"Cancel"</button>
+        </Show>
+    }
+}
+
+/// Moves the keyboard focus to the first input or select inside `fields` (in the browser).
+fn focus_first_field(fields: NodeRef<leptos::html::Span>) {
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        use wasm_bindgen::JsCast;
+        let first = (fields.get())
+            .and_then(|f| f.query_selector("input:not([type=hidden]), select").ok().flatten());
+        if let Some(el) = first.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = el.focus();
+        }
+    }
+    #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+    let _ = fields;
+}
+
+/// Ticks for the projects a user or token may see (none ticked: all), sent as the form's
+/// `projects` field ("A, B") the admin functions read. `initial`: the ones ticked at first.
+#[component]
+fn ProjectPicker(overview: Overview, #[prop(optional)] initial: Vec<String>) -> impl IntoView {
+    let ticked = initial.clone();
+    let chosen = RwSignal::new(initial);
     view! {
         <fieldset class="project-picker">
             <legend>"Only projects (none ticked: all)"</legend>
@@ -166,9 +217,10 @@ fn ProjectPicker(overview: Overview) -> impl IntoView {
             {lists_with(overview, move |o| {
                 o.projects.into_iter().map(|p| {
                     let name = p.name.clone();
+                    let checked = ticked.contains(&p.name);
                     view! {
                         <label class="pick">
-                            <input type="checkbox" on:change=move |ev| {
+                            <input type="checkbox" prop:checked=checked on:change=move |ev| {
                                 let on = event_target_checked(&ev);
                                 chosen.update(|c| {
                                     c.retain(|x| x != &name);
@@ -210,6 +262,11 @@ fn lists_with(
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let create_project = ServerAction::<AdminCreateProject>::new();
+    let rename_project = ServerAction::<AdminRenameProject>::new();
+    let set_user_projects = ServerAction::<AdminSetUserProjects>::new();
+    let update_budget = ServerAction::<AdminUpdateBudget>::new();
+    let delete_budget = ServerAction::<AdminDeleteBudget>::new();
+    let update_rule = ServerAction::<AdminUpdateAlertRule>::new();
     let create_key = ServerAction::<AdminCreateKey>::new();
     let revoke_key = ServerAction::<AdminRevokeKey>::new();
     let set_price = ServerAction::<AdminSetPrice>::new();
@@ -257,6 +314,13 @@ pub fn AdminPage() -> impl IntoView {
                     test_webhook.version().get(),
                 ),
                 pricing.versions(),
+                (
+                    rename_project.version().get(),
+                    set_user_projects.version().get(),
+                    update_budget.version().get(),
+                    delete_budget.version().get(),
+                    update_rule.version().get(),
+                ),
             )
         },
         |_| crate::api::admin_overview(),
@@ -271,10 +335,21 @@ pub fn AdminPage() -> impl IntoView {
         <main class="admin">
             <section class="panel" aria-labelledby="projects-title">
                 <h2 id="projects-title">"Projects"</h2>
-                {lists(|o| view! {
+                {lists_with(overview, move |o| view! {
                     <ul class="plain" data-testid="project-list">
-                        {o.projects.into_iter().map(|p| view! {
-                            <li>{p.name}<small>{format!(" · created {}", format_utc_ms(p.created_at_ms))}</small></li>
+                        {o.projects.into_iter().map(|p| {
+                            let name = p.name.clone();
+                            view! {
+                                <li>{p.name}<small>{format!(" · created {}", format_utc_ms(p.created_at_ms))}</small>
+                                    " "
+                                    <ActionForm action=rename_project attr:class="row-form">
+                                        <input type="hidden" name="name" value=name.clone()/>
+                                        <Editor verb="Rename" what=format!("project {name}")>
+                                            <label>"New name " <input name="new_name" required maxlength="200" value=name.clone()/></label>
+                                        </Editor>
+                                    </ActionForm>
+                                </li>
+                            }
                         }).collect_view()}
                     </ul>
                 }.into_any())}
@@ -283,6 +358,7 @@ pub fn AdminPage() -> impl IntoView {
                     <button type="submit">"Create project"</button>
                 </ActionForm>
                 {move || outcome(create_project.value().get(), "project")}
+                {move || outcome(rename_project.value().get(), "project")}
             </section>
 
             <section class="panel" aria-labelledby="keys-title">
@@ -357,10 +433,20 @@ pub fn AdminPage() -> impl IntoView {
                             {o.users.into_iter().map(|u| {
                                 let email = u.email.clone();
                                 let active = !u.disabled;
+                                let viewer = u.role == shared::Role::Viewer;
+                                let sees = u.projects.clone().unwrap_or_default();
                                 view! {
                                     <tr><td>{u.email}</td><td>{u.role.as_str()}</td><td>{scope(&u.projects)}</td>
                                     <td>{if u.disabled { "disabled" } else { "active" }}</td>
-                                    <td>{active.then(|| view! {
+                                    <td>{(active && viewer).then(|| view! {
+                                        <ActionForm action=set_user_projects attr:class="row-form">
+                                            <input type="hidden" name="email" value=email.clone()/>
+                                            <Editor verb="Edit" what=format!("projects of user {email}")>
+                                                <ProjectPicker overview initial=sees.clone()/>
+                                            </Editor>
+                                        </ActionForm>
+                                    })}
+                                    {active.then(|| view! {
                                         <ActionForm action=disable_user attr:class="row-form">
                                             <input type="hidden" name="email" value=email.clone()/>
                                             <Confirm verb="Disable" what=format!("user {email}")/>
@@ -382,6 +468,7 @@ pub fn AdminPage() -> impl IntoView {
                 </ActionForm>
                 {move || outcome(create_user.value().get(), "user")}
                 {move || outcome(disable_user.value().get(), "user")}
+                {move || outcome(set_user_projects.value().get(), "user")}
             </section>
 
             <section class="panel" aria-labelledby="tokens-title">
@@ -418,6 +505,44 @@ pub fn AdminPage() -> impl IntoView {
 
             <section class="panel" aria-labelledby="budgets-title">
                 <h2 id="budgets-title">"Budgets"</h2>
+                {lists_with(overview, move |o| view! {
+                    <table class="admin-table" tabindex="0" data-testid="budget-list">
+                        <thead><tr><th>"#"</th><th>"For"</th><th>"Amount"</th><th>"Alert at"</th><th>"This period"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
+                        <tbody>
+                            {o.budgets.into_iter().map(|b| {
+                                let id = b.id.to_string();
+                                let what = format!("budget {}", b.id);
+                                let usd = plain_usd(b.amount_nanos);
+                                let thresholds = b.thresholds.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+                                let mut whole = b.project.clone().unwrap_or_else(|| "Organisation".into());
+                                if let Some(d) = &b.scope {
+                                    whole = format!("{whole}, {}", d.describe());
+                                }
+                                view! {
+                                    <tr><td>{b.id}</td><td>{whole}</td>
+                                    <td>{format!("{} per {} ({})", format_usd(b.amount_nanos), b.period, b.tz)}</td>
+                                    <td>{format!("{thresholds} %")}</td>
+                                    <td>{format!("{} · {:.1} %", format_usd(b.spend_nanos), b.percent)}</td>
+                                    <td>
+                                        <ActionForm action=update_budget attr:class="row-form">
+                                            <input type="hidden" name="id" value=id.clone()/>
+                                            <Editor verb="Edit" what=what.clone()>
+                                                <label>"USD " <input name="usd" required inputmode="decimal" value=usd.clone()/></label>
+                                                <label>"Alert at % " <input name="thresholds" value=thresholds.clone()/></label>
+                                            </Editor>
+                                        </ActionForm>
+                                        <ActionForm action=delete_budget attr:class="row-form">
+                                            <input type="hidden" name="id" value=id.clone()/>
+                                            <Confirm verb="Delete" what=what.clone()/>
+                                        </ActionForm>
+                                    </td></tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any())}
+                {move || outcome(update_budget.value().get(), "budget")}
+                {move || outcome(delete_budget.value().get(), "budget")}
                 <p class="muted">"Spend and alerts are on the dashboard's Budgets panel. \"Only\" narrows a budget to one dimension value (team=search for a declared key, user=…, key=…, provider=…); such a budget is checked every 10 seconds instead of after every batch."</p>
                 <ActionForm action=create_budget attr:class="inline-form">
                     <label>"Project" <input name="project" placeholder="empty: organisation"/></label>
@@ -447,10 +572,19 @@ pub fn AdminPage() -> impl IntoView {
                             {o.alert_rules.into_iter().map(|r| {
                                 let id = r.id.to_string();
                                 let what = format!("rule {} ({})", r.id, r.name);
+                                // The threshold in the unit the form takes (error rate: percent).
+                                let threshold = shared::format_metric(&r.metric, r.threshold)
+                                    .trim_end_matches(" ms").trim_end_matches(" %").to_string();
                                 view! {
                                     <tr><td>{r.id}</td><td>{r.name.clone()}</td><td>{r.describe()}</td>
                                     <td>{format!("{} since {}", r.state, format_utc_ms(r.state_since_ms))}</td>
-                                    <td><ActionForm action=delete_rule attr:class="row-form">
+                                    <td><ActionForm action=update_rule attr:class="row-form">
+                                        <input type="hidden" name="id" value=id.clone()/>
+                                        <Editor verb="Edit" what=format!("threshold of {what}")>
+                                            <label>"Threshold " <input name="threshold" required inputmode="decimal" value=threshold.clone()/></label>
+                                        </Editor>
+                                    </ActionForm>
+                                    <ActionForm action=delete_rule attr:class="row-form">
                                         <input type="hidden" name="id" value=id/>
                                         <Confirm verb="Delete" what/>
                                     </ActionForm></td></tr>
@@ -481,6 +615,7 @@ pub fn AdminPage() -> impl IntoView {
                 </ActionForm>
                 {move || outcome(create_rule.value().get(), "rule")}
                 {move || outcome(delete_rule.value().get(), "rule")}
+                {move || outcome(update_rule.value().get(), "rule")}
             </section>
 
             <section class="panel wide" aria-labelledby="webhooks-title">

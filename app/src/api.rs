@@ -128,6 +128,49 @@ pub async fn admin_revoke_key(prefix: String) -> Result<Option<String>, ServerFn
     admin_run(AdminCommand::RevokeKey { prefix }).await
 }
 
+/// Renames a project.
+#[server(endpoint = "admin_rename_project")]
+pub async fn admin_rename_project(
+    name: String,
+    new_name: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::RenameProject { name, new_name }).await
+}
+
+/// Sets the projects a viewer sees ("A, B"; empty: every project).
+#[server(endpoint = "admin_set_user_projects")]
+pub async fn admin_set_user_projects(
+    email: String,
+    projects: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::SetUserProjects { email, projects }).await
+}
+
+/// Changes a budget's amount (USD per period) and alert thresholds.
+#[server(endpoint = "admin_update_budget")]
+pub async fn admin_update_budget(
+    id: String,
+    usd: String,
+    thresholds: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::UpdateBudget { id, usd, thresholds }).await
+}
+
+/// Deletes a budget and its recorded alerts.
+#[server(endpoint = "admin_delete_budget")]
+pub async fn admin_delete_budget(id: String) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::DeleteBudget { id }).await
+}
+
+/// Changes a metric alert rule's threshold.
+#[server(endpoint = "admin_update_alert_rule")]
+pub async fn admin_update_alert_rule(
+    id: String,
+    threshold: String,
+) -> Result<Option<String>, ServerFnError> {
+    admin_run(AdminCommand::UpdateAlertRule { id, threshold }).await
+}
+
 /// Sets a model's prices (USD per million tokens) from a date on.
 #[server(endpoint = "admin_set_price")]
 pub async fn admin_set_price(

@@ -36,6 +36,24 @@ pub async fn create_project(store: &Store, actor: &str, name: &str) -> Result<Pr
     Ok(p)
 }
 
+/// Renames a project (its events, keys, budgets and viewers follow: they refer to its id).
+pub async fn rename_project(
+    store: &Store,
+    actor: &str,
+    name: &str,
+    new_name: &str,
+) -> Result<Project, AdminError> {
+    let p = store.rename_project(name.trim(), new_name).await?;
+    store
+        .audit(
+            actor,
+            "project.rename",
+            &format!("project {:?} renamed {:?}", name.trim(), p.name),
+        )
+        .await?;
+    Ok(p)
+}
+
 /// Creates an ingest key; returns the secret (shown once).
 pub async fn create_key(
     store: &Store,
@@ -151,6 +169,33 @@ pub async fn disable_user(store: &Store, actor: &str, email: &str) -> Result<(),
     Ok(())
 }
 
+/// Sets the projects a viewer sees (`None`: every project); admins see every project.
+pub async fn set_user_projects(
+    store: &Store,
+    actor: &str,
+    email: &str,
+    projects: Option<&[String]>,
+) -> Result<(), AdminError> {
+    let email = email.trim().to_lowercase();
+    let users = store.list_users().await?;
+    let user = (users.iter().find(|u| u.email == email))
+        .ok_or_else(|| AdminError::Invalid(format!("email {email:?}: no such user")))?;
+    if user.role == Role::Admin && projects.is_some() {
+        return Err(AdminError::Invalid(
+            "admins see every project; limit viewers only".into(),
+        ));
+    }
+    store.set_user_projects(&email, projects).await?;
+    store
+        .audit(
+            actor,
+            "user.projects",
+            &format!("user {email} now sees {}", describe_scope(projects)),
+        )
+        .await?;
+    Ok(())
+}
+
 /// Creates a read API token; returns the secret (shown once).
 pub async fn create_token(
     store: &Store,
@@ -193,6 +238,18 @@ fn project_list(s: &str) -> Option<Vec<String>> {
     (!list.is_empty()).then_some(list)
 }
 
+/// A budget's alert thresholds from a form ("50, 80, 100 %"); empty means the defaults.
+fn threshold_list(s: &str) -> Result<Option<Vec<i64>>, AdminError> {
+    let list = (s.split(',').map(str::trim).filter(|t| !t.is_empty()))
+        .map(|t| {
+            t.trim_end_matches('%').trim().parse::<i64>().map_err(|_| {
+                AdminError::Invalid(format!("thresholds: {t:?} is not a whole percentage"))
+            })
+        })
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok((!list.is_empty()).then_some(list))
+}
+
 fn parse_day(s: &str) -> Result<i64, AdminError> {
     if s.trim().is_empty() {
         return Ok(chrono::Utc::now().timestamp_millis());
@@ -224,6 +281,11 @@ pub async fn run(
     match cmd {
         AdminCommand::CreateProject { name } => {
             create_project(store, actor, &name).await.map(|_| None)
+        }
+        AdminCommand::RenameProject { name, new_name } => {
+            rename_project(store, actor, &name, &new_name)
+                .await
+                .map(|_| None)
         }
         AdminCommand::CreateKey { project } => create_key(store, actor, &project)
             .await
@@ -264,6 +326,12 @@ pub async fn run(
         AdminCommand::DisableUser { email } => {
             disable_user(store, actor, &email).await.map(|_| None)
         }
+        AdminCommand::SetUserProjects { email, projects } => {
+            let projects = project_list(&projects);
+            set_user_projects(store, actor, &email, projects.as_deref())
+                .await
+                .map(|_| None)
+        }
         AdminCommand::CreateToken { name, projects } => {
             let projects = project_list(&projects);
             create_token(store, actor, &name, projects.as_deref())
@@ -282,17 +350,7 @@ pub async fn run(
             scope,
         } => {
             let project = Some(project.trim()).filter(|p| !p.is_empty());
-            let thresholds = thresholds
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(|t| {
-                    t.trim_end_matches('%').trim().parse::<i64>().map_err(|_| {
-                        AdminError::Invalid(format!("thresholds: {t:?} is not a whole percentage"))
-                    })
-                })
-                .collect::<Result<Vec<i64>, _>>()?;
-            let thresholds = (!thresholds.is_empty()).then_some(thresholds);
+            let thresholds = threshold_list(&thresholds)?;
             let tz = if tz.trim().is_empty() {
                 "UTC"
             } else {
@@ -310,6 +368,27 @@ pub async fn run(
             )
             .await
             .map(|_| None)
+        }
+        AdminCommand::UpdateBudget {
+            id,
+            usd,
+            thresholds,
+        } => {
+            let id = parse_id("budget", &id)?;
+            let thresholds = threshold_list(&thresholds)?;
+            update_budget(store, actor, id, &usd, thresholds.as_deref())
+                .await
+                .map(|_| None)
+        }
+        AdminCommand::DeleteBudget { id } => {
+            let id = parse_id("budget", &id)?;
+            delete_budget(store, actor, id).await.map(|_| None)
+        }
+        AdminCommand::UpdateAlertRule { id, threshold } => {
+            let id = parse_id("rule", &id)?;
+            update_alert_rule(store, actor, id, &threshold)
+                .await
+                .map(|_| None)
         }
         AdminCommand::CreateAlertRule(form) => {
             create_alert_rule(store, actor, &form).await.map(|_| None)
@@ -768,10 +847,7 @@ pub async fn create_alert_rule(
     if op != "above" && op != "below" {
         return Err(invalid(format!("op {op:?}: expected above or below")));
     }
-    let threshold = match metric {
-        "error_rate" => basis_points(&f.threshold)?,
-        _ => whole("threshold", &f.threshold, 0..=1_000_000_000)?,
-    };
+    let threshold = rule_threshold(metric, &f.threshold)?;
     let window_minutes = whole("window_minutes", &f.window_minutes, 1..=1440)?;
     let min_requests = if f.min_requests.trim().is_empty() {
         20
@@ -861,24 +937,12 @@ pub async fn create_budget(
     scope: &str,
 ) -> Result<i64, AdminError> {
     let invalid = |m: String| AdminError::Invalid(m);
-    let micros = parse_usd_micros("amount", amount_usd).map_err(invalid)?;
-    if micros == 0 {
-        return Err(invalid("amount: must be more than 0".into()));
-    }
+    let micros = budget_amount(amount_usd)?;
     crate::alerting::budgets::BudgetPeriod::parse(period)
         .ok_or_else(|| invalid(format!("period {period:?}: expected day, week or month")))?;
     tz.parse::<chrono_tz::Tz>()
         .map_err(|_| invalid(format!("tz {tz:?}: not an IANA time zone")))?;
-    let mut list = thresholds
-        .map(<[i64]>::to_vec)
-        .unwrap_or_else(|| crate::alerting::budgets::DEFAULT_THRESHOLDS.to_vec());
-    list.sort_unstable();
-    list.dedup();
-    if list.is_empty() || list.iter().any(|t| !(1..=1000).contains(t)) {
-        return Err(invalid(
-            "thresholds: whole percentages from 1 to 1000".into(),
-        ));
-    }
+    let list = budget_thresholds(thresholds)?;
     let project_id = match project {
         Some(name) => Some(store.project_by_name(name).await?.id),
         None => None,
@@ -908,4 +972,96 @@ pub async fn create_budget(
         )
         .await?;
     Ok(id)
+}
+
+/// A budget's amount in micro-USD from what was typed: more than 0.
+fn budget_amount(amount_usd: &str) -> Result<i64, AdminError> {
+    let micros = parse_usd_micros("amount", amount_usd).map_err(AdminError::Invalid)?;
+    if micros == 0 {
+        return Err(AdminError::Invalid("amount: must be more than 0".into()));
+    }
+    Ok(micros)
+}
+
+/// A budget's thresholds, sorted and without repeats (`None`: the defaults).
+fn budget_thresholds(thresholds: Option<&[i64]>) -> Result<Vec<i64>, AdminError> {
+    let mut list = thresholds
+        .map(<[i64]>::to_vec)
+        .unwrap_or_else(|| crate::alerting::budgets::DEFAULT_THRESHOLDS.to_vec());
+    list.sort_unstable();
+    list.dedup();
+    if list.is_empty() || list.iter().any(|t| !(1..=1000).contains(t)) {
+        return Err(AdminError::Invalid(
+            "thresholds: whole percentages from 1 to 1000".into(),
+        ));
+    }
+    Ok(list)
+}
+
+/// Changes budget `id`'s amount and thresholds (`None`: the defaults), then checks its
+/// current period at once: a lowered amount or a new threshold may be reached already (each
+/// threshold is still notified once per period). Answers how many alerts that check recorded.
+pub async fn update_budget(
+    store: &Store,
+    actor: &str,
+    id: i64,
+    amount_usd: &str,
+    thresholds: Option<&[i64]>,
+) -> Result<usize, AdminError> {
+    let micros = budget_amount(amount_usd)?;
+    let list = budget_thresholds(thresholds)?;
+    store.update_budget(id, micros * 1000, &list).await?;
+    store
+        .audit(
+            actor,
+            "budget.update",
+            &format!("budget {id}: ${} per period, alerts at {list:?} %", amount_usd.trim()),
+        )
+        .await?;
+    Ok(crate::alerting::budgets::after_edit(store, id, now_ms()).await?)
+}
+
+/// Changes rule `id`'s threshold, typed in its metric's unit (error rate: a percentage with
+/// at most two decimals; p95 latency: ms; requests: a count). The next evaluation uses it.
+pub async fn update_alert_rule(
+    store: &Store,
+    actor: &str,
+    id: i64,
+    threshold: &str,
+) -> Result<(), AdminError> {
+    let rule = (store.alert_rules().await?.into_iter())
+        .map(|r| r.info)
+        .find(|r| r.id == id)
+        .ok_or_else(|| AdminError::Invalid(format!("rule {id}: no such rule")))?;
+    let value = rule_threshold(&rule.metric, threshold)?;
+    store.update_alert_rule_threshold(id, value).await?;
+    store
+        .audit(
+            actor,
+            "alert.update",
+            &format!(
+                "alert rule {id} ({:?}): threshold {}",
+                rule.name,
+                shared::format_metric(&rule.metric, value)
+            ),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A rule's threshold as stored, from what was typed in its metric's unit.
+fn rule_threshold(metric: &str, typed: &str) -> Result<i64, AdminError> {
+    match metric {
+        "error_rate" => basis_points(typed),
+        _ => whole("threshold", typed, 0..=1_000_000_000),
+    }
+}
+
+/// Deletes budget `id` and its recorded alerts.
+pub async fn delete_budget(store: &Store, actor: &str, id: i64) -> Result<(), AdminError> {
+    store.delete_budget(id).await?;
+    store
+        .audit(actor, "budget.delete", &format!("budget {id}"))
+        .await?;
+    Ok(())
 }

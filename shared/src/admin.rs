@@ -142,6 +142,9 @@ pub struct AdminOverview {
     pub catalogue: String,
     #[serde(default)]
     pub model_prices: Vec<ModelPriceRow>,
+    /// Every budget with this period's numbers, organisation-wide first.
+    #[serde(default)]
+    pub budgets: Vec<crate::BudgetStatus>,
 }
 
 /// One change an admin asks for on the admin page. Fields are as typed in the forms;
@@ -150,6 +153,10 @@ pub struct AdminOverview {
 pub enum AdminCommand {
     CreateProject {
         name: String,
+    },
+    RenameProject {
+        name: String,
+        new_name: String,
     },
     CreateKey {
         project: String,
@@ -174,6 +181,11 @@ pub enum AdminCommand {
     DisableUser {
         email: String,
     },
+    /// A viewer's projects ("A, B"; empty: every project).
+    SetUserProjects {
+        email: String,
+        projects: String,
+    },
     CreateToken {
         name: String,
         projects: String,
@@ -190,9 +202,22 @@ pub enum AdminCommand {
         /// Empty, or one dimension value, e.g. `team=search`.
         scope: String,
     },
+    UpdateBudget {
+        id: String,
+        usd: String,
+        thresholds: String,
+    },
+    DeleteBudget {
+        id: String,
+    },
     CreateAlertRule(AlertRuleForm),
     DeleteAlertRule {
         id: String,
+    },
+    /// A rule's threshold, in the unit its metric is shown in (percent, ms, requests).
+    UpdateAlertRule {
+        id: String,
+        threshold: String,
     },
     CreateWebhook {
         url: String,

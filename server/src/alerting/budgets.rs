@@ -157,6 +157,14 @@ pub async fn after_repricing(store: &Store, now_ms: i64) -> Result<usize, StoreE
     check(store, &budgets, &[now_ms]).await
 }
 
+/// Checks budget `id`'s current period after an admin changed its amount or thresholds (a
+/// lowered amount or a new threshold may be reached already); answers how many new alerts
+/// were recorded.
+pub async fn after_edit(store: &Store, id: i64, now_ms: i64) -> Result<usize, StoreError> {
+    let budget = store.budget(id).await?;
+    check(store, &[budget], &[now_ms]).await
+}
+
 /// Records the alerts of `budgets` whose thresholds the periods holding `times` reach.
 async fn check(store: &Store, budgets: &[BudgetRow], times: &[i64]) -> Result<usize, StoreError> {
     let mut fired = 0;

@@ -9,6 +9,8 @@ use crate::{admin, Store};
 pub enum ProjectCmd {
     /// Create a project.
     Create { name: String },
+    /// Rename a project (its events, keys, budgets and viewers follow).
+    Rename { name: String, new_name: String },
     /// List projects.
     List,
 }
@@ -43,6 +45,14 @@ pub enum UserCmd {
     List,
     /// Disable a user; their sessions end at once.
     Disable { email: String },
+    /// Set the projects a viewer sees (comma-separated), or lift the limit with --all.
+    Projects {
+        email: String,
+        #[arg(long, value_delimiter = ',', required_unless_present = "all")]
+        projects: Option<Vec<String>>,
+        #[arg(long, conflicts_with = "projects")]
+        all: bool,
+    },
     /// Set a user's password (from UA_PASSWORD or a prompt); their sessions end.
     Password { email: String },
 }
@@ -69,6 +79,10 @@ pub async fn projects(store: &Store, cmd: ProjectCmd) -> Result<(), AnyError> {
         ProjectCmd::Create { name } => {
             let p = admin::create_project(store, CLI, &name).await?;
             println!("created project {:?} (id {})", p.name, p.id);
+        }
+        ProjectCmd::Rename { name, new_name } => {
+            let p = admin::rename_project(store, CLI, &name, &new_name).await?;
+            println!("renamed project {name:?} to {:?}", p.name);
         }
         ProjectCmd::List => {
             for p in store.list_projects().await? {
@@ -141,6 +155,17 @@ pub async fn users(store: &Store, cmd: UserCmd) -> Result<(), AnyError> {
         UserCmd::Disable { email } => {
             admin::disable_user(store, CLI, &email).await?;
             println!("disabled {email}");
+        }
+        UserCmd::Projects {
+            email,
+            projects,
+            all: _,
+        } => {
+            admin::set_user_projects(store, CLI, &email, projects.as_deref()).await?;
+            match projects {
+                Some(p) => println!("{email} now sees {}", p.join(", ")),
+                None => println!("{email} now sees every project"),
+            }
         }
         UserCmd::Password { email } => {
             let password = read_password()?;

@@ -29,6 +29,17 @@ pub enum BudgetCmd {
         #[arg(long)]
         scope: Option<String>,
     },
+    /// Change a budget's amount and thresholds; its current period is checked at once.
+    Update {
+        id: i64,
+        #[arg(long)]
+        usd: String,
+        /// Alert thresholds in percent (default 50,80,100).
+        #[arg(long, value_delimiter = ',')]
+        thresholds: Option<Vec<i64>>,
+    },
+    /// Delete a budget and its recorded alerts.
+    Delete { id: i64 },
     /// List budgets with this period's spend.
     List,
 }
@@ -64,6 +75,12 @@ pub enum AlertCmd {
         /// metadata key), user=u-1, key=ua_1a2b or provider=openai.
         #[arg(long)]
         scope: Option<String>,
+    },
+    /// Change a rule's threshold (in its metric's unit: %, ms or a count).
+    Update {
+        id: i64,
+        #[arg(long)]
+        threshold: String,
     },
     /// List rules with their state.
     List,
@@ -104,6 +121,18 @@ pub async fn budgets(store: &Store, cmd: BudgetCmd) -> Result<(), AnyError> {
             )
             .await?;
             println!("created budget {id}");
+        }
+        BudgetCmd::Update {
+            id,
+            usd,
+            thresholds,
+        } => {
+            let fired = admin::update_budget(store, CLI, id, &usd, thresholds.as_deref()).await?;
+            println!("updated budget {id}; {fired} alerts recorded by its check");
+        }
+        BudgetCmd::Delete { id } => {
+            admin::delete_budget(store, CLI, id).await?;
+            println!("deleted budget {id}");
         }
         BudgetCmd::List => {
             let now = chrono::Utc::now().timestamp_millis();
@@ -161,6 +190,10 @@ pub async fn alerts(store: &Store, cmd: AlertCmd) -> Result<(), AnyError> {
             };
             let id = admin::create_alert_rule(store, CLI, &form).await?;
             println!("created alert rule {id}");
+        }
+        AlertCmd::Update { id, threshold } => {
+            admin::update_alert_rule(store, CLI, id, &threshold).await?;
+            println!("updated alert rule {id}");
         }
         AlertCmd::List => {
             for r in store.alert_rules().await? {

@@ -116,6 +116,39 @@ impl Store {
         id.ok_or_else(|| StoreError::Conflict(format!("a user with email {email:?} exists")))
     }
 
+    /// Sets the projects a user sees: `Some(names)` limits them to those, `None` lifts the
+    /// limit. Takes effect on their next request (sessions read it every time).
+    pub async fn set_user_projects(
+        &self,
+        email: &str,
+        projects: Option<&[String]>,
+    ) -> Result<(), StoreError> {
+        let ids = match projects {
+            Some(names) => Some(self.project_ids_of(names).await?),
+            None => None,
+        };
+        let limit = "UPDATE users SET limited = $1 WHERE email = $2 RETURNING id";
+        let clear = "DELETE FROM user_projects WHERE user_id = $1";
+        let link = "INSERT INTO user_projects (user_id, project_id) VALUES ($1, $2)";
+        let found: Option<i64> = dispatch!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar(limit)
+                .bind(ids.is_some() as i64).bind(email)
+                .fetch_optional(&mut *tx).await?;
+            if let Some(id) = id {
+                sqlx::query(clear).bind(id).execute(&mut *tx).await?;
+                for p in ids.iter().flatten() {
+                    sqlx::query(link).bind(id).bind(p).execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await?;
+            id
+        });
+        found
+            .map(|_| ())
+            .ok_or_else(|| StoreError::NotFound(format!("no user {email:?}")))
+    }
+
     /// Every user, by email.
     pub async fn list_users(&self) -> Result<Vec<UserInfo>, StoreError> {
         let sql = "SELECT id, email, role, limited, created_at, disabled_at FROM users \

@@ -116,6 +116,18 @@ impl Store {
             .bind(&dim).bind(&value).fetch_one(pool).await?))
     }
 
+    /// Changes a rule's threshold (in the rule's unit, already validated by the caller); the
+    /// next evaluation compares against it.
+    pub async fn update_alert_rule_threshold(&self, id: i64, threshold: i64) -> Result<(), StoreError> {
+        let sql = "UPDATE alert_rules SET threshold = $1 WHERE id = $2";
+        let done = dispatch!(self, pool => sqlx::query(sql).bind(threshold).bind(id)
+            .execute(pool).await?.rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound(format!("no alert rule {id}")));
+        }
+        Ok(())
+    }
+
     /// Deletes a rule and its history.
     pub async fn delete_alert_rule(&self, id: i64) -> Result<(), StoreError> {
         let sql = "DELETE FROM alert_rules WHERE id = $1";

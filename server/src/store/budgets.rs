@@ -85,6 +85,52 @@ impl Store {
             .bind(now_ms()).bind(&dim).bind(&value).fetch_one(pool).await?))
     }
 
+    /// Changes a budget's amount and thresholds (already validated by the caller).
+    /// Crossings already recorded stay recorded: a threshold is notified once per period.
+    pub async fn update_budget(
+        &self,
+        id: i64,
+        amount_nanos: i64,
+        thresholds: &[i64],
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE budgets SET amount_nanos = $1, thresholds = $2 WHERE id = $3";
+        let list: Vec<String> = thresholds.iter().map(|t| t.to_string()).collect();
+        let done = dispatch!(self, pool => sqlx::query(sql)
+            .bind(amount_nanos).bind(list.join(",")).bind(id).execute(pool).await?
+            .rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound(format!("no budget {id}")));
+        }
+        Ok(())
+    }
+
+    /// Deletes a budget and its recorded crossings.
+    pub async fn delete_budget(&self, id: i64) -> Result<(), StoreError> {
+        let alerts = "DELETE FROM budget_alerts WHERE budget_id = $1";
+        let budget = "DELETE FROM budgets WHERE id = $1";
+        let done = dispatch!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(alerts).bind(id).execute(&mut *tx).await?;
+            let n = sqlx::query(budget).bind(id).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            n
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound(format!("no budget {id}")));
+        }
+        Ok(())
+    }
+
+    /// One budget.
+    pub async fn budget(&self, id: i64) -> Result<BudgetRow, StoreError> {
+        let sql = format!("{SELECT} WHERE b.id = $1");
+        let found: Option<Row> = dispatch!(self, pool => sqlx::query_as(&sql)
+            .bind(id).fetch_optional(pool).await?);
+        found
+            .map(row)
+            .ok_or_else(|| StoreError::NotFound(format!("no budget {id}")))
+    }
+
     /// Every budget, organisation-wide first.
     pub async fn list_budgets(&self) -> Result<Vec<BudgetRow>, StoreError> {
         let sql = format!("{SELECT} ORDER BY b.project_id IS NOT NULL, p.name, b.id");

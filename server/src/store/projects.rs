@@ -47,6 +47,32 @@ impl Store {
             .collect())
     }
 
+    /// Renames a project; names stay unique. Events, keys, budgets and scopes refer to the
+    /// project by id, so they follow the new name.
+    pub async fn rename_project(&self, name: &str, new_name: &str) -> Result<Project, StoreError> {
+        let new_name = new_name.trim();
+        if new_name.is_empty() || new_name.chars().count() > 200 {
+            return Err(StoreError::Conflict(
+                "a project name must have 1 to 200 characters".into(),
+            ));
+        }
+        let mut project = self.project_by_name(name).await?;
+        if project.name == new_name {
+            return Ok(project);
+        }
+        let sql = "UPDATE projects SET name = $1 WHERE id = $2 \
+                   AND NOT EXISTS (SELECT 1 FROM projects WHERE name = $1)";
+        let done = dispatch!(self, pool => sqlx::query(sql)
+            .bind(new_name).bind(project.id).execute(pool).await?.rows_affected());
+        if done == 0 {
+            return Err(StoreError::Conflict(format!(
+                "a project named {new_name:?} exists"
+            )));
+        }
+        project.name = new_name.to_string();
+        Ok(project)
+    }
+
     /// The project with this exact name.
     pub async fn project_by_name(&self, name: &str) -> Result<Project, StoreError> {
         self.list_projects()

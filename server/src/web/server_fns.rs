@@ -10,6 +10,7 @@ use shared::{
 use crate::access::Principal;
 use crate::access::{require_admin, scope_query};
 use crate::admin::{self, AdminError};
+use crate::alerting::budgets;
 use crate::query;
 use crate::store::{Store, StoreError};
 use crate::web::panels::{self, LogPage};
@@ -181,6 +182,8 @@ impl AdminSource for AdminPage {
                     discounts: self.0.price_discounts().await?,
                     catalogue: String::new(),
                     model_prices: Vec::new(),
+                    budgets: budgets::statuses(&self.0, self.0.list_budgets().await?, now_ms())
+                        .await?,
                 })
             };
             let mut o = load.await.map_err(|e| message(AdminError::Store(e)))?;

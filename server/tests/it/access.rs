@@ -653,6 +653,20 @@ async fn only_admins_may_administer_and_every_admin_action_is_audited(db: Db) {
             &[("name", "gpt-4o"), ("provider", "")],
         ),
         ("admin_erase_end_user", &[("id", "someone")]),
+        (
+            "admin_rename_project",
+            &[("name", "web"), ("new_name", "x")],
+        ),
+        (
+            "admin_set_user_projects",
+            &[("email", "viewer@example.com"), ("projects", "")],
+        ),
+        (
+            "admin_update_budget",
+            &[("id", "1"), ("usd", "1"), ("thresholds", "")],
+        ),
+        ("admin_delete_budget", &[("id", "1")]),
+        ("admin_update_alert_rule", &[("id", "1"), ("threshold", "1")]),
     ] {
         let (status, body) = form_fn(&viewer, &app, endpoint, form).await;
         assert_eq!(status, 403, "{endpoint}: {body}");
@@ -723,6 +737,172 @@ async fn only_admins_may_administer_and_every_admin_action_is_audited(db: Db) {
             "{action} by boss@example.com missing: {audit:?}"
         );
     }
+}
+
+/// Requests a client sees in the last 24 hours, per the read API.
+async fn requests_seen(client: &reqwest::Client, app: &TestApp) -> i64 {
+    let (status, body) = get(client, app, "/api/v1/usage/summary?period=24h").await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["totalRequests"]
+        .as_i64()
+        .unwrap()
+}
+
+/// The admin page's row edits (issue 32): a project renamed, a viewer's projects changed, a
+/// budget's amount and thresholds changed (checked at once, each threshold still once per
+/// period) and deleted, a rule's threshold changed; bad input refused by name with nothing
+/// changed; every change audited.
+async fn an_admin_edits_rows_in_place(db: Db) {
+    let app = spawn_app(db).await;
+    let web = app.project_with_key("web").await;
+    let api = app.project_with_key("api").await;
+    let costly = |n: usize, tag: &str| {
+        let ts = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+        Value::Array(
+            (0..n)
+                .map(|i| json!({"id": format!("{tag}-{i}"), "timestamp": ts, "model": "m",
+                       "input_tokens": 10, "output_tokens": 5, "cost_usd": 1.0}))
+                .collect(),
+        )
+    };
+    assert_eq!(app.post_events(&web, &costly(2, "w")).await.status(), 200);
+    assert_eq!(app.post_events(&api, &costly(4, "a")).await.status(), 200);
+    let viewer = app
+        .user_client("v@example.com", Role::Viewer, Some(&["web"]))
+        .await;
+    let admin = app.user_client("boss@example.com", Role::Admin, None).await;
+    assert_eq!(requests_seen(&viewer, &app).await, 2);
+
+    // Rename: a taken name or an empty one is refused and changes nothing.
+    let rename = |new: &'static str| [("name", "web"), ("new_name", new)];
+    let (status, body) = form_fn(&admin, &app, "admin_rename_project", &rename("api")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("\"api\" exists"), "{body}");
+    let (status, body) = form_fn(&admin, &app, "admin_rename_project", &rename(" ")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(app.store.project_by_name("web").await.is_ok());
+    let (status, body) = form_fn(&admin, &app, "admin_rename_project", &rename("website")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(app.store.project_by_name("web").await.is_err());
+    let (_, by_name) = app
+        .get_json("/api/v1/usage/summary?period=24h&projectId=website")
+        .await;
+    assert_eq!(by_name["totalRequests"], 2, "the events follow the new name");
+    // The viewer's limit follows the project, and so does its key.
+    assert_eq!(requests_seen(&viewer, &app).await, 2);
+    assert_eq!(app.post_events(&web, &costly(1, "w2")).await.status(), 200);
+    assert_eq!(requests_seen(&viewer, &app).await, 3);
+
+    // A viewer's projects: changed, lifted; never for an admin, never an unknown project.
+    let set = |email: &'static str, projects: &'static str| [("email", email), ("projects", projects)];
+    let (status, body) = form_fn(&admin, &app, "admin_set_user_projects", &set("v@example.com", "api")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(requests_seen(&viewer, &app).await, 4, "now api's");
+    let (status, body) = form_fn(&admin, &app, "admin_set_user_projects", &set("v@example.com", "nope")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("nope"), "{body}");
+    let (status, body) = form_fn(&admin, &app, "admin_set_user_projects", &set("boss@example.com", "api")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("admins see every project"), "{body}");
+    let (status, body) = form_fn(&admin, &app, "admin_set_user_projects", &set("v@example.com", "")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(requests_seen(&viewer, &app).await, 7, "every project");
+    let users = app.store.list_users().await.unwrap();
+    let v = users.iter().find(|u| u.email == "v@example.com").unwrap();
+    assert_eq!(v.projects, None);
+
+    // A budget far above the $7 spent: nothing fires. Lowered to $5, its current period is
+    // checked at once (50, 80 and 100 % reached); the same edit again records nothing new.
+    let id = server::admin::create_budget(&app.store, "test", None, "1000", "month", "UTC", None, "")
+        .await
+        .unwrap();
+    let id_text = id.to_string();
+    let update = |usd: &'static str, thresholds: &'static str| {
+        let form = [("id", id_text.as_str()), ("usd", usd), ("thresholds", thresholds)];
+        let admin = &admin;
+        let app = &app;
+        async move { form_fn(admin, app, "admin_update_budget", &form).await }
+    };
+    for (usd, thresholds, reason) in [
+        ("0", "", "amount"),
+        ("abc", "", "amount"),
+        ("5", "50, x", "thresholds"),
+        ("5", "2000", "thresholds"),
+    ] {
+        let (status, body) = update(usd, thresholds).await;
+        assert_eq!(status, 400, "{usd} {thresholds}: {body}");
+        assert!(body.contains(reason), "{body}");
+    }
+    assert_eq!(app.store.budget(id).await.unwrap().amount_nanos, 1_000_000_000_000);
+    assert!(app.store.budget_alerts(10).await.unwrap().is_empty());
+    let (status, body) = update("5", "50, 80, 100").await;
+    assert_eq!(status, 200, "{body}");
+    let stored = app.store.budget(id).await.unwrap();
+    assert_eq!((stored.amount_nanos, stored.thresholds), (5_000_000_000, vec![50, 80, 100]));
+    let fired: Vec<i64> = (app.store.budget_alerts(10).await.unwrap().into_iter())
+        .map(|a| a.threshold)
+        .collect();
+    assert_eq!(fired.len(), 3, "{fired:?}");
+    let (status, body) = update("5", "100, 80, 50, 80").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.store.budget_alerts(10).await.unwrap().len(), 3, "once per period");
+    let (status, body) = form_fn(&admin, &app, "admin_update_budget", &[("id", "999"), ("usd", "5"), ("thresholds", "")]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no budget 999"), "{body}");
+    // Deleted with its alerts; a second delete says there is none.
+    let (status, body) = form_fn(&admin, &app, "admin_delete_budget", &[("id", &id_text)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(app.store.list_budgets().await.unwrap().is_empty());
+    assert!(app.store.budget_alerts(10).await.unwrap().is_empty());
+    let (status, _) = form_fn(&admin, &app, "admin_delete_budget", &[("id", &id_text)]).await;
+    assert_eq!(status, 400);
+
+    // A rule's threshold, in its metric's unit.
+    let form = |metric: &str| shared::AlertRuleForm {
+        name: format!("{metric} rule"),
+        metric: metric.into(),
+        project: String::new(),
+        model: String::new(),
+        op: "above".into(),
+        threshold: "5".into(),
+        window_minutes: "10".into(),
+        min_requests: "20".into(),
+        scope: String::new(),
+    };
+    let errors = server::admin::create_alert_rule(&app.store, "test", &form("error_rate")).await.unwrap();
+    let latency = server::admin::create_alert_rule(&app.store, "test", &form("p95_latency")).await.unwrap();
+    let threshold_of = |rules: Vec<server::store::AlertRuleRow>, id: i64| {
+        rules.into_iter().find(|r| r.info.id == id).unwrap().info.threshold
+    };
+    for (id, typed, stored) in [(errors, "12.5", 1250), (latency, "800", 800)] {
+        let id = id.to_string();
+        let (status, body) = form_fn(&admin, &app, "admin_update_alert_rule", &[("id", &id), ("threshold", typed)]).await;
+        assert_eq!(status, 200, "{body}");
+        let rules = app.store.alert_rules().await.unwrap();
+        assert_eq!(threshold_of(rules, id.parse().unwrap()), stored);
+    }
+    let id = errors.to_string();
+    let (status, body) = form_fn(&admin, &app, "admin_update_alert_rule", &[("id", &id), ("threshold", "101")]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("threshold"), "{body}");
+    assert_eq!(threshold_of(app.store.alert_rules().await.unwrap(), errors), 1250);
+
+    let audit = app.store.audit_log(50).await.unwrap();
+    for action in ["project.rename", "user.projects", "budget.update", "budget.delete", "alert.update"] {
+        assert!(
+            audit.iter().any(|e| e.action == action && e.actor == "boss@example.com"),
+            "{action} by boss@example.com missing: {audit:?}"
+        );
+    }
+    // The admin page lists the budgets (for their row actions).
+    let id = server::admin::create_budget(&app.store, "test", Some("api"), "20", "week", "UTC", None, "")
+        .await
+        .unwrap();
+    let (status, body) = form_fn(&admin, &app, "admin_overview", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let overview: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(overview["budgets"][0]["id"], id);
+    assert_eq!(overview["budgets"][0]["project"], "api");
 }
 
 /// Everything the server logs from now on (the first call installs the process' logger).
@@ -927,6 +1107,7 @@ on_both_backends!(
     browser_routes_answer_only_to_allowed_host_names,
     what_is_typed_at_log_in_cannot_forge_a_log_line_or_a_redirect,
     only_admins_may_administer_and_every_admin_action_is_audited,
+    an_admin_edits_rows_in_place,
     anonymous_requests_are_refused_on_every_surface,
     a_viewer_limited_to_one_project_gets_no_byte_of_another,
     an_ingest_key_writes_only_to_its_own_project,
