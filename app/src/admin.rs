@@ -12,8 +12,7 @@ use crate::api::{
     AdminDeleteAlertRule, AdminDeleteBudget, AdminDeleteDiscount, AdminDeletePriceRule,
     AdminDisableUser, AdminDisableWebhook, AdminEraseEndUser, AdminRenameProject, AdminReprice,
     AdminRepricePreview, AdminRepriceResume, AdminResolvePrice, AdminRevokeKey, AdminRevokeToken,
-    AdminSetPrice, AdminSetUserProjects, AdminTestWebhook, AdminUpdateAlertRule,
-    AdminUpdateBudget,
+    AdminSetPrice, AdminSetUserProjects, AdminTestWebhook, AdminUpdateAlertRule, AdminUpdateBudget,
 };
 
 type Outcome = Option<Result<Option<String>, ServerFnError>>;
@@ -194,8 +193,11 @@ fn focus_first_field(fields: NodeRef<leptos::html::Span>) {
     #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
     {
         use wasm_bindgen::JsCast;
-        let first = (fields.get())
-            .and_then(|f| f.query_selector("input:not([type=hidden]), select").ok().flatten());
+        let first = (fields.get()).and_then(|f| {
+            f.query_selector("input:not([type=hidden]), select")
+                .ok()
+                .flatten()
+        });
         if let Some(el) = first.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
             let _ = el.focus();
         }
@@ -434,14 +436,15 @@ pub fn AdminPage() -> impl IntoView {
                                 let email = u.email.clone();
                                 let active = !u.disabled;
                                 let viewer = u.role == shared::Role::Viewer;
+                                let editing = email.clone();
                                 let sees = u.projects.clone().unwrap_or_default();
                                 view! {
                                     <tr><td>{u.email}</td><td>{u.role.as_str()}</td><td>{scope(&u.projects)}</td>
                                     <td>{if u.disabled { "disabled" } else { "active" }}</td>
                                     <td>{(active && viewer).then(|| view! {
                                         <ActionForm action=set_user_projects attr:class="row-form">
-                                            <input type="hidden" name="email" value=email.clone()/>
-                                            <Editor verb="Edit" what=format!("projects of user {email}")>
+                                            <input type="hidden" name="email" value=editing.clone()/>
+                                            <Editor verb="Edit" what=format!("projects of user {editing}")>
                                                 <ProjectPicker overview initial=sees.clone()/>
                                             </Editor>
                                         </ActionForm>
@@ -510,8 +513,8 @@ pub fn AdminPage() -> impl IntoView {
                         <thead><tr><th>"#"</th><th>"For"</th><th>"Amount"</th><th>"Alert at"</th><th>"This period"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                         <tbody>
                             {o.budgets.into_iter().map(|b| {
-                                let id = b.id.to_string();
-                                let what = format!("budget {}", b.id);
+                                let (id, id2) = (b.id.to_string(), b.id.to_string());
+                                let (what, what2) = (format!("budget {}", b.id), format!("budget {}", b.id));
                                 let usd = plain_usd(b.amount_nanos);
                                 let thresholds = b.thresholds.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
                                 let mut whole = b.project.clone().unwrap_or_else(|| "Organisation".into());
@@ -532,8 +535,8 @@ pub fn AdminPage() -> impl IntoView {
                                             </Editor>
                                         </ActionForm>
                                         <ActionForm action=delete_budget attr:class="row-form">
-                                            <input type="hidden" name="id" value=id.clone()/>
-                                            <Confirm verb="Delete" what=what.clone()/>
+                                            <input type="hidden" name="id" value=id2/>
+                                            <Confirm verb="Delete" what=what2/>
                                         </ActionForm>
                                     </td></tr>
                                 }
@@ -570,8 +573,9 @@ pub fn AdminPage() -> impl IntoView {
                         <thead><tr><th>"#"</th><th>"Name"</th><th>"Condition"</th><th>"State"</th><th><span class="sr-only">"Actions"</span></th></tr></thead>
                         <tbody>
                             {o.alert_rules.into_iter().map(|r| {
-                                let id = r.id.to_string();
+                                let (id, id2) = (r.id.to_string(), r.id.to_string());
                                 let what = format!("rule {} ({})", r.id, r.name);
+                                let editing = format!("threshold of {what}");
                                 // The threshold in the unit the form takes (error rate: percent).
                                 let threshold = shared::format_metric(&r.metric, r.threshold)
                                     .trim_end_matches(" ms").trim_end_matches(" %").to_string();
@@ -579,8 +583,8 @@ pub fn AdminPage() -> impl IntoView {
                                     <tr><td>{r.id}</td><td>{r.name.clone()}</td><td>{r.describe()}</td>
                                     <td>{format!("{} since {}", r.state, format_utc_ms(r.state_since_ms))}</td>
                                     <td><ActionForm action=update_rule attr:class="row-form">
-                                        <input type="hidden" name="id" value=id.clone()/>
-                                        <Editor verb="Edit" what=format!("threshold of {what}")>
+                                        <input type="hidden" name="id" value=id2/>
+                                        <Editor verb="Edit" what=editing>
                                             <label>"Threshold " <input name="threshold" required inputmode="decimal" value=threshold.clone()/></label>
                                         </Editor>
                                     </ActionForm>

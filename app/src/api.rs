@@ -153,7 +153,12 @@ pub async fn admin_update_budget(
     usd: String,
     thresholds: String,
 ) -> Result<Option<String>, ServerFnError> {
-    admin_run(AdminCommand::UpdateBudget { id, usd, thresholds }).await
+    admin_run(AdminCommand::UpdateBudget {
+        id,
+        usd,
+        thresholds,
+    })
+    .await
 }
 
 /// Deletes a budget and its recorded alerts.

@@ -82,13 +82,13 @@ test('an admin edits projects, a viewer, a budget and a rule in place', async ({
   const rules = section(page, 'Metric alerts');
   const ruleName = `Edit rule ${stamp}`;
   await rules.getByLabel('Name').fill(ruleName);
-  await rules.getByLabel('Threshold').fill('5');
+  await rules.getByLabel('Threshold', { exact: true }).fill('5');
   await rules.getByRole('button', { name: 'Create rule' }).click();
   const ruleRow = page.getByTestId('rule-list').getByRole('row').filter({ hasText: ruleName });
   await expect(ruleRow).toContainText('above 5 %');
   await ruleRow.getByRole('button', { name: /^Edit threshold of rule \d+/ }).click();
-  await expect(ruleRow.getByLabel('Threshold')).toHaveValue('5');
-  await ruleRow.getByLabel('Threshold').fill('7.5');
+  await expect(ruleRow.getByLabel('Threshold', { exact: true })).toHaveValue('5');
+  await ruleRow.getByLabel('Threshold', { exact: true }).fill('7.5');
   await ruleRow.getByRole('button', { name: /^Save threshold of rule \d+/ }).click();
   await expect(ruleRow).toContainText('above 7.5 %');
   await expect(page.getByTestId('audit-log')).toContainText('alert.update');

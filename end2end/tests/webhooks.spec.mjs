@@ -26,7 +26,7 @@ test('a webhook added in the admin page receives a signed test notification', as
     const rules = page.locator('section', { has: page.getByRole('heading', { name: 'Metric alerts' }) });
     const name = `Errors ${Date.now()}`;
     await rules.getByLabel('Name').fill(name);
-    await rules.getByLabel('Threshold').fill('5');
+    await rules.getByLabel('Threshold', { exact: true }).fill('5');
     await rules.getByRole('button', { name: 'Create rule' }).click();
     await expect(rules.getByRole('status')).toHaveText('Saved.');
     await expect(rules.getByTestId('rule-list')).toContainText('error rate above 5 % over 10 min, all traffic');

@@ -1015,7 +1015,10 @@ pub async fn update_budget(
         .audit(
             actor,
             "budget.update",
-            &format!("budget {id}: ${} per period, alerts at {list:?} %", amount_usd.trim()),
+            &format!(
+                "budget {id}: ${} per period, alerts at {list:?} %",
+                amount_usd.trim()
+            ),
         )
         .await?;
     Ok(crate::alerting::budgets::after_edit(store, id, now_ms()).await?)

@@ -116,7 +116,7 @@ pub struct AuditEntry {
 }
 
 /// Everything the admin page lists.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminOverview {
     pub projects: Vec<Project>,

@@ -118,7 +118,11 @@ impl Store {
 
     /// Changes a rule's threshold (in the rule's unit, already validated by the caller); the
     /// next evaluation compares against it.
-    pub async fn update_alert_rule_threshold(&self, id: i64, threshold: i64) -> Result<(), StoreError> {
+    pub async fn update_alert_rule_threshold(
+        &self,
+        id: i64,
+        threshold: i64,
+    ) -> Result<(), StoreError> {
         let sql = "UPDATE alert_rules SET threshold = $1 WHERE id = $2";
         let done = dispatch!(self, pool => sqlx::query(sql).bind(threshold).bind(id)
             .execute(pool).await?.rows_affected());

@@ -666,7 +666,10 @@ async fn only_admins_may_administer_and_every_admin_action_is_audited(db: Db) {
             &[("id", "1"), ("usd", "1"), ("thresholds", "")],
         ),
         ("admin_delete_budget", &[("id", "1")]),
-        ("admin_update_alert_rule", &[("id", "1"), ("threshold", "1")]),
+        (
+            "admin_update_alert_rule",
+            &[("id", "1"), ("threshold", "1")],
+        ),
     ] {
         let (status, body) = form_fn(&viewer, &app, endpoint, form).await;
         assert_eq!(status, 403, "{endpoint}: {body}");
@@ -760,8 +763,10 @@ async fn an_admin_edits_rows_in_place(db: Db) {
         let ts = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
         Value::Array(
             (0..n)
-                .map(|i| json!({"id": format!("{tag}-{i}"), "timestamp": ts, "model": "m",
-                       "input_tokens": 10, "output_tokens": 5, "cost_usd": 1.0}))
+                .map(|i| {
+                    json!({"id": format!("{tag}-{i}"), "timestamp": ts, "model": "m",
+                       "input_tokens": 10, "output_tokens": 5, "cost_usd": 1.0})
+                })
                 .collect(),
         )
     };
@@ -787,24 +792,52 @@ async fn an_admin_edits_rows_in_place(db: Db) {
     let (_, by_name) = app
         .get_json("/api/v1/usage/summary?period=24h&projectId=website")
         .await;
-    assert_eq!(by_name["totalRequests"], 2, "the events follow the new name");
+    assert_eq!(
+        by_name["totalRequests"], 2,
+        "the events follow the new name"
+    );
     // The viewer's limit follows the project, and so does its key.
     assert_eq!(requests_seen(&viewer, &app).await, 2);
     assert_eq!(app.post_events(&web, &costly(1, "w2")).await.status(), 200);
     assert_eq!(requests_seen(&viewer, &app).await, 3);
 
     // A viewer's projects: changed, lifted; never for an admin, never an unknown project.
-    let set = |email: &'static str, projects: &'static str| [("email", email), ("projects", projects)];
-    let (status, body) = form_fn(&admin, &app, "admin_set_user_projects", &set("v@example.com", "api")).await;
+    let set =
+        |email: &'static str, projects: &'static str| [("email", email), ("projects", projects)];
+    let (status, body) = form_fn(
+        &admin,
+        &app,
+        "admin_set_user_projects",
+        &set("v@example.com", "api"),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(requests_seen(&viewer, &app).await, 4, "now api's");
-    let (status, body) = form_fn(&admin, &app, "admin_set_user_projects", &set("v@example.com", "nope")).await;
+    let (status, body) = form_fn(
+        &admin,
+        &app,
+        "admin_set_user_projects",
+        &set("v@example.com", "nope"),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("nope"), "{body}");
-    let (status, body) = form_fn(&admin, &app, "admin_set_user_projects", &set("boss@example.com", "api")).await;
+    let (status, body) = form_fn(
+        &admin,
+        &app,
+        "admin_set_user_projects",
+        &set("boss@example.com", "api"),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("admins see every project"), "{body}");
-    let (status, body) = form_fn(&admin, &app, "admin_set_user_projects", &set("v@example.com", "")).await;
+    let (status, body) = form_fn(
+        &admin,
+        &app,
+        "admin_set_user_projects",
+        &set("v@example.com", ""),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(requests_seen(&viewer, &app).await, 7, "every project");
     let users = app.store.list_users().await.unwrap();
@@ -813,12 +846,17 @@ async fn an_admin_edits_rows_in_place(db: Db) {
 
     // A budget far above the $7 spent: nothing fires. Lowered to $5, its current period is
     // checked at once (50, 80 and 100 % reached); the same edit again records nothing new.
-    let id = server::admin::create_budget(&app.store, "test", None, "1000", "month", "UTC", None, "")
-        .await
-        .unwrap();
+    let id =
+        server::admin::create_budget(&app.store, "test", None, "1000", "month", "UTC", None, "")
+            .await
+            .unwrap();
     let id_text = id.to_string();
     let update = |usd: &'static str, thresholds: &'static str| {
-        let form = [("id", id_text.as_str()), ("usd", usd), ("thresholds", thresholds)];
+        let form = [
+            ("id", id_text.as_str()),
+            ("usd", usd),
+            ("thresholds", thresholds),
+        ];
         let admin = &admin;
         let app = &app;
         async move { form_fn(admin, app, "admin_update_budget", &form).await }
@@ -833,20 +871,36 @@ async fn an_admin_edits_rows_in_place(db: Db) {
         assert_eq!(status, 400, "{usd} {thresholds}: {body}");
         assert!(body.contains(reason), "{body}");
     }
-    assert_eq!(app.store.budget(id).await.unwrap().amount_nanos, 1_000_000_000_000);
+    assert_eq!(
+        app.store.budget(id).await.unwrap().amount_nanos,
+        1_000_000_000_000
+    );
     assert!(app.store.budget_alerts(10).await.unwrap().is_empty());
     let (status, body) = update("5", "50, 80, 100").await;
     assert_eq!(status, 200, "{body}");
     let stored = app.store.budget(id).await.unwrap();
-    assert_eq!((stored.amount_nanos, stored.thresholds), (5_000_000_000, vec![50, 80, 100]));
+    assert_eq!(
+        (stored.amount_nanos, stored.thresholds),
+        (5_000_000_000, vec![50, 80, 100])
+    );
     let fired: Vec<i64> = (app.store.budget_alerts(10).await.unwrap().into_iter())
         .map(|a| a.threshold)
         .collect();
     assert_eq!(fired.len(), 3, "{fired:?}");
     let (status, body) = update("5", "100, 80, 50, 80").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(app.store.budget_alerts(10).await.unwrap().len(), 3, "once per period");
-    let (status, body) = form_fn(&admin, &app, "admin_update_budget", &[("id", "999"), ("usd", "5"), ("thresholds", "")]).await;
+    assert_eq!(
+        app.store.budget_alerts(10).await.unwrap().len(),
+        3,
+        "once per period"
+    );
+    let (status, body) = form_fn(
+        &admin,
+        &app,
+        "admin_update_budget",
+        &[("id", "999"), ("usd", "5"), ("thresholds", "")],
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("no budget 999"), "{body}");
     // Deleted with its alerts; a second delete says there is none.
@@ -869,35 +923,76 @@ async fn an_admin_edits_rows_in_place(db: Db) {
         min_requests: "20".into(),
         scope: String::new(),
     };
-    let errors = server::admin::create_alert_rule(&app.store, "test", &form("error_rate")).await.unwrap();
-    let latency = server::admin::create_alert_rule(&app.store, "test", &form("p95_latency")).await.unwrap();
+    let errors = server::admin::create_alert_rule(&app.store, "test", &form("error_rate"))
+        .await
+        .unwrap();
+    let latency = server::admin::create_alert_rule(&app.store, "test", &form("p95_latency"))
+        .await
+        .unwrap();
     let threshold_of = |rules: Vec<server::store::AlertRuleRow>, id: i64| {
-        rules.into_iter().find(|r| r.info.id == id).unwrap().info.threshold
+        rules
+            .into_iter()
+            .find(|r| r.info.id == id)
+            .unwrap()
+            .info
+            .threshold
     };
     for (id, typed, stored) in [(errors, "12.5", 1250), (latency, "800", 800)] {
         let id = id.to_string();
-        let (status, body) = form_fn(&admin, &app, "admin_update_alert_rule", &[("id", &id), ("threshold", typed)]).await;
+        let (status, body) = form_fn(
+            &admin,
+            &app,
+            "admin_update_alert_rule",
+            &[("id", &id), ("threshold", typed)],
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         let rules = app.store.alert_rules().await.unwrap();
         assert_eq!(threshold_of(rules, id.parse().unwrap()), stored);
     }
     let id = errors.to_string();
-    let (status, body) = form_fn(&admin, &app, "admin_update_alert_rule", &[("id", &id), ("threshold", "101")]).await;
+    let (status, body) = form_fn(
+        &admin,
+        &app,
+        "admin_update_alert_rule",
+        &[("id", &id), ("threshold", "101")],
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("threshold"), "{body}");
-    assert_eq!(threshold_of(app.store.alert_rules().await.unwrap(), errors), 1250);
+    assert_eq!(
+        threshold_of(app.store.alert_rules().await.unwrap(), errors),
+        1250
+    );
 
     let audit = app.store.audit_log(50).await.unwrap();
-    for action in ["project.rename", "user.projects", "budget.update", "budget.delete", "alert.update"] {
+    for action in [
+        "project.rename",
+        "user.projects",
+        "budget.update",
+        "budget.delete",
+        "alert.update",
+    ] {
         assert!(
-            audit.iter().any(|e| e.action == action && e.actor == "boss@example.com"),
+            audit
+                .iter()
+                .any(|e| e.action == action && e.actor == "boss@example.com"),
             "{action} by boss@example.com missing: {audit:?}"
         );
     }
     // The admin page lists the budgets (for their row actions).
-    let id = server::admin::create_budget(&app.store, "test", Some("api"), "20", "week", "UTC", None, "")
-        .await
-        .unwrap();
+    let id = server::admin::create_budget(
+        &app.store,
+        "test",
+        Some("api"),
+        "20",
+        "week",
+        "UTC",
+        None,
+        "",
+    )
+    .await
+    .unwrap();
     let (status, body) = form_fn(&admin, &app, "admin_overview", &[]).await;
     assert_eq!(status, 200, "{body}");
     let overview: Value = serde_json::from_str(&body).unwrap();

@@ -167,13 +167,13 @@ async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
         "the \"any\" rows and levels are gone"
     );
     let migration = match db {
-        Db::Sqlite => include_str!("../../migrations/sqlite/0004_rollup_levels.sql"),
-        Db::Postgres => include_str!("../../migrations/postgres/0004_rollup_levels.sql"),
+        Db::Sqlite => include_str!("../../../migrations/sqlite/0004_rollup_levels.sql"),
+        Db::Postgres => include_str!("../../../migrations/postgres/0004_rollup_levels.sql"),
     };
     exec(db, &url, migration).await;
     if matches!(db, Db::Postgres) {
         // 0004 made plain tables; 0008 splits them into partitions again, copying every row.
-        let partitions = include_str!("../../migrations/postgres/0008_rollup_partitions.sql");
+        let partitions = include_str!("../../../migrations/postgres/0008_rollup_partitions.sql");
         exec(db, &url, partitions).await;
         let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
         for level in ["rollup_15m", "rollup_1h", "rollup_1d"] {
@@ -185,22 +185,22 @@ async fn the_rollup_migrations_rebuild_old_rows_exactly(db: Db) {
         }
     }
     let every_status = match db {
-        Db::Sqlite => include_str!("../../migrations/sqlite/0010_rollups_of_every_status.sql"),
+        Db::Sqlite => include_str!("../../../migrations/sqlite/0010_rollups_of_every_status.sql"),
         Db::Postgres => {
-            include_str!("../../migrations/postgres/0010_rollups_of_every_status.sql")
+            include_str!("../../../migrations/postgres/0010_rollups_of_every_status.sql")
         }
     };
     exec(db, &url, every_status).await;
     if matches!(db, Db::Postgres) {
-        let sparse = include_str!("../../migrations/postgres/0011_sparse_histograms.sql");
+        let sparse = include_str!("../../../migrations/postgres/0011_sparse_histograms.sql");
         exec(db, &url, sparse).await;
     }
     let priced_by = match db {
         Db::Sqlite => {
-            include_str!("../../migrations/sqlite/0017_fallback_and_client_cost_requests.sql")
+            include_str!("../../../migrations/sqlite/0017_fallback_and_client_cost_requests.sql")
         }
         Db::Postgres => {
-            include_str!("../../migrations/postgres/0017_fallback_and_client_cost_requests.sql")
+            include_str!("../../../migrations/postgres/0017_fallback_and_client_cost_requests.sql")
         }
     };
     exec(db, &url, priced_by).await;
