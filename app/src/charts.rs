@@ -59,6 +59,9 @@ pub fn BarChart(
     fmt: fn(f64) -> String,
 ) -> impl IntoView {
     let max = nice_max(bars.iter().map(|b| b.value).fold(0.0, f64::max));
+    // The bar under the pointer or the keyboard focus, read out below the chart (the SVG
+    // title is a tooltip for the mouse only).
+    let shown = RwSignal::new(None::<String>);
     let plot_w = W - LEFT - 8.0;
     let plot_h = H - TOP - BOTTOM;
     let n = bars.len().max(1) as f64;
@@ -81,8 +84,11 @@ pub fn BarChart(
             let h = if max > 0.0 { plot_h * b.value / max } else { 0.0 };
             let x = LEFT + step * i as f64 + step * 0.1;
             let show = i % every == 0;
+            let (on_focus, on_enter) = (b.tip.clone(), b.tip.clone());
             view! {
-                <g class="bar" tabindex="0">
+                <g class="bar" tabindex="0"
+                    on:focus=move |_| shown.set(Some(on_focus.clone()))
+                    on:mouseenter=move |_| shown.set(Some(on_enter.clone()))>
                     <title>{b.tip.clone()}</title>
                     <rect x=x y=TOP + plot_h - h width=(step * 0.8).max(1.0) height=h.max(0.0)/>
                     {show.then(|| view! {
@@ -100,6 +106,9 @@ pub fn BarChart(
                 <line x1=LEFT x2=LEFT y1=TOP y2=TOP + plot_h class="axis-line"/>
                 {rects}
             </svg>
+            <p class="chart-readout" aria-live="polite" data-testid="chart-readout">
+                {move || shown.get().unwrap_or_else(|| "Point at a bar, or move to it with Tab, for its values.".into())}
+            </p>
         </figure>
     }
 }

@@ -83,6 +83,16 @@ test('by keyboard alone: change the range, sort a table, filter by a breakdown v
   await page.keyboard.press('Space');
   await expect(live).not.toBeChecked();
 
+  // The daily chart's bars take the focus in turn; below the chart, a live readout says the
+  // focused day's values (the same text as the bar's mouse tooltip).
+  const bars = page.locator('#daily .bar');
+  await bars.first().focus();
+  await page.keyboard.press('Tab');
+  await expect(bars.nth(1)).toBeFocused();
+  const tip = (await bars.nth(1).locator('title').textContent()).trim();
+  expect(tip).toMatch(/^\d{4}-\d{2}-\d{2} · [\d,]+ requests · \$/);
+  await expect(page.locator('#daily').getByTestId('chart-readout')).toHaveText(tip);
+
   // Focus the 24h range button and press Enter.
   await page.getByRole('button', { name: '24h' }).focus();
   await page.keyboard.press('Enter');
