@@ -517,10 +517,7 @@ pub fn AdminPage() -> impl IntoView {
                                 let (what, what2) = (format!("budget {}", b.id), format!("budget {}", b.id));
                                 let usd = plain_usd(b.amount_nanos);
                                 let thresholds = b.thresholds.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
-                                let mut whole = b.project.clone().unwrap_or_else(|| "Organisation".into());
-                                if let Some(d) = &b.scope {
-                                    whole = format!("{whole}, {}", d.describe());
-                                }
+                                let whole = b.label();
                                 view! {
                                     <tr><td>{b.id}</td><td>{whole}</td>
                                     <td>{format!("{} per {} ({})", format_usd(b.amount_nanos), b.period, b.tz)}</td>

@@ -31,6 +31,24 @@ pub struct BudgetStatus {
     pub projected_exceed_at: Option<i64>,
 }
 
+/// What a budget counts, in words: its project or "Organisation", and the dimension value it
+/// is narrowed to ("Search, team = search"). The dashboard, the admin page and `budgets list`
+/// label budgets and their alerts with it.
+pub fn budget_label(project: Option<&str>, scope: Option<&DimFilter>) -> String {
+    let whole = project.unwrap_or("Organisation");
+    match scope {
+        Some(d) => format!("{whole}, {}", d.describe()),
+        None => whole.to_string(),
+    }
+}
+
+impl BudgetStatus {
+    /// [`budget_label`] of this budget.
+    pub fn label(&self) -> String {
+        budget_label(self.project.as_deref(), self.scope.as_ref())
+    }
+}
+
 /// A recorded threshold crossing, as the alerts list shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

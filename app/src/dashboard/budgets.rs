@@ -10,13 +10,6 @@ pub(crate) fn BudgetsPanel(view: shared::BudgetsView) -> impl IntoView {
         return view! { <p class="muted">"No budgets yet; admins set them on the admin page."</p> }
             .into_any();
     }
-    let scope = |project: &Option<String>, scope: &Option<shared::DimFilter>| {
-        let whole = project.clone().unwrap_or_else(|| "Organisation".into());
-        match scope {
-            Some(d) => format!("{whole}, {}", d.describe()),
-            None => whole,
-        }
-    };
     let day = |s: i64| shared::format_utc_ms(s * 1000)[..10].to_string();
     view! {
         <table class="admin-table" data-testid="budgets">
@@ -25,7 +18,7 @@ pub(crate) fn BudgetsPanel(view: shared::BudgetsView) -> impl IntoView {
             <tbody>
                 {view.budgets.into_iter().map(|b| view! {
                     <tr class:over={b.percent >= 100.0}>
-                        <td>{scope(&b.project, &b.scope)}</td>
+                        <td>{b.label()}</td>
                         <td>{format!("{} from {} ({})", b.period, day(b.period_start), b.tz)}</td>
                         <td>{format_usd(b.amount_nanos)}</td>
                         <td>{format_usd(b.spend_nanos)}</td>
@@ -41,7 +34,7 @@ pub(crate) fn BudgetsPanel(view: shared::BudgetsView) -> impl IntoView {
             {view.alerts.is_empty().then(|| view! { <li class="muted">"No threshold crossed yet."</li> })}
             {view.alerts.into_iter().map(|a| view! {
                 <li>
-                    {format!("{} % of the {} budget reached", a.threshold, scope(&a.project, &a.scope))}
+                    {format!("{} % of the {} budget reached", a.threshold, shared::budget_label(a.project.as_deref(), a.scope.as_ref()))}
                     <small>{format!(" · spent {} · period from {} · {}", format_usd(a.spend_nanos),
                         day(a.period_start), shared::format_utc_ms(a.fired_at_ms))}</small>
                 </li>

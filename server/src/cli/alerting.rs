@@ -138,13 +138,9 @@ pub async fn budgets(store: &Store, cmd: BudgetCmd) -> Result<(), AnyError> {
             let now = chrono::Utc::now().timestamp_millis();
             for s in budgets::statuses(store, store.list_budgets().await?, now).await? {
                 println!(
-                    "{}\t{}{}\t{} per {} ({})\tspent {} ({:.1} %)\tprojected {}",
+                    "{}\t{}\t{} per {} ({})\tspent {} ({:.1} %)\tprojected {}",
                     s.id,
-                    s.project.as_deref().unwrap_or("(organisation)"),
-                    s.scope
-                        .as_ref()
-                        .map(|d| format!(", {}", d.describe()))
-                        .unwrap_or_default(),
+                    s.label(),
                     shared::format_usd(s.amount_nanos),
                     s.period,
                     s.tz,
