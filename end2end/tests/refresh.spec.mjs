@@ -27,3 +27,26 @@ test('Refresh shows newly ingested events and says so, without a reload', async 
   expect(await page.evaluate(() => window.__stillHere)).toBe(true);
   await expect(page.getByRole('button', { name: 'Refresh' })).toBeEnabled();
 });
+
+test('a filter change asks again for the panels that follow the query, not for budgets and alerts', async ({ page }) => {
+  await page.goto('/?period=24h&tz=UTC');
+  await page.locator('html[data-hydrated]').waitFor();
+  await expect(page.getByTestId('total-requests')).toBeVisible();
+  // Live off: a live update would ask for every panel.
+  await page.getByRole('checkbox', { name: 'Live' }).uncheck();
+  const asked = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('/api/get_panel')) asked.push(JSON.parse(r.postData()).panel);
+  });
+  await page.getByRole('button', { name: '7d' }).click();
+  await expect(page).toHaveURL(/period=7d/);
+  await expect.poll(() => asked.includes('summary') && asked.includes('errors')).toBe(true);
+  await page.waitForLoadState('networkidle');
+  expect(asked).not.toContain('budgets');
+  expect(asked).not.toContain('alerts');
+  // Refresh asks for every panel, these two included.
+  asked.length = 0;
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await expect(page.getByTestId('refresh-status')).toHaveText('Usage data refreshed');
+  expect(asked).toEqual(expect.arrayContaining(['summary', 'budgets', 'alerts', 'errors']));
+});

@@ -161,6 +161,13 @@ impl Panel {
         }
     }
 
+    /// Whether the panel's answer depends on the query's range and filters. Budgets and
+    /// alerts show settings and their current state, whatever the page filters by, so the
+    /// dashboard does not ask for them again when the filters change.
+    pub fn follows_query(self) -> bool {
+        !matches!(self, Panel::Budgets | Panel::Alerts)
+    }
+
     /// Whether the panel spans the dashboard's whole width.
     pub fn wide(self) -> bool {
         !matches!(self, Panel::Models | Panel::Projects)

@@ -78,11 +78,22 @@ pub(crate) fn Dashboard() -> impl IntoView {
     let account: AccountResource = Resource::new(|| (), |_| api::get_account());
     // Bumped by Refresh: every panel's resource depends on it, so all re-run their queries.
     let version = RwSignal::new(0u64);
-    let key = move || (query.get(), version.get());
+    // A panel that does not follow the query reads it without tracking it: a filter change
+    // does not ask for it again; Refresh and live updates (the version) do.
+    let key = move |p: Panel| {
+        let q = if p.follows_query() {
+            query.get()
+        } else {
+            query.get_untracked()
+        };
+        (q, version.get())
+    };
     // An array, not a Vec: it is Copy, so the local Refresh action below may capture it (a
     // local action's closure must not own anything that needs dropping on the server).
-    let panels: [(Panel, PanelResource); Panel::ALL.len()] =
-        Panel::ALL.map(|p| (p, Resource::new(key, move |(q, _)| api::get_panel(p, q))));
+    let panels: [(Panel, PanelResource); Panel::ALL.len()] = Panel::ALL.map(|p| {
+        let res = Resource::new(move || key(p), move |(q, _)| api::get_panel(p, q));
+        (p, res)
+    });
     let by = breakdown::by_from_url();
     let section = breakdown::section_from_url();
     let breakdown = Resource::new(
