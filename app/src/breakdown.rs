@@ -141,14 +141,16 @@ pub fn BreakdownPanel(
 }
 
 /// The first values' cost per local day, a small bar chart each (the same scale would hide
-/// all but the first; each chart's axis says its own).
+/// all but the first; each chart's axis says its own). "(other)" is the Daily panel's to
+/// stack, not charted here.
 fn daily_charts(b: &Breakdown) -> impl IntoView {
     let mut values: Vec<&str> = Vec::new();
     for d in &b.daily {
-        if !values.contains(&d.value.as_str()) {
+        if d.value != shared::VALUE_OTHER && !values.contains(&d.value.as_str()) {
             values.push(&d.value);
         }
     }
+    let values_empty = values.is_empty();
     let charts = values
         .into_iter()
         .map(|value| {
@@ -163,12 +165,13 @@ fn daily_charts(b: &Breakdown) -> impl IntoView {
                         format_usd(d.cost_nanos),
                         format_count(d.requests)
                     ),
+                    ..Default::default()
                 })
                 .collect();
             view! { <BarChart label=format!("Cost per day: {value}") bars fmt=fmt_usd/> }
         })
         .collect_view();
-    (!b.daily.is_empty()).then(|| {
+    (!values_empty).then(|| {
         view! {
             <div class="breakdown-charts" data-testid="breakdown-charts">{charts}</div>
         }

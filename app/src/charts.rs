@@ -1,14 +1,18 @@
-//! Small SVG charts: a bar chart with axes, labels and tooltips, and a weekday × hour heat map.
+//! Small SVG charts: a bar chart with axes, labels and tooltips (its bars may be stacked), and
+//! a weekday × hour heat map.
 
 use leptos::prelude::*;
 use shared::{format_count, HeatmapCell};
 
 /// One bar: its x-axis label, its value and the tooltip shown on hover or focus.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Bar {
     pub label: String,
     pub value: f64,
     pub tip: String,
+    /// In a stacked chart, the value of each series (the chart's `series`), bottom first;
+    /// they add up to `value`. Empty for a plain bar.
+    pub parts: Vec<f64>,
 }
 
 /// Formats an axis value as a count (`1.2k`, `3.4M`).
@@ -46,18 +50,31 @@ fn nice_max(max: f64) -> f64 {
 }
 
 const W: f64 = 800.0;
+/// Colours a stacked chart cycles through (`.part-0` … in the stylesheet).
+const SERIES_COLOURS: usize = 5;
 const H: f64 = 240.0;
 const LEFT: f64 = 56.0;
 const BOTTOM: f64 = 28.0;
 const TOP: f64 = 10.0;
 
 /// A responsive bar chart with a y axis (4 gridlines), sparse x labels and a tooltip per bar.
+/// With `series` (their names, bottom first, "(other)" last if any), each bar is stacked from
+/// its `parts` and a legend names the colours.
 #[component]
 pub fn BarChart(
     #[prop(into)] label: String,
     bars: Vec<Bar>,
     fmt: fn(f64) -> String,
+    #[prop(optional)] series: Vec<String>,
 ) -> impl IntoView {
+    let stacked = !series.is_empty();
+    let part_class = {
+        let series = series.clone();
+        move |i: usize| match series.get(i) {
+            Some(name) if name.as_str() == shared::VALUE_OTHER => "part part-other".to_string(),
+            _ => format!("part part-{}", i % SERIES_COLOURS),
+        }
+    };
     let max = nice_max(bars.iter().map(|b| b.value).fold(0.0, f64::max));
     // The bar under the pointer or the keyboard focus, read out below the chart (the SVG
     // title is a tooltip for the mouse only).
@@ -85,12 +102,28 @@ pub fn BarChart(
             let x = LEFT + step * i as f64 + step * 0.1;
             let show = i % every == 0;
             let (on_focus, on_enter) = (b.tip.clone(), b.tip.clone());
+            let width = (step * 0.8).max(1.0);
+            // A plain bar is one rectangle; a stacked one a rectangle per series, bottom first.
+            let rects = if stacked {
+                let mut below = 0.0;
+                (b.parts.iter().enumerate())
+                    .map(|(s, v)| {
+                        let ph = if max > 0.0 { plot_h * v.max(0.0) / max } else { 0.0 };
+                        below += ph;
+                        view! { <rect class=part_class(s) x=x y=TOP + plot_h - below width=width height=ph/> }
+                    })
+                    .collect_view()
+                    .into_any()
+            } else {
+                view! { <rect x=x y=TOP + plot_h - h width=width height=h.max(0.0)/> }.into_any()
+            };
+            let class = if stacked { "bar stacked" } else { "bar" };
             view! {
-                <g class="bar" tabindex="0"
+                <g class=class tabindex="0"
                     on:focus=move |_| shown.set(Some(on_focus.clone()))
                     on:mouseenter=move |_| shown.set(Some(on_enter.clone()))>
                     <title>{b.tip.clone()}</title>
-                    <rect x=x y=TOP + plot_h - h width=(step * 0.8).max(1.0) height=h.max(0.0)/>
+                    {rects}
                     {show.then(|| view! {
                         <text x=x + step * 0.4 y=H - 10.0 text-anchor="middle" class="axis">{b.label.clone()}</text>
                     })}
@@ -98,9 +131,19 @@ pub fn BarChart(
             }
         })
         .collect_view();
+    let legend = stacked.then(|| {
+        view! {
+            <ul class="legend" data-testid="chart-legend">
+                {series.iter().enumerate().map(|(i, name)| view! {
+                    <li><span class=part_class(i) aria-hidden="true"></span>{name.clone()}</li>
+                }).collect_view()}
+            </ul>
+        }
+    });
     view! {
         <figure class="chart">
             <figcaption>{label.clone()}</figcaption>
+            {legend}
             <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=label preserveAspectRatio="none">
                 {grid}
                 <line x1=LEFT x2=LEFT y1=TOP y2=TOP + plot_h class="axis-line"/>

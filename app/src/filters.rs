@@ -303,12 +303,12 @@ pub fn FilterBar(
     #[prop(default = "/")] path: &'static str,
 ) -> impl IntoView {
     let navigate = use_navigate();
-    // The page's own parameters (the breakdown's dimension, the section) stay when a filter
-    // changes.
+    // The page's own parameters (the breakdown's dimension, the section, the daily chart's
+    // metric and split) stay when a filter changes.
     let page = use_query_map();
     let go = move |q: UsageQuery| {
         let mut url = url_at(path, &q);
-        for name in ["by", "section"] {
+        for name in ["by", "section", "metric", "split"] {
             if let Some(v) = page.with_untracked(|p| p.get(name)) {
                 url.push_str(&format!("&{name}={}", encode(&v)));
             }

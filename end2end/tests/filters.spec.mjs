@@ -89,6 +89,17 @@ test('sections: Costs shows the cost panels only, keeps its place through a rang
   await expect(page).toHaveURL(/section=costs/);
   await expect(page.locator('#models')).toBeVisible();
   await expect(page.locator('#errors')).toBeHidden();
+
+  // The breakdown (a dimension's reads the raw events) is asked for only where it shows:
+  // Refresh in Costs re-runs every panel but not it; in Breakdown it does.
+  const asked = [];
+  page.on('request', (r) => { if (r.url().includes('get_breakdown')) asked.push(r.url()); });
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await expect(page.getByTestId('refresh-status')).toHaveText('Usage data refreshed');
+  expect(asked).toEqual([]);
+  await nav.getByRole('link', { name: 'Breakdown' }).click();
+  await expect(page.locator('#breakdown')).toBeVisible();
+  await expect.poll(() => asked.length).toBeGreaterThan(0);
 });
 
 test("a first visit from Kolkata never shows UTC's numbers: panels wait for the zone, later visits render at once", async ({ browser, baseURL }) => {

@@ -71,6 +71,47 @@ impl Dimension {
     }
 }
 
+/// What a breakdown groups by: a dimension, or the model or project (these two read the
+/// roll-ups, so they are exact and fast at any size; the Daily panel stacks them).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BreakdownBy {
+    Model,
+    Project,
+    Dim(Dimension),
+}
+
+impl BreakdownBy {
+    /// Its name in URLs and the API: `model`, `project`, or the dimension's.
+    pub fn param(&self) -> String {
+        match self {
+            BreakdownBy::Model => "model".into(),
+            BreakdownBy::Project => "project".into(),
+            BreakdownBy::Dim(d) => d.param(),
+        }
+    }
+
+    /// What `by=` names; `None` for any other name.
+    pub fn parse(name: &str) -> Option<BreakdownBy> {
+        match name {
+            "model" => Some(BreakdownBy::Model),
+            "project" => Some(BreakdownBy::Project),
+            _ => Dimension::parse(name).map(BreakdownBy::Dim),
+        }
+    }
+
+    /// The names `by=` accepts, for error messages.
+    pub const NAMES: &'static str = "model, project, user, key, provider or meta.<key>";
+
+    /// A heading for people.
+    pub fn label(&self) -> String {
+        match self {
+            BreakdownBy::Model => "Model".into(),
+            BreakdownBy::Project => "Project".into(),
+            BreakdownBy::Dim(d) => d.label(),
+        }
+    }
+}
+
 /// Only events whose `dim` is `value` (compared as text, the same as breakdowns show it).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -128,7 +169,8 @@ impl BreakdownRow {
     }
 }
 
-/// One local day's cost of one of the top values (the breakdown's daily chart).
+/// One local day of one of the top values, or of every other value (`value` "(other)"):
+/// the breakdown's daily chart.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BreakdownDay {
@@ -136,6 +178,9 @@ pub struct BreakdownDay {
     pub value: String,
     pub cost_nanos: i64,
     pub requests: i64,
+    /// Input plus output tokens.
+    #[serde(default)]
+    pub tokens: i64,
 }
 
 /// The Breakdown panel: the top values of a dimension by cost over the range.
@@ -155,7 +200,9 @@ pub struct Breakdown {
     pub distinct_values: i64,
     /// Whether `rows` are provably the top values (always, while breakdowns read raw events).
     pub top_exact: bool,
-    /// Cost per local day of the first five rows, every day of the range for each.
+    /// Every local day of the range for each of the first five rows, then for "(other)"
+    /// (every value not among those five) when there are such values: per day, the entries
+    /// add up to the day's totals exactly.
     pub daily: Vec<BreakdownDay>,
 }
 

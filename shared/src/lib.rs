@@ -14,8 +14,8 @@ mod prices;
 mod query;
 
 pub use dimension::{
-    Breakdown, BreakdownDay, BreakdownRow, DimFilter, Dimension, VALUE_INVALID, VALUE_NONE,
-    VALUE_NO_KEY, VALUE_OTHER,
+    Breakdown, BreakdownBy, BreakdownDay, BreakdownRow, DimFilter, Dimension, VALUE_INVALID,
+    VALUE_NONE, VALUE_NO_KEY, VALUE_OTHER,
 };
 pub use panel::{error_log_page, ErrorsView, HourlyView, Panel, PanelData, Section};
 pub use prices::{Discount, DiscountScope, NameRule};

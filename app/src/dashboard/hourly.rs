@@ -19,6 +19,7 @@ pub(crate) fn HourlyPanel(
                     label: format!("{:02}", h.hour),
                     value: h.requests as f64,
                     tip: format!("{:02}:00 · {} requests · {}", h.hour, format_count(h.requests), format_usd(h.cost_nanos)),
+                    ..Default::default()
                 }).collect()
                 fmt=charts::fmt_count
             />

@@ -96,9 +96,20 @@ pub(crate) fn Dashboard() -> impl IntoView {
     });
     let by = breakdown::by_from_url();
     let section = breakdown::section_from_url();
+    // Asked for only while its section shows: a dimension's breakdown reads raw events
+    // (docs/dimensions.md), which the other sections should not pay for on every load and
+    // live update.
     let breakdown = Resource::new(
-        move || (query.get(), by.get(), version.get()),
-        |(q, by, _)| api::get_breakdown(q, by),
+        move || {
+            let shown = section.get().shows_breakdown();
+            (query.get(), by.get(), version.get(), shown)
+        },
+        |(q, by, _, shown)| async move {
+            match shown {
+                true => api::get_breakdown(q, by).await,
+                false => Ok(shared::Breakdown::default()),
+            }
+        },
     );
     let live = RwSignal::new(true);
     follow_live_updates(live, version);
@@ -190,7 +201,7 @@ pub(crate) fn panel_view(data: PanelData, cx: PanelContext) -> AnyView {
         PanelData::Summary(s) => view! { <SummaryCards summary=s/> }.into_any(),
         PanelData::Budgets(b) => view! { <BudgetsPanel view=b/> }.into_any(),
         PanelData::Alerts(a) => view! { <AlertsPanel view=a/> }.into_any(),
-        PanelData::Daily(d) => view! { <DailyPanel days=d/> }.into_any(),
+        PanelData::Daily(d) => view! { <DailyPanel days=d query/> }.into_any(),
         PanelData::Models(m) => view! { <ModelsPanel models=m account/> }.into_any(),
         PanelData::Projects(p) => {
             view! { <BreakdownTable rows=p.into_iter().map(Row::from).collect() what="Project"/> }

@@ -621,7 +621,7 @@ async fn time_dimensions(
     opts: &BenchOptions,
     now: i64,
 ) -> Result<Vec<(String, String)>, AnyError> {
-    use shared::{DimFilter, Dimension};
+    use shared::{BreakdownBy, DimFilter, Dimension};
     eprintln!("timing breakdowns and dimension filters…");
     let filter = |dim: Dimension, value: &str| {
         vec![DimFilter {
@@ -636,7 +636,7 @@ async fn time_dimensions(
             tz: tz.into(),
             ..Default::default()
         };
-        for by in [Dimension::User, Dimension::Meta("team".into())] {
+        for by in [Dimension::User, Dimension::Meta("team".into())].map(BreakdownBy::Dim) {
             let mut samples = Vec::new();
             let mut values = 0;
             for run in 0..=opts.runs {

@@ -75,7 +75,7 @@ fn opt_num(
 pub async fn xlsx(
     store: &Store,
     q: &UsageQuery,
-    by: Option<&shared::Dimension>,
+    by: Option<&shared::BreakdownBy>,
     now_ms: i64,
 ) -> Result<(String, Vec<u8>), ExportError> {
     let breakdown = match by {

@@ -1,20 +1,24 @@
-//! The Breakdown panel (issue 30): a dimension's top values by cost over the range, each with
-//! exact numbers, the rest summed as "(other)", and the top five's cost per local day.
+//! The Breakdown panel (issue 30): a dimension's (or the model's, or the project's) top values
+//! by cost over the range, each with exact numbers, the rest summed as "(other)", and per
+//! local day the top five and the rest (the Breakdown panel's charts, the Daily panel's
+//! stacked chart).
 //!
-//! Read from the raw events the query selects (docs/dimensions.md says why and what it
-//! costs): so every number is exact in any zone, the listed values are the true top values,
-//! and the listed rows plus "(other)" equal the whole range's totals by construction.
+//! A dimension is read from the raw events the query selects (docs/dimensions.md says why and
+//! what it costs); the model and project from the roll-ups, which are keyed by them. Either
+//! way every number is exact in any zone, the listed values are the true top values, and the
+//! listed rows plus "(other)" equal the whole range's totals by construction.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Duration, NaiveDate};
 use shared::{
-    Breakdown, BreakdownDay, BreakdownRow, DimFilter, Dimension, UsageQuery, VALUE_OTHER,
+    Breakdown, BreakdownBy, BreakdownDay, BreakdownRow, DimFilter, Dimension, UsageQuery,
+    VALUE_OTHER,
 };
 
 use super::{bad, resolve, QueryError, Resolved};
-use crate::rollup::{bucket_of, latency_bin, offset_at, percentile, HIST_BINS};
-use crate::store::{EventSink, ScannedEvent, Store};
+use crate::rollup::{bucket_of, latency_bin, offset_at, percentile, RollupDelta, HIST_BINS};
+use crate::store::{EventSink, Group, GroupKey, RollupFilter, ScannedEvent, Store, Sums};
 
 /// Rows listed when the caller does not say.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -40,6 +44,24 @@ struct Acc {
 }
 
 impl Acc {
+    /// A roll-up group's sums (read with the histogram).
+    fn from_sums(d: &RollupDelta) -> Acc {
+        Acc {
+            requests: d.requests,
+            errors: d.errors,
+            cost_nanos: d.cost_nanos,
+            input_tokens: d.input_tokens,
+            output_tokens: d.output_tokens,
+            cached_input_tokens: d.cached_input_tokens,
+            latency_count: d.latency_count,
+            latency_sum_ms: d.latency_sum_ms,
+            hist: (d.hist.iter().enumerate())
+                .filter(|(_, n)| **n != 0)
+                .map(|(bin, n)| (bin as u8, *n))
+                .collect(),
+        }
+    }
+
     fn add_bin(&mut self, bin: u8, n: i64) {
         match self.hist.binary_search_by_key(&bin, |(b, _)| *b) {
             Ok(i) => self.hist[i].1 += n,
@@ -118,25 +140,45 @@ impl EventSink for ValueSink {
     }
 }
 
-/// Cost and requests per (listed value, local day) of a few values.
+/// One charted value's (or "(other)"'s) sums on one local day.
+#[derive(Clone, Copy, Debug, Default)]
+struct DayCell {
+    cost_nanos: i64,
+    requests: i64,
+    tokens: i64,
+}
+
+impl DayCell {
+    fn add(&mut self, cost_nanos: i64, requests: i64, tokens: i64) {
+        self.cost_nanos = self.cost_nanos.saturating_add(cost_nanos);
+        self.requests += requests;
+        self.tokens += tokens;
+    }
+}
+
+/// Per (charted value, local day) sums; the index `values.len()` is every other value.
+type DayCells = BTreeMap<(usize, i64), DayCell>;
+
+/// Sums per (charted value or "(other)", local day).
 struct DailySink {
     by: Dimension,
     values: Vec<String>,
     offsets: Vec<(i64, i64)>,
-    days: BTreeMap<(usize, i64), (i64, i64)>,
+    days: DayCells,
 }
 
 impl EventSink for DailySink {
     fn add(&mut self, e: &ScannedEvent<'_>) {
         let value = e.dims.value(&self.by);
-        let Some(i) = self.values.iter().position(|v| *v == value) else {
-            return;
-        };
+        let i = (self.values.iter().position(|v| *v == value)).unwrap_or(self.values.len());
         let bucket = bucket_of(e.ts_ms);
         let day = (bucket + offset_at(&self.offsets, bucket)).div_euclid(86_400);
-        let cell = self.days.entry((i, day)).or_default();
-        cell.0 = cell.0.saturating_add(e.facts.cost.nanos);
-        cell.1 += 1;
+        let f = &e.facts;
+        (self.days.entry((i, day)).or_default()).add(
+            f.cost.nanos,
+            1,
+            f.input_tokens + f.output_tokens,
+        );
     }
 }
 
@@ -167,19 +209,26 @@ pub async fn check_declared<'a>(
 pub async fn breakdown(
     store: &Store,
     q: &UsageQuery,
-    by: &Dimension,
+    by: &BreakdownBy,
     limit: usize,
     now_ms: i64,
 ) -> Result<Breakdown, QueryError> {
-    check_declared(store, "by", std::iter::once(by)).await?;
+    if let BreakdownBy::Dim(dim) = by {
+        check_declared(store, "by", std::iter::once(dim)).await?;
+    }
     if limit == 0 || limit > MAX_LIMIT {
         return Err(bad("limit", format!("must be 1 to {MAX_LIMIT}")));
     }
     let r = resolve(store, q, now_ms).await?;
-    breakdown_of(store, &r, by, limit).await
+    match by {
+        BreakdownBy::Dim(dim) => by_events(store, &r, dim, limit).await,
+        BreakdownBy::Model => by_rollups(store, &r, Group::Model, limit).await,
+        BreakdownBy::Project => by_rollups(store, &r, Group::Project, limit).await,
+    }
 }
 
-async fn breakdown_of(
+/// A dimension's breakdown, from the raw events.
+async fn by_events(
     store: &Store,
     r: &Resolved,
     by: &Dimension,
@@ -191,41 +240,14 @@ async fn breakdown_of(
         values: HashMap::new(),
     };
     let sink = store.scan_events(&r.filter, metadata, sink).await?;
-    let mut values: Vec<(String, Acc)> = sink.values.into_iter().collect();
-    values.sort_by(|(va, a), (vb, b)| {
-        (b.cost_nanos.cmp(&a.cost_nanos))
-            .then(b.requests.cmp(&a.requests))
-            .then(va.cmp(vb))
-    });
-    let mut total = Acc::default();
-    for (_, acc) in &values {
-        total.add(acc);
-    }
-    let mut other = Acc::default();
-    for (_, acc) in values.iter().skip(limit) {
-        other.add(acc);
-    }
-    let listed: Vec<&(String, Acc)> = values.iter().take(limit).collect();
-    let rows = (listed.iter())
-        .map(|(v, acc)| acc.row(v, total.cost_nanos))
-        .collect();
-
-    // The chart: every local day of the range, for each of the first values.
-    let chart: Vec<String> = (listed.iter().take(CHART_VALUES))
-        .map(|(v, _)| v.clone())
-        .collect();
-    let mut daily = Vec::new();
+    let values = ranked(sink.values);
+    let chart = charted(&values);
+    let mut days = DayCells::new();
     if !chart.is_empty() {
         let f = &r.filter;
-        let sink = DailySink {
-            by: by.clone(),
-            values: chart.clone(),
-            offsets: f.offsets.clone(),
-            days: BTreeMap::new(),
-        };
-        // Narrowed to the chart's values where one SQL condition can (a single value).
-        let narrowed = match chart.as_slice() {
-            [only] => {
+        // Narrowed by SQL when the range holds one value only (no "(other)" to count).
+        let narrowed = match values.as_slice() {
+            [(only, _)] => {
                 let mut f = f.clone();
                 f.dims.push(DimFilter {
                     dim: by.clone(),
@@ -235,32 +257,158 @@ async fn breakdown_of(
             }
             _ => f.clone(),
         };
-        let sink = store.scan_events(&narrowed, metadata, sink).await?;
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
-        let day_of = |t: i64| (t + offset_at(&f.offsets, t)).div_euclid(86_400);
-        let (first, last) = (
-            day_of(f.start_bucket),
-            day_of(f.end_bucket - crate::rollup::BUCKET_SECONDS),
-        );
-        for (i, value) in chart.iter().enumerate() {
-            for day in first..=last {
-                let (cost_nanos, requests) = sink.days.get(&(i, day)).copied().unwrap_or((0, 0));
-                daily.push(BreakdownDay {
-                    date: (epoch + Duration::days(day)).format("%Y-%m-%d").to_string(),
-                    value: value.clone(),
-                    cost_nanos,
-                    requests,
-                });
+        let sink = DailySink {
+            by: by.clone(),
+            values: chart.clone(),
+            offsets: f.offsets.clone(),
+            days,
+        };
+        days = store.scan_events(&narrowed, metadata, sink).await?.days;
+    }
+    Ok(assemble(
+        by.param(),
+        &values,
+        limit,
+        daily_rows(&r.filter, &chart, &days, values.len() > chart.len()),
+    ))
+}
+
+/// The model's or the project's breakdown (`group` is [`Group::Model`] or
+/// [`Group::Project`]), from the roll-ups.
+async fn by_rollups(
+    store: &Store,
+    r: &Resolved,
+    group: Group,
+    limit: usize,
+) -> Result<Breakdown, QueryError> {
+    let (names, per_day, by): (HashMap<i64, String>, Group, BreakdownBy) = match group {
+        Group::Model => (
+            store.list_models().await?.into_iter().collect(),
+            Group::ModelLocalDay,
+            BreakdownBy::Model,
+        ),
+        _ => (
+            (store.list_projects().await?.into_iter())
+                .map(|p| (p.id, p.name))
+                .collect(),
+            Group::ProjectLocalDay,
+            BreakdownBy::Project,
+        ),
+    };
+    let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
+    let mut values = HashMap::new();
+    for g in store
+        .rollup_grouped(&r.filter, group, Sums::AllWithHist)
+        .await?
+    {
+        if let GroupKey::Model(id) | GroupKey::Project(id) = g.key {
+            if g.sums.requests != 0 {
+                values.insert(name(id), Acc::from_sums(&g.sums));
             }
         }
     }
-    Ok(Breakdown {
-        by: by.param(),
-        rows,
+    let values = ranked(values);
+    let chart = charted(&values);
+    let mut days = DayCells::new();
+    if !chart.is_empty() {
+        for g in store
+            .rollup_grouped(&r.filter, per_day, Sums::Traffic)
+            .await?
+        {
+            if let GroupKey::ModelLocalDay(id, day) | GroupKey::ProjectLocalDay(id, day) = g.key {
+                let i = (chart.iter().position(|v| *v == name(id))).unwrap_or(chart.len());
+                let s = &g.sums;
+                (days.entry((i, day)).or_default()).add(
+                    s.cost_nanos,
+                    s.requests,
+                    s.input_tokens + s.output_tokens,
+                );
+            }
+        }
+    }
+    Ok(assemble(
+        by.param(),
+        &values,
+        limit,
+        daily_rows(&r.filter, &chart, &days, values.len() > chart.len()),
+    ))
+}
+
+/// Values as the panel lists them: by cost, then requests, then value.
+fn ranked(values: HashMap<String, Acc>) -> Vec<(String, Acc)> {
+    let mut values: Vec<(String, Acc)> = values.into_iter().collect();
+    values.sort_by(|(va, a), (vb, b)| {
+        (b.cost_nanos.cmp(&a.cost_nanos))
+            .then(b.requests.cmp(&a.requests))
+            .then(va.cmp(vb))
+    });
+    values
+}
+
+/// The values the daily chart follows: the first [`CHART_VALUES`].
+fn charted(values: &[(String, Acc)]) -> Vec<String> {
+    (values.iter().take(CHART_VALUES))
+        .map(|(v, _)| v.clone())
+        .collect()
+}
+
+/// The breakdown of ranked `values`: the first `limit` listed, the rest as "(other)".
+fn assemble(
+    by: String,
+    values: &[(String, Acc)],
+    limit: usize,
+    daily: Vec<BreakdownDay>,
+) -> Breakdown {
+    let mut total = Acc::default();
+    for (_, acc) in values {
+        total.add(acc);
+    }
+    let mut other = Acc::default();
+    for (_, acc) in values.iter().skip(limit) {
+        other.add(acc);
+    }
+    Breakdown {
+        by,
+        rows: (values.iter().take(limit))
+            .map(|(v, acc)| acc.row(v, total.cost_nanos))
+            .collect(),
         other: other.row(VALUE_OTHER, total.cost_nanos),
         total: total.row("(total)", total.cost_nanos),
         distinct_values: values.len() as i64,
         top_exact: true,
         daily,
-    })
+    }
+}
+
+/// Every local day of the filter's range for each charted value, then for "(other)" when
+/// `with_other` (some values are not charted).
+fn daily_rows(
+    f: &RollupFilter,
+    chart: &[String],
+    days: &DayCells,
+    with_other: bool,
+) -> Vec<BreakdownDay> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    let day_of = |t: i64| (t + offset_at(&f.offsets, t)).div_euclid(86_400);
+    let (first, last) = (
+        day_of(f.start_bucket),
+        day_of(f.end_bucket - crate::rollup::BUCKET_SECONDS),
+    );
+    let series = (chart.iter().map(String::as_str))
+        .chain(with_other.then_some(VALUE_OTHER))
+        .enumerate();
+    let mut daily = Vec::new();
+    for (i, value) in series {
+        for day in first..=last {
+            let cell = days.get(&(i, day)).copied().unwrap_or_default();
+            daily.push(BreakdownDay {
+                date: (epoch + Duration::days(day)).format("%Y-%m-%d").to_string(),
+                value: value.to_string(),
+                cost_nanos: cell.cost_nanos,
+                requests: cell.requests,
+                tokens: cell.tokens,
+            });
+        }
+    }
+    daily
 }

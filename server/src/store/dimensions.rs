@@ -351,6 +351,10 @@ impl EventSink for GroupSink {
             Group::ErrorType => GroupKey::ErrorType(error_type_shown(e.error_type).to_string()),
             Group::ProjectModel => GroupKey::ProjectModel(e.project_id, e.model_id),
             Group::ModelBucket => GroupKey::ModelBucket(e.model_id, bucket),
+            Group::ModelLocalDay => GroupKey::ModelLocalDay(e.model_id, local.div_euclid(86_400)),
+            Group::ProjectLocalDay => {
+                GroupKey::ProjectLocalDay(e.project_id, local.div_euclid(86_400))
+            }
         };
         self.rows.entry(key).or_default().add_event(&e.facts);
     }

@@ -49,6 +49,10 @@ pub enum Group {
     ProjectModel,
     /// Model x the bucket of each level read (a UTC day, hour or quarter-hour start).
     ModelBucket,
+    /// Model x local calendar day in the filter's zone.
+    ModelLocalDay,
+    /// Project x local calendar day in the filter's zone.
+    ProjectLocalDay,
 }
 
 /// Which sums a read of roll-ups adds up; the others come back as 0. Every summed column
@@ -106,6 +110,10 @@ pub enum GroupKey {
     ProjectModel(i64, i64),
     /// Model id, bucket start (unix seconds).
     ModelBucket(i64, i64),
+    /// Model id, days since 1970-01-01 of the local date.
+    ModelLocalDay(i64, i64),
+    /// Project id, days since 1970-01-01 of the local date.
+    ProjectLocalDay(i64, i64),
 }
 
 /// One group's sums.
@@ -271,13 +279,16 @@ struct Every {
 
 impl Group {
     fn by_project(self) -> bool {
-        matches!(self, Group::Project | Group::ProjectModel)
+        matches!(
+            self,
+            Group::Project | Group::ProjectModel | Group::ProjectLocalDay
+        )
     }
 
     fn by_model(self) -> bool {
         matches!(
             self,
-            Group::Model | Group::ProjectModel | Group::ModelBucket
+            Group::Model | Group::ProjectModel | Group::ModelBucket | Group::ModelLocalDay
         )
     }
 }
@@ -318,7 +329,9 @@ impl Store {
     fn ranges_to_read(&self, f: &RollupFilter, group: Group) -> BTreeMap<Level, Vec<(i64, i64)>> {
         let (start, end) = (f.start_bucket, f.end_bucket);
         let pieces = match group {
-            Group::LocalDay => local_cover(start, end, &f.offsets, Level::Day),
+            Group::LocalDay | Group::ModelLocalDay | Group::ProjectLocalDay => {
+                local_cover(start, end, &f.offsets, Level::Day)
+            }
             Group::LocalHourOfWeek => local_cover(start, end, &f.offsets, Level::Hour),
             _ => cover(start, end, Level::Day),
         };
@@ -390,14 +403,16 @@ impl Store {
         let local = local_seconds(&f.offsets);
         // Two key columns: most groups use only the first.
         let (key, key2) = match group {
-            Group::Total => ("0".to_string(), "0"),
-            Group::LocalDay => (format!("{local} / 86400"), "0"),
-            Group::LocalHourOfWeek => (format!("({local} / 3600 + 72) % 168"), "0"),
-            Group::Model => ("model_id".into(), "0"),
-            Group::Project => ("project_id".into(), "0"),
-            Group::ErrorType => ("error_type".into(), "0"),
-            Group::ProjectModel => ("project_id".into(), "model_id"),
-            Group::ModelBucket => ("model_id".into(), "bucket"),
+            Group::Total => ("0".to_string(), "0".to_string()),
+            Group::LocalDay => (format!("{local} / 86400"), "0".into()),
+            Group::LocalHourOfWeek => (format!("({local} / 3600 + 72) % 168"), "0".into()),
+            Group::Model => ("model_id".into(), "0".into()),
+            Group::Project => ("project_id".into(), "0".into()),
+            Group::ErrorType => ("error_type".into(), "0".into()),
+            Group::ProjectModel => ("project_id".into(), "model_id".into()),
+            Group::ModelBucket => ("model_id".into(), "bucket".into()),
+            Group::ModelLocalDay => ("model_id".into(), format!("{local} / 86400")),
+            Group::ProjectLocalDay => ("project_id".into(), format!("{local} / 86400")),
         };
         // Grouping by a dimension the filter leaves open reads each of its ids' series.
         let mut every = Every::default();
@@ -511,6 +526,12 @@ impl Store {
                     Group::ErrorType => GroupKey::ErrorType(row.try_get(0)?),
                     Group::ProjectModel => GroupKey::ProjectModel(row.try_get(0)?, row.try_get(1)?),
                     Group::ModelBucket => GroupKey::ModelBucket(row.try_get(0)?, row.try_get(1)?),
+                    Group::ModelLocalDay => {
+                        GroupKey::ModelLocalDay(row.try_get(0)?, row.try_get(1)?)
+                    }
+                    Group::ProjectLocalDay => {
+                        GroupKey::ProjectLocalDay(row.try_get(0)?, row.try_get(1)?)
+                    }
                 };
                 out.push(GroupRow {
                     key,

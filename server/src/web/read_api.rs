@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 use shared::{
-    error_log_page, DateRange, DimFilter, Dimension, EventStatus, Panel, Period, UsageQuery,
+    error_log_page, BreakdownBy, DateRange, DimFilter, Dimension, EventStatus, Panel, Period,
+    UsageQuery,
 };
 
 use super::error::{bad_param, HttpError};
@@ -243,7 +244,7 @@ async fn panel(
         let Some(by) = by_param(params)? else {
             return Err(bad_param(
                 "by",
-                "is required: user, key, provider or meta.<key>",
+                format!("is required: {}", BreakdownBy::NAMES),
             ));
         };
         let limit = match param(params, "limit") {
@@ -294,15 +295,12 @@ pub async fn v1_get(
 }
 
 /// The dimension named by `by=`, if given.
-fn by_param(params: &Params) -> Result<Option<Dimension>, HttpError> {
+fn by_param(params: &Params) -> Result<Option<BreakdownBy>, HttpError> {
     match param(params, "by") {
         None => Ok(None),
-        Some(b) => Dimension::parse(b).map(Some).ok_or_else(|| {
-            bad_param(
-                "by",
-                format!("{b:?} is not one of user, key, provider, meta.<key>"),
-            )
-        }),
+        Some(b) => BreakdownBy::parse(b)
+            .map(Some)
+            .ok_or_else(|| bad_param("by", format!("{b:?} is not one of {}", BreakdownBy::NAMES))),
     }
 }
 

@@ -103,12 +103,12 @@ impl DashboardSource for Dashboard {
     }
     fn breakdown(&self, q: UsageQuery, by: String) -> Answer<'_, shared::Breakdown> {
         self.answer(q, |s, _, q| async move {
-            let dim = shared::Dimension::parse(&by).ok_or_else(|| query::QueryError::BadParam {
-                param: "by",
-                reason: format!("{by:?} is not one of user, key, provider, meta.<key>"),
-            })?;
-            query::breakdown::breakdown(s, &q, &dim, query::breakdown::DEFAULT_LIMIT, now_ms())
-                .await
+            let by =
+                shared::BreakdownBy::parse(&by).ok_or_else(|| query::QueryError::BadParam {
+                    param: "by",
+                    reason: format!("{by:?} is not one of {}", shared::BreakdownBy::NAMES),
+                })?;
+            query::breakdown::breakdown(s, &q, &by, query::breakdown::DEFAULT_LIMIT, now_ms()).await
         })
     }
     fn filter_options(&self) -> Answer<'_, FilterOptions> {

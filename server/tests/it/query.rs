@@ -441,7 +441,19 @@ struct DimSent {
     input: i64,
     latency: Option<i64>,
     error: bool,
+    model: &'static str,
 }
+
+/// The models the breakdown test's events use: more than the five a daily chart follows.
+const DIM_MODELS: [&str; 7] = [
+    "Scalix Standard",
+    "m-alpha",
+    "m-beta",
+    "m-gamma",
+    "m-delta",
+    "m-epsilon",
+    "m-zeta",
+];
 
 fn encode(s: &str) -> String {
     s.bytes()
@@ -452,9 +464,10 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-/// Breakdowns by end user, key, provider and a declared metadata key, and every panel filtered
-/// by one value, equal a recomputation from the events sent, in UTC, New York across its DST
-/// change and Kolkata. The listed values plus "(other)" add up to the unfiltered panel.
+/// Breakdowns by end user, key, provider, a declared metadata key, model and project (these
+/// two from the roll-ups), and every panel filtered by one value, equal a recomputation from
+/// the events sent, in UTC, New York across its DST change and Kolkata. The listed values plus
+/// "(other)" add up to the unfiltered panel, and so do each day's chart entries.
 async fn breakdowns_and_dimension_filters_equal_a_recomputation(db: Db) {
     let app = spawn_app(db).await;
     let mut keys = Vec::new();
@@ -489,6 +502,7 @@ async fn breakdowns_and_dimension_filters_equal_a_recomputation(db: Db) {
                 input: 10,
                 latency: Some(rng.gen_range(20..5_000)),
                 error: false,
+                model: DIM_MODELS[rng.gen_range(0..DIM_MODELS.len())],
             });
         }
         sent.push(DimSent {
@@ -502,6 +516,7 @@ async fn breakdowns_and_dimension_filters_equal_a_recomputation(db: Db) {
             input: 5,
             latency: None,
             error: false,
+            model: DIM_MODELS[day as usize % DIM_MODELS.len()],
         });
     }
     for _ in 0..900 {
@@ -525,6 +540,7 @@ async fn breakdowns_and_dimension_filters_equal_a_recomputation(db: Db) {
             input: rng.gen_range(1..1_000),
             latency: rng.gen_bool(0.8).then(|| rng.gen_range(20..60_000)),
             error: rng.gen_bool(0.15),
+            model: DIM_MODELS[rng.gen_range(0..DIM_MODELS.len())],
         });
     }
     for (k, (_, secret)) in keys.iter().enumerate() {
@@ -534,7 +550,7 @@ async fn breakdowns_and_dimension_filters_equal_a_recomputation(db: Db) {
             .map(|e| {
                 let mut v = json!({
                     "timestamp": chrono::DateTime::from_timestamp_millis(e.ts_ms).unwrap().to_rfc3339(),
-                    "model": "Scalix Standard",
+                    "model": e.model,
                     "input_tokens": e.input,
                     "output_tokens": 1,
                     "cost_usd": e.cost_nanos as f64 / 1e9,
@@ -560,6 +576,9 @@ async fn breakdowns_and_dimension_filters_equal_a_recomputation(db: Db) {
             "user" => e.user.clone().unwrap_or("(none)".into()),
             "key" => prefix(e.key),
             "provider" => e.provider.unwrap_or("(none)").to_string(),
+            "model" => e.model.to_string(),
+            // Keys 0 and 1 are Alpha's, key 2 Beta's.
+            "project" => if e.key == 2 { "Beta" } else { "Alpha" }.to_string(),
             _ => e.team.clone(),
         }
     };
@@ -578,7 +597,7 @@ async fn breakdowns_and_dimension_filters_equal_a_recomputation(db: Db) {
             .get_json(&format!("/api/v1/usage/summary?{range}"))
             .await;
         assert_eq!(summary["totalRequests"], inside.len() as i64);
-        for by in ["user", "key", "provider", "meta.team"] {
+        for by in ["user", "key", "provider", "meta.team", "model", "project"] {
             let ctx = format!("{tz_name} by {by}");
             let (status, b) = app
                 .get_json(&format!("/api/v1/usage/breakdown?by={by}&limit=5&{range}"))
@@ -636,19 +655,46 @@ async fn breakdowns_and_dimension_filters_equal_a_recomputation(db: Db) {
                     "{ctx}: the user ranked below the top every day is first over the range"
                 );
             }
-            // The daily chart: the first values' cost per local day, every day present.
+            // The daily chart: the first five values and "(other)" (when there are more) per
+            // local day, every day present; each day's entries add up to the day.
             let days = (last - first).num_days() + 1;
             let chart = b["daily"].as_array().unwrap();
-            assert_eq!(chart.len() as i64, days * rows.len().min(5) as i64, "{ctx}");
+            let charted: Vec<&str> = ranked.iter().take(5).map(|(v, _)| v.as_str()).collect();
+            let series = charted.len() + usize::from(ranked.len() > 5);
+            assert_eq!(chart.len() as i64, days * series as i64, "{ctx}");
+            let mut per_day: BTreeMap<NaiveDate, (i64, i64)> = BTreeMap::new();
             for d in chart {
                 let date: NaiveDate = d["date"].as_str().unwrap().parse().unwrap();
                 let value = d["value"].as_str().unwrap();
-                let expected: i64 = inside
-                    .iter()
-                    .filter(|e| local_date(tz, e.ts_ms) == date && value_of(e, by) == value)
-                    .map(|e| e.cost_nanos)
-                    .sum();
-                assert_eq!(d["costNanos"], expected, "{ctx} {date} {value}");
+                let of_series = |e: &&&DimSent| match value {
+                    "(other)" => !charted.contains(&value_of(e, by).as_str()),
+                    _ => value_of(e, by) == value,
+                };
+                let mine: Vec<&&DimSent> = (inside.iter())
+                    .filter(|e| local_date(tz, e.ts_ms) == date)
+                    .filter(of_series)
+                    .collect();
+                let cost: i64 = mine.iter().map(|e| e.cost_nanos).sum();
+                let tokens: i64 = mine.iter().map(|e| e.input + 1).sum();
+                assert_eq!(d["costNanos"], cost, "{ctx} {date} {value}");
+                assert_eq!(d["requests"], mine.len() as i64, "{ctx} {date} {value}");
+                assert_eq!(d["tokens"], tokens, "{ctx} {date} {value}");
+                let day = per_day.entry(date).or_default();
+                day.0 += d["requests"].as_i64().unwrap();
+                day.1 += d["costNanos"].as_i64().unwrap();
+            }
+            let (_, daily) = app.get_json(&format!("/api/v1/usage/daily?{range}")).await;
+            for d in daily.as_array().unwrap() {
+                let date: NaiveDate = d["date"].as_str().unwrap().parse().unwrap();
+                let (n, cost) = per_day.get(&date).copied().unwrap_or_default();
+                assert_eq!(
+                    d["requests"], n,
+                    "{ctx} {date}: the chart adds up to the day"
+                );
+                assert_eq!(
+                    d["costNanos"], cost,
+                    "{ctx} {date}: the chart adds up to the day"
+                );
             }
         }
         // Every panel filtered by one value (rare and common ones, "(none)", a number's text,
