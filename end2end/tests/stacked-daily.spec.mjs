@@ -1,6 +1,7 @@
 // The daily chart split by model or project (issue 32): stacked bars of the top five and
 // "(other)", a legend, each bar's parts read out on focus and adding up to the day; the
 // metric and split live in the URL, so a reload keeps them.
+// (Named to run after dashboard.spec.mjs, which expects the empty database it starts with.)
 import { test, expect } from '@playwright/test';
 import { projectWithKey, sendEvents } from './helpers.mjs';
 
