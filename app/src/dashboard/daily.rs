@@ -240,18 +240,17 @@ fn stacked_chart(b: &Breakdown, m: Metric, by: &BreakdownBy) -> impl IntoView {
     let bars = dates
         .iter()
         .map(|date| {
-            let parts: Vec<(f64, String)> = (series.iter())
+            // Each series' entry of the day (every day has one per series).
+            let sums: Vec<(i64, i64, i64)> = (series.iter())
                 .map(|value| {
                     (b.daily.iter())
                         .find(|d| &d.date == date && &d.value == value)
-                        .map(|d| m.of(d.requests, d.cost_nanos, d.tokens))
-                        .unwrap_or((0.0, m.of(0, 0, 0).1))
+                        .map_or((0, 0, 0), |d| (d.requests, d.cost_nanos, d.tokens))
                 })
                 .collect();
-            let day = (b.daily.iter()).filter(|d| &d.date == date);
-            let (requests, cost, tokens) = day.fold((0, 0, 0), |(r, c, t), d| {
-                (r + d.requests, c + d.cost_nanos, t + d.tokens)
-            });
+            let parts: Vec<(f64, String)> = (sums.iter()).map(|&(r, c, t)| m.of(r, c, t)).collect();
+            let (requests, cost, tokens) =
+                (sums.iter()).fold((0, 0, 0), |(r, c, t), d| (r + d.0, c + d.1, t + d.2));
             let (total, total_text) = m.of(requests, cost, tokens);
             let listed: Vec<String> = (series.iter().zip(&parts))
                 .map(|(name, (_, text))| format!("{name} {text}"))

@@ -295,20 +295,23 @@ async fn by_rollups(
             BreakdownBy::Project,
         ),
     };
-    let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
     let mut values = HashMap::new();
+    let mut ids = HashMap::new();
     for g in store
         .rollup_grouped(&r.filter, group, Sums::AllWithHist)
         .await?
     {
         if let GroupKey::Model(id) | GroupKey::Project(id) = g.key {
             if g.sums.requests != 0 {
-                values.insert(name(id), Acc::from_sums(&g.sums));
+                let name = names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
+                ids.insert(name.clone(), id);
+                values.insert(name, Acc::from_sums(&g.sums));
             }
         }
     }
     let values = ranked(values);
     let chart = charted(&values);
+    let chart_ids: Vec<i64> = chart.iter().map(|name| ids[name]).collect();
     let mut days = DayCells::new();
     if !chart.is_empty() {
         for g in store
@@ -316,7 +319,7 @@ async fn by_rollups(
             .await?
         {
             if let GroupKey::ModelLocalDay(id, day) | GroupKey::ProjectLocalDay(id, day) = g.key {
-                let i = (chart.iter().position(|v| *v == name(id))).unwrap_or(chart.len());
+                let i = (chart_ids.iter().position(|c| *c == id)).unwrap_or(chart.len());
                 let s = &g.sums;
                 (days.entry((i, day)).or_default()).add(
                     s.cost_nanos,
