@@ -67,6 +67,7 @@ fn content_security_policy() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    dashboard::table::provide_sort_memory();
     view! {
         <Title text="LLM usage analytics"/>
         <Router>

@@ -105,6 +105,17 @@ test('by keyboard alone: change the range, sort a table, filter by a breakdown v
   await models.getByRole('button', { name: 'Cost' }).focus();
   await page.keyboard.press('Enter');
   await expect.poll(first).toBe('kb-model-few');
+  // The order survives new data (here Refresh after one more event; a range change or a live
+  // update rebuild the table the same way).
+  await sendEvents(request, key, [{
+    timestamp: new Date().toISOString(), model: 'kb-model-many', input_tokens: 10, output_tokens: 1, cost_usd: 0.001, user: 'kb-even',
+  }]);
+  await page.getByRole('button', { name: 'Refresh' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('refresh-status')).toHaveText('Usage data refreshed');
+  await expect(page.getByTestId('total-requests').locator('.value')).toHaveText('13');
+  expect(await first()).toBe('kb-model-few');
+  await expect(models.locator('th[aria-sort="descending"]')).toHaveText('Cost');
 
   // Tab reaches a breakdown value; Enter filters the page by it.
   const value = page.getByTestId('value-table').getByRole('link', { name: 'kb-odd', exact: true });

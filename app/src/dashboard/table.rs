@@ -56,13 +56,40 @@ pub(crate) enum SortBy {
     ErrorRate,
 }
 
+/// Each table's chosen order, kept for the page's life: a table is rebuilt whenever its data
+/// arrives (a range change, Refresh, a live update), and a person who sorted by cost expects
+/// it to stay sorted by cost. Provided once by the app (`provide_sort_memory`).
+#[derive(Clone, Copy)]
+pub(crate) struct SortMemory(StoredValue<Vec<(&'static str, (SortBy, bool))>>);
+
+pub(crate) fn provide_sort_memory() {
+    provide_context(SortMemory(StoredValue::new(Vec::new())));
+}
+
+impl SortMemory {
+    fn get(self, table: &'static str) -> Option<(SortBy, bool)> {
+        self.0
+            .with_value(|m| m.iter().find(|(t, _)| *t == table).map(|(_, s)| *s))
+    }
+
+    fn set(self, table: &'static str, sort: (SortBy, bool)) {
+        self.0
+            .update_value(|m| match m.iter_mut().find(|(t, _)| *t == table) {
+                Some(entry) => entry.1 = sort,
+                None => m.push((table, sort)),
+            });
+    }
+}
+
 /// A sortable breakdown table (click or press Enter on a header).
 #[component]
 pub(crate) fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoView {
     if rows.is_empty() {
         return view! { <p class="empty">"No requests in this range."</p> }.into_any();
     }
-    let sort = RwSignal::new((SortBy::Requests, true));
+    let memory = use_context::<SortMemory>();
+    let remembered = memory.and_then(|m| m.get(what));
+    let sort = RwSignal::new(remembered.unwrap_or((SortBy::Requests, true)));
     // A p95 column where the rows have one (the Breakdown panel's values).
     let with_p95 = rows.iter().any(|r| r.p95_ms.is_some());
     let sorted = move || {
@@ -94,9 +121,14 @@ pub(crate) fn BreakdownTable(rows: Vec<Row>, what: &'static str) -> impl IntoVie
         };
         view! {
             <th scope="col" class:num=num aria-sort=aria>
-                <button type="button" class="sort" on:click=move |_| sort.update(|(b, d)| {
-                    if *b == by { *d = !*d } else { *b = by; *d = by != SortBy::Name }
-                })>{text}</button>
+                <button type="button" class="sort" on:click=move |_| {
+                    sort.update(|(b, d)| {
+                        if *b == by { *d = !*d } else { *b = by; *d = by != SortBy::Name }
+                    });
+                    if let Some(m) = memory {
+                        m.set(what, sort.get_untracked());
+                    }
+                }>{text}</button>
             </th>
         }
     };
