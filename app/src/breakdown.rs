@@ -99,6 +99,9 @@ pub fn BreakdownPanel(
             let q = query.get_untracked();
             let total = b.total.requests;
             let mut rows: Vec<Row> = b.rows.iter().map(|r| {
+                // What retention deleted is no value one can filter by.
+                let recorded = r.value != shared::VALUE_NOT_RECORDED;
+                let dim = dim.clone().filter(|_| recorded);
                 let link = dim.clone().map(|d| {
                     let mut q = q.clone();
                     q.dims.retain(|f| f.dim != d);
@@ -132,7 +135,18 @@ pub fn BreakdownPanel(
                 });
             }
             let charts = daily_charts(&b);
+            let retention = b.raw_events_from_ms.map(|ms| {
+                let what = match q.dims.is_empty() {
+                    true => "what they held counts as \"(not recorded)\"",
+                    false => "under a dimension filter these values count only the events kept since then",
+                };
+                format!(
+                    "Raw events before {} are no longer kept (retention): {what}.",
+                    shared::format_utc_ms(ms)
+                )
+            });
             view! {
+                {retention.map(|text| view! { <p class="note" data-testid="breakdown-retention">{text}</p> })}
                 <BreakdownTable rows what="Value"/>
                 {charts}
             }

@@ -204,7 +204,16 @@ pub struct Breakdown {
     /// (every value not among those five) when there are such values: per day, the entries
     /// add up to the day's totals exactly.
     pub daily: Vec<BreakdownDay>,
+    /// When the range starts before the raw events kept (retention deleted older ones): from
+    /// when they are kept. A dimension's values are read from raw events, so what the deleted
+    /// ones held is listed as one value, "(not recorded)" (from the roll-ups, which are kept:
+    /// totals still add up), except under a dimension filter, which reads raw events only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_events_from_ms: Option<i64>,
 }
 
 /// The value of the "other" row.
 pub const VALUE_OTHER: &str = "(other)";
+
+/// The value under which a breakdown lists what raw events deleted by retention held.
+pub const VALUE_NOT_RECORDED: &str = "(not recorded)";

@@ -15,7 +15,7 @@ mod query;
 
 pub use dimension::{
     Breakdown, BreakdownBy, BreakdownDay, BreakdownRow, DimFilter, Dimension, VALUE_INVALID,
-    VALUE_NONE, VALUE_NO_KEY, VALUE_OTHER,
+    VALUE_NONE, VALUE_NOT_RECORDED, VALUE_NO_KEY, VALUE_OTHER,
 };
 pub use panel::{error_log_page, ErrorsView, HourlyView, Panel, PanelData, Section};
 pub use prices::{Discount, DiscountScope, NameRule};

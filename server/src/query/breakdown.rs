@@ -13,11 +13,13 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Duration, NaiveDate};
 use shared::{
     Breakdown, BreakdownBy, BreakdownDay, BreakdownRow, DimFilter, Dimension, UsageQuery,
-    VALUE_OTHER,
+    VALUE_NOT_RECORDED, VALUE_OTHER,
 };
 
 use super::{bad, resolve, QueryError, Resolved};
-use crate::rollup::{bucket_of, latency_bin, offset_at, percentile, RollupDelta, HIST_BINS};
+use crate::rollup::{
+    bucket_of, latency_bin, offset_at, percentile, EventFacts, RollupDelta, HIST_BINS,
+};
 use crate::store::{EventSink, Group, GroupKey, RollupFilter, ScannedEvent, Store, Sums};
 
 /// Rows listed when the caller does not say.
@@ -57,6 +59,45 @@ impl Acc {
             latency_sum_ms: d.latency_sum_ms,
             hist: (d.hist.iter().enumerate())
                 .filter(|(_, n)| **n != 0)
+                .map(|(bin, n)| (bin as u8, *n))
+                .collect(),
+        }
+    }
+
+    fn add_event(&mut self, f: &EventFacts) {
+        self.requests += 1;
+        self.errors += i64::from(f.failed);
+        self.cost_nanos = self.cost_nanos.saturating_add(f.cost.nanos);
+        self.input_tokens += f.input_tokens;
+        self.output_tokens += f.output_tokens;
+        self.cached_input_tokens += f.cached_input_tokens;
+        if let Some(ms) = f.latency_ms {
+            self.latency_count += 1;
+            self.latency_sum_ms += ms;
+            self.add_bin(latency_bin(ms) as u8, 1);
+        }
+    }
+
+    /// What `self` holds beyond `part` (a day's roll-up beyond its raw events kept).
+    fn minus(&self, part: &Acc) -> Acc {
+        let mut hist = [0i64; HIST_BINS];
+        for &(bin, n) in &self.hist {
+            hist[bin as usize] += n;
+        }
+        for &(bin, n) in &part.hist {
+            hist[bin as usize] -= n;
+        }
+        Acc {
+            requests: self.requests - part.requests,
+            errors: self.errors - part.errors,
+            cost_nanos: self.cost_nanos.saturating_sub(part.cost_nanos),
+            input_tokens: self.input_tokens - part.input_tokens,
+            output_tokens: self.output_tokens - part.output_tokens,
+            cached_input_tokens: self.cached_input_tokens - part.cached_input_tokens,
+            latency_count: self.latency_count - part.latency_count,
+            latency_sum_ms: self.latency_sum_ms - part.latency_sum_ms,
+            hist: (hist.iter().enumerate())
+                .filter(|(_, n)| **n > 0)
                 .map(|(bin, n)| (bin as u8, *n))
                 .collect(),
         }
@@ -112,10 +153,14 @@ impl Acc {
     }
 }
 
-/// Sums per value of one dimension.
+/// Sums per value of one dimension, and per local day up to `days_until` (the days whose
+/// raw events retention may have deleted: compared with the roll-ups afterwards).
 struct ValueSink {
     by: Dimension,
     values: HashMap<String, Acc>,
+    offsets: Vec<(i64, i64)>,
+    days_until: Option<i64>,
+    days: BTreeMap<i64, Acc>,
 }
 
 impl EventSink for ValueSink {
@@ -125,19 +170,19 @@ impl EventSink for ValueSink {
             Some(acc) => acc,
             None => self.values.entry(value.into_owned()).or_default(),
         };
-        let f = &e.facts;
-        acc.requests += 1;
-        acc.errors += i64::from(f.failed);
-        acc.cost_nanos = acc.cost_nanos.saturating_add(f.cost.nanos);
-        acc.input_tokens += f.input_tokens;
-        acc.output_tokens += f.output_tokens;
-        acc.cached_input_tokens += f.cached_input_tokens;
-        if let Some(ms) = f.latency_ms {
-            acc.latency_count += 1;
-            acc.latency_sum_ms += ms;
-            acc.add_bin(latency_bin(ms) as u8, 1);
+        acc.add_event(&e.facts);
+        if let Some(until) = self.days_until {
+            let day = local_day(&self.offsets, bucket_of(e.ts_ms));
+            if day <= until {
+                self.days.entry(day).or_default().add_event(&e.facts);
+            }
         }
     }
+}
+
+/// Days since 1970-01-01 of the local date holding `bucket` (unix seconds).
+fn local_day(offsets: &[(i64, i64)], bucket: i64) -> i64 {
+    (bucket + offset_at(offsets, bucket)).div_euclid(86_400)
 }
 
 /// One charted value's (or "(other)"'s) sums on one local day.
@@ -171,8 +216,7 @@ impl EventSink for DailySink {
     fn add(&mut self, e: &ScannedEvent<'_>) {
         let value = e.dims.value(&self.by);
         let i = (self.values.iter().position(|v| *v == value)).unwrap_or(self.values.len());
-        let bucket = bucket_of(e.ts_ms);
-        let day = (bucket + offset_at(&self.offsets, bucket)).div_euclid(86_400);
+        let day = local_day(&self.offsets, bucket_of(e.ts_ms));
         let f = &e.facts;
         (self.days.entry((i, day)).or_default()).add(
             f.cost.nanos,
@@ -235,19 +279,54 @@ async fn by_events(
     limit: usize,
 ) -> Result<Breakdown, QueryError> {
     let metadata = matches!(by, Dimension::Meta(_));
+    let f = &r.filter;
+    // Raw events before the retention mark may be gone; the roll-ups of those days are kept.
+    // Without a dimension filter the difference is known: "(not recorded)", per local day.
+    let raw_events_from_ms =
+        (store.raw_deleted_before().await?).filter(|from| f.start_bucket * 1000 < *from);
+    let days_until = raw_events_from_ms
+        .filter(|_| f.dims.is_empty())
+        .map(|from| local_day(&f.offsets, bucket_of(from - 1)));
     let sink = ValueSink {
         by: by.clone(),
         values: HashMap::new(),
+        offsets: f.offsets.clone(),
+        days_until,
+        days: BTreeMap::new(),
     };
-    let sink = store.scan_events(&r.filter, metadata, sink).await?;
-    let values = ranked(sink.values);
+    let ValueSink {
+        values: mut per_value,
+        days: raw_days,
+        ..
+    } = store.scan_events(f, metadata, sink).await?;
+    let mut not_recorded = BTreeMap::new();
+    if let Some(until) = days_until {
+        for g in store
+            .rollup_grouped(f, Group::LocalDay, Sums::AllWithHist)
+            .await?
+        {
+            match g.key {
+                GroupKey::LocalDay(day) if day <= until => {
+                    let kept = raw_days.get(&day).cloned().unwrap_or_default();
+                    let gone = Acc::from_sums(&g.sums).minus(&kept);
+                    if gone.requests > 0 {
+                        not_recorded.insert(day, gone);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for gone in not_recorded.values() {
+            (per_value.entry(VALUE_NOT_RECORDED.to_string()).or_default()).add(gone);
+        }
+    }
+    let values = ranked(per_value);
     let chart = charted(&values);
     let mut days = DayCells::new();
     if !chart.is_empty() {
-        let f = &r.filter;
         // Narrowed by SQL when the range holds one value only (no "(other)" to count).
         let narrowed = match values.as_slice() {
-            [(only, _)] => {
+            [(only, _)] if not_recorded.is_empty() => {
                 let mut f = f.clone();
                 f.dims.push(DimFilter {
                     dim: by.clone(),
@@ -265,12 +344,23 @@ async fn by_events(
         };
         days = store.scan_events(&narrowed, metadata, sink).await?.days;
     }
-    Ok(assemble(
-        by.param(),
-        &values,
-        limit,
-        daily_rows(&r.filter, &chart, &days, values.len() > chart.len()),
-    ))
+    let i = (chart.iter().position(|v| v == VALUE_NOT_RECORDED)).unwrap_or(chart.len());
+    for (day, gone) in &not_recorded {
+        (days.entry((i, *day)).or_default()).add(
+            gone.cost_nanos,
+            gone.requests,
+            gone.input_tokens + gone.output_tokens,
+        );
+    }
+    Ok(Breakdown {
+        raw_events_from_ms,
+        ..assemble(
+            by.param(),
+            &values,
+            limit,
+            daily_rows(f, &chart, &days, values.len() > chart.len()),
+        )
+    })
 }
 
 /// The model's or the project's breakdown (`group` is [`Group::Model`] or
@@ -380,6 +470,7 @@ fn assemble(
         distinct_values: values.len() as i64,
         top_exact: true,
         daily,
+        raw_events_from_ms: None,
     }
 }
 

@@ -11,13 +11,14 @@ use server::Config;
 use shared::{Role, UsageQuery};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// `n` events of `model` a few minutes ago, with an error message naming `tag`.
+/// `n` events of `model` a few minutes ago, with an error message and end users naming `tag`.
 fn events(n: usize, model: &str, tag: &str) -> Value {
     let ts = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
     Value::Array(
         (0..n)
             .map(|i| {
                 json!({"id": format!("{tag}-{i}"), "timestamp": ts, "model": model,
+                       "user": format!("{tag}-user-{i}"),
                        "input_tokens": 10, "output_tokens": 5, "status": "error",
                        "error_type": "timeout", "error_message": format!("{tag} message")})
             })
@@ -140,6 +141,10 @@ async fn assert_sees_only_alpha(app: &TestApp, who: &reqwest::Client, label: &st
             "/api/v1/usage/export?format=csv&table=error_log&period=24h",
             "alpha message",
         ),
+        // Breakdowns list only the viewer's projects' values.
+        ("/api/v1/usage/breakdown?by=user&period=24h", "alpha-user-2"),
+        ("/api/v1/usage/breakdown?by=model&period=24h", "model-a"),
+        ("/api/v1/usage/breakdown?by=project&period=24h", "alpha"),
     ] {
         let (status, body) = get(who, app, path).await;
         assert_eq!(status, 200, "{label} {path}: {body}");
@@ -162,6 +167,7 @@ async fn assert_sees_only_alpha(app: &TestApp, who: &reqwest::Client, label: &st
         "/api/v1/events/export?projectId=bravo-secret".to_string(),
         "/api/v1/usage/export?projectId=bravo-secret".to_string(),
         "/api/usage?action=summary&projectId=bravo-secret".to_string(),
+        "/api/v1/usage/breakdown?by=user&projectId=bravo-secret".to_string(),
     ] {
         let (status, body) = get(who, app, &path).await;
         assert_eq!(status, 403, "{label} {path}: {body}");
@@ -185,6 +191,35 @@ async fn assert_sees_only_alpha(app: &TestApp, who: &reqwest::Client, label: &st
             server_fn(who, app, "get_panel", json!({"panel": panel, "q": q})).await;
         assert_eq!(status, 403, "{label} {panel:?}: {body}");
     }
+    for (by, expected) in [
+        ("user", "alpha-user-2"),
+        ("model", "model-a"),
+        ("project", "alpha"),
+    ] {
+        let (status, body) = server_fn(
+            who,
+            app,
+            "get_breakdown",
+            json!({"q": UsageQuery::default(), "by": by}),
+        )
+        .await;
+        assert_eq!(status, 200, "{label} {by}: {body}");
+        assert!(body.contains(expected), "{label} {by}: {body}");
+        assert!(!body.contains("bravo"), "{label} {by}: {body}");
+    }
+    // A filter on another project's end user finds nothing.
+    let (status, body) = get(
+        who,
+        app,
+        "/api/v1/usage/summary?period=24h&user=bravo-secret-user-0",
+    )
+    .await;
+    assert_eq!(status, 200, "{label}: {body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["totalRequests"],
+        0,
+        "{label}"
+    );
     let (status, body) = server_fn(
         who,
         app,
