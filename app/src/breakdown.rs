@@ -145,7 +145,12 @@ pub fn BreakdownPanel(
                     shared::format_utc_ms(ms)
                 )
             });
+            let pace = format!(
+                "Read from raw events: live updates reach this panel every {} s; Refresh reads it now.",
+                crate::dashboard::SLOW_LIVE_EVERY_MS / 1000
+            );
             view! {
+                <p class="note" data-testid="breakdown-pace">{pace}</p>
                 {retention.map(|text| view! { <p class="note" data-testid="breakdown-retention">{text}</p> })}
                 <BreakdownTable rows what="Value"/>
                 {charts}
@@ -218,6 +223,10 @@ pub fn DimensionFilters(
                         }
                     }).collect_view()}
                 </ul>
+                <p class="note" data-testid="filtered-pace">{format!(
+                    "Filtered by a dimension, panels read raw events: live updates reach them every {} s.",
+                    crate::dashboard::SLOW_LIVE_EVERY_MS / 1000
+                )}</p>
             }
         })
     }

@@ -76,8 +76,13 @@ pub(crate) fn Dashboard() -> impl IntoView {
     provide_context(filters::ZoneKnown::new(params, &remembered));
     let options = Resource::new(|| (), |_| api::get_filter_options());
     let account: AccountResource = Resource::new(|| (), |_| api::get_account());
-    // Bumped by Refresh: every panel's resource depends on it, so all re-run their queries.
+    // Bumped by Refresh and live updates: every panel's resource depends on it, so all re-run
+    // their queries.
     let version = RwSignal::new(0u64);
+    // The same for what reads raw events (a dimension's breakdown, every panel under a
+    // dimension filter: seconds at 10M events), which live updates bump at most every
+    // `SLOW_LIVE_EVERY`; Refresh at once.
+    let slow_version = RwSignal::new(0u64);
     // A panel that does not follow the query reads it without tracking it: a filter change
     // does not ask for it again; Refresh and live updates (the version) do.
     let key = move |p: Panel| {
@@ -86,7 +91,11 @@ pub(crate) fn Dashboard() -> impl IntoView {
         } else {
             query.get_untracked()
         };
-        (q, version.get())
+        let v = match q.dims.is_empty() {
+            true => version.get(),
+            false => slow_version.get(),
+        };
+        (q, v)
     };
     // An array, not a Vec: it is Copy, so the local Refresh action below may capture it (a
     // local action's closure must not own anything that needs dropping on the server).
@@ -102,7 +111,7 @@ pub(crate) fn Dashboard() -> impl IntoView {
     let breakdown = Resource::new(
         move || {
             let shown = section.get().shows_breakdown();
-            (query.get(), by.get(), version.get(), shown)
+            (query.get(), by.get(), slow_version.get(), shown)
         },
         |(q, by, _, shown)| async move {
             match shown {
@@ -112,9 +121,10 @@ pub(crate) fn Dashboard() -> impl IntoView {
         },
     );
     let live = RwSignal::new(true);
-    follow_live_updates(live, version);
+    follow_live_updates(live, version, slow_version);
     let refresh = Action::new_local(move |_: &()| async move {
         version.update(|v| *v += 1);
+        slow_version.update(|v| *v += 1);
         // Let the resources see the new version (they start reloading on the next tick).
         leptos::task::tick().await;
         // Every panel on the page, each failure named (not only the first).
@@ -218,9 +228,20 @@ pub(crate) fn panel_view(data: PanelData, cx: PanelContext) -> AnyView {
     }
 }
 
+/// Least time between two live re-runs of what reads raw events (see `slow_version` in
+/// `Dashboard`): under steady ingest the server says "new events" every second, and a
+/// dimension's breakdown over a month of 10M events takes seconds to read.
+pub(crate) const SLOW_LIVE_EVERY_MS: u32 = 30_000;
+
 /// While `live` is on, re-runs every panel's query when the server says new events were
-/// stored (Server-Sent Events from `/api/v1/live`, at most one message per second).
-pub(crate) fn follow_live_updates(live: RwSignal<bool>, version: RwSignal<u64>) {
+/// stored (Server-Sent Events from `/api/v1/live`, at most one message per second): bumps
+/// `version` each time, and `slow` at most every [`SLOW_LIVE_EVERY_MS`] (once that long
+/// after the last bump, or after the page opened).
+pub(crate) fn follow_live_updates(
+    live: RwSignal<bool>,
+    version: RwSignal<u64>,
+    slow: RwSignal<u64>,
+) {
     #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
     Effect::new(move |_| {
         use wasm_bindgen::closure::Closure;
@@ -228,9 +249,27 @@ pub(crate) fn follow_live_updates(live: RwSignal<bool>, version: RwSignal<u64>) 
         let Ok(source) = web_sys::EventSource::new("/api/v1/live") else {
             return;
         };
+        let last_slow = StoredValue::new(js_sys::Date::now());
+        let slow_due = StoredValue::new(false);
         let on_change = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
-            if live.get_untracked() {
-                version.update(|v| *v += 1);
+            if !live.get_untracked() {
+                return;
+            }
+            version.update(|v| *v += 1);
+            if !slow_due.get_value() {
+                slow_due.set_value(true);
+                let next = last_slow.get_value() + f64::from(SLOW_LIVE_EVERY_MS);
+                let wait = (next - js_sys::Date::now()).max(0.0) as u64;
+                set_timeout(
+                    move || {
+                        slow_due.set_value(false);
+                        last_slow.set_value(js_sys::Date::now());
+                        if live.get_untracked() {
+                            slow.update(|v| *v += 1);
+                        }
+                    },
+                    std::time::Duration::from_millis(wait),
+                );
             }
         });
         let _ =
@@ -240,7 +279,7 @@ pub(crate) fn follow_live_updates(live: RwSignal<bool>, version: RwSignal<u64>) 
         std::mem::forget(source);
     });
     #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
-    let _ = (live, version);
+    let _ = (live, version, slow);
 }
 
 /// Links to the dashboard's sections (`section=` in the URL, with the page's filters): a
