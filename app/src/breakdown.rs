@@ -58,6 +58,7 @@ pub fn BreakdownPanel(
     data: Resource<Result<Breakdown, ServerFnError>>,
 ) -> impl IntoView {
     let navigate = leptos_router::hooks::use_navigate();
+    let page = use_query_map();
     let pick = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
         navigate(
@@ -107,6 +108,7 @@ pub fn BreakdownPanel(
                     q.dims.retain(|f| f.dim != d);
                     q.dims.push(DimFilter { dim: d, value: r.value.clone() });
                     url_with_by(&q, &b.by, section.get_untracked())
+                        + &page.with_untracked(crate::filters::chart_params)
                 });
                 let profile = (dim == Some(Dimension::User)).then(|| {
                     let mut q = q.clone();
@@ -204,15 +206,17 @@ pub fn DimensionFilters(
     by: Memo<String>,
     section: Memo<Section>,
 ) -> impl IntoView {
+    let page = use_query_map();
     move || {
         let q = query.get();
+        let chart = page.with(crate::filters::chart_params);
         (!q.dims.is_empty()).then(|| {
             view! {
                 <ul class="dim-filters" data-testid="dimension-filters" aria-label="Dimension filters">
                     {q.dims.iter().map(|f| {
                         let mut without = q.clone();
                         without.dims.retain(|d| d.dim != f.dim);
-                        let href = url_with_by(&without, &by.get(), section.get());
+                        let href = url_with_by(&without, &by.get(), section.get()) + &chart;
                         let text = format!("{} = {}", f.dim.label(), f.value);
                         let remove = format!("Remove the filter {text}");
                         view! {

@@ -294,6 +294,18 @@ pub fn validate_range(start: &str, end: &str, today: &str) -> Result<(), String>
     Ok(())
 }
 
+/// The daily chart's `metric=` and `split=` of a page's URL, as `&name=value` for links that
+/// keep the page's view (section links, a breakdown value, removing a dimension filter).
+pub fn chart_params(p: &ParamsMap) -> String {
+    let mut out = String::new();
+    for name in ["metric", "split"] {
+        if let Some(v) = p.get(name) {
+            out.push_str(&format!("&{name}={}", encode(&v)));
+        }
+    }
+    out
+}
+
 /// Range buttons, custom dates, model/project/time-zone pickers, Apply and Reset, for the
 /// page at `path` (the dashboard, or an end user's page, whose Reset keeps the end user).
 #[component]
@@ -308,11 +320,12 @@ pub fn FilterBar(
     let page = use_query_map();
     let go = move |q: UsageQuery| {
         let mut url = url_at(path, &q);
-        for name in ["by", "section", "metric", "split"] {
+        for name in ["by", "section"] {
             if let Some(v) = page.with_untracked(|p| p.get(name)) {
                 url.push_str(&format!("&{name}={}", encode(&v)));
             }
         }
+        url.push_str(&page.with_untracked(chart_params));
         navigate(&url, Default::default())
     };
     let start = RwSignal::new(String::new());

@@ -291,10 +291,14 @@ pub(crate) fn SectionLinks(
     by: Memo<String>,
     section: Memo<Section>,
 ) -> impl IntoView {
+    let page = use_query_map();
     view! {
         <nav class="sections" aria-label="Dashboard sections" data-testid="sections">
             {Section::ALL.into_iter().map(|s| {
-                let href = move || breakdown::url_with_by(&query.get(), &by.get(), s);
+                let href = move || {
+                    let url = breakdown::url_with_by(&query.get(), &by.get(), s);
+                    url + &page.with(filters::chart_params)
+                };
                 let current = move || (section.get() == s).then_some("page");
                 view! { <a href=href aria-current=current>{s.title()}</a> }
             }).collect_view()}
