@@ -85,6 +85,17 @@ pub fn verbatim_in_json(value: &str) -> bool {
             .any(|c| c == '"' || c == '\\' || c.is_control())
 }
 
+/// An end user's id as stored with hashing on: `h:` and the first 16 bytes of
+/// HMAC-SHA256(key, id) in hex. The same id always gives the same hash under one key.
+pub fn hash_end_user(key: &str, id: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(id.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    format!("h:{}", hex::encode(&digest[..16]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 use serde_json::Value;
 use shared::UsageEvent;
 
-pub use crate::dimension::{dimension_value, DimValue, MAX_VALUE_CHARS};
+pub use crate::dimension::{dimension_value, hash_end_user, DimValue, MAX_VALUE_CHARS};
 
 /// At most this many declared metadata keys.
 pub const MAX_DECLARED: usize = 10;
@@ -29,17 +29,6 @@ pub fn count_invalid(events: &[UsageEvent], declared: &[String]) -> u64 {
         }
     }
     n
-}
-
-/// An end user's id as stored with hashing on: `h:` and the first 16 bytes of
-/// HMAC-SHA256(key, id) in hex. The same id always gives the same hash under one key.
-pub fn hash_end_user(key: &str, id: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes())
-        .expect("HMAC takes a key of any length");
-    mac.update(id.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    format!("h:{}", hex::encode(&digest[..16]))
 }
 
 /// Checks a metadata key an admin declares: 1 to 64 letters, digits, `_`, `-` or `.`.

@@ -175,6 +175,7 @@ pub fn resolve_range(q: &UsageQuery, now_ms: i64) -> Result<Resolved, QueryError
             status: q.status,
             offsets: zone_offsets(tz, start_bucket, end_bucket),
             dims: q.dims.clone(),
+            user_also: None,
         },
         label,
     })
@@ -207,7 +208,27 @@ pub async fn resolve(store: &Store, q: &UsageQuery, now_ms: i64) -> Result<Resol
     resolved.filter.model_ids = model_ids;
     resolved.filter.project_ids = project_ids;
     check_dims(store, &q.dims).await?;
+    resolved.filter.user_also = hashed_user_filter(store, &q.dims).await?;
     Ok(resolved)
+}
+
+/// The keyed hash of the end-user filter's id, when ids have ever been stored hashed and the
+/// filter names a plain id (not a hash, not "(none)" or "(erased)").
+async fn hashed_user_filter(
+    store: &Store,
+    dims: &[shared::DimFilter],
+) -> Result<Option<String>, QueryError> {
+    let Some(user) = dims.iter().find(|d| d.dim == shared::Dimension::User) else {
+        return Ok(None);
+    };
+    let plain = !user.value.starts_with("h:")
+        && user.value != shared::VALUE_NONE
+        && user.value != crate::store::ERASED;
+    if !plain {
+        return Ok(None);
+    }
+    Ok((store.stored_end_user_hash_key().await?)
+        .map(|key| crate::dimension::hash_end_user(&key, &user.value)))
 }
 
 /// Dimension filters every way in (REST, server functions, exports) must pass: each

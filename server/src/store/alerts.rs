@@ -198,8 +198,12 @@ impl Store {
         if let Some(scope) = &rule.info.scope {
             let keys = self.key_prefixes().await?;
             let postgres = matches!(self.backend, Backend::Postgres(_));
-            let dims = std::slice::from_ref(scope);
-            match super::dimensions::dim_conditions(dims, &keys, postgres, "", true, &mut args) {
+            // A rule's scope names one value exactly (a hashed id is scoped by its hash).
+            let scoped = super::RollupFilter {
+                dims: vec![scope.clone()],
+                ..Default::default()
+            };
+            match super::dimensions::dim_conditions(&scoped, &keys, postgres, "", true, &mut args) {
                 Some(conditions) => sql.push_str(&conditions),
                 None => return Ok(None),
             }

@@ -149,13 +149,14 @@ macro_rules! scanned_event {
     }};
 }
 
-/// `AND …` conditions on events (columns after `prefix`) for dimension filters, with their
-/// values appended to `args` (numbered after those already there); `None` when no event can
-/// match (an unknown key prefix). With `exact`, a declared key's value is compared through
-/// the database's JSON functions (a value "(invalid)" is then not narrowed); without, SQL
-/// only narrows by a substring and the caller checks each event with [`EventDims::value`].
+/// `AND …` conditions on events (columns after `prefix`) for the filter's dimension values
+/// (`f.dims`, the end user also as `f.user_also`), with their values appended to `args`
+/// (numbered after those already there); `None` when no event can match (an unknown key
+/// prefix). With `exact`, a declared key's value is compared through the database's JSON
+/// functions (a value "(invalid)" is then not narrowed); without, SQL only narrows by a
+/// substring and the caller checks each event with [`RollupFilter::wants`].
 pub(super) fn dim_conditions(
-    dims: &[shared::DimFilter],
+    f: &RollupFilter,
     keys: &HashMap<i64, String>,
     postgres: bool,
     prefix: &str,
@@ -163,7 +164,7 @@ pub(super) fn dim_conditions(
     args: &mut Vec<Arg>,
 ) -> Option<String> {
     let mut sql = String::new();
-    for d in dims {
+    for d in &f.dims {
         let missing = d.value == d.dim.missing();
         let column = match &d.dim {
             Dimension::User => "end_user",
@@ -214,12 +215,28 @@ pub(super) fn dim_conditions(
         };
         if missing {
             sql.push_str(&format!(" AND {prefix}{column} IS NULL"));
+        } else if let (Dimension::User, Some(also)) = (&d.dim, &f.user_also) {
+            args.push(Arg::Text(d.value.clone()));
+            args.push(Arg::Text(also.clone()));
+            let (a, b) = (args.len() - 1, args.len());
+            sql.push_str(&format!(" AND {prefix}{column} IN (${a}, ${b})"));
         } else {
             args.push(Arg::Text(d.value.clone()));
             sql.push_str(&format!(" AND {prefix}{column} = ${}", args.len()));
         }
     }
     Some(sql)
+}
+
+impl RollupFilter {
+    /// Whether an event has every dimension value the filter asks for.
+    pub fn wants(&self, e: &EventDims<'_>) -> bool {
+        self.dims.iter().all(|d| {
+            let value = e.value(&d.dim);
+            value == d.value
+                || (d.dim == Dimension::User && self.user_also.as_deref() == Some(&*value))
+        })
+    }
 }
 
 impl Store {
@@ -257,13 +274,12 @@ impl Store {
             Some(EventStatus::Error) => sql.push_str(" AND is_error = 1"),
             None => {}
         }
-        match dim_conditions(&f.dims, &keys, postgres, "", false, &mut args) {
+        match dim_conditions(f, &keys, postgres, "", false, &mut args) {
             Some(conditions) => sql.push_str(&conditions),
             None => return Ok(sink),
         }
-        let filters = f.dims.clone();
-        let wanted =
-            move |e: &ScannedEvent<'_>| filters.iter().all(|d| e.dims.value(&d.dim) == d.value);
+        let filter = f.clone();
+        let wanted = move |e: &ScannedEvent<'_>| filter.wants(&e.dims);
         match &self.backend {
             Backend::Sqlite(pool) => {
                 let path = pool.connect_options().get_filename().to_path_buf();

@@ -154,7 +154,7 @@ impl Store {
         if !f.dims.is_empty() {
             let keys = self.key_prefixes().await?;
             let postgres = matches!(self.backend, Backend::Postgres(_));
-            match dimensions::dim_conditions(&f.dims, &keys, postgres, "e.", true, &mut args) {
+            match dimensions::dim_conditions(f, &keys, postgres, "e.", true, &mut args) {
                 Some(conditions) => sql.push_str(&conditions),
                 None => return Ok(Vec::new()),
             }
@@ -225,7 +225,7 @@ impl Store {
         if !f.dims.is_empty() {
             let keys = self.key_prefixes().await?;
             let postgres = matches!(self.backend, Backend::Postgres(_));
-            match dimensions::dim_conditions(&f.dims, &keys, postgres, "e.", true, &mut args) {
+            match dimensions::dim_conditions(f, &keys, postgres, "e.", true, &mut args) {
                 Some(conditions) => sql.push_str(&conditions),
                 None => return Ok(()),
             }

@@ -32,6 +32,10 @@ pub struct RollupFilter {
     /// Dimension values every event must have. Roll-ups do not hold dimensions: a filter
     /// with any is answered from the raw events (`dimensions.rs`).
     pub dims: Vec<shared::DimFilter>,
+    /// A second value the end-user filter among `dims` also matches: the id's keyed hash,
+    /// when ids have ever been stored hashed (`UA_HASH_END_USERS`), so one id finds its
+    /// events stored before and after hashing was turned on.
+    pub user_also: Option<String>,
 }
 
 /// What roll-up rows are summed by.

@@ -806,18 +806,64 @@ async fn an_end_user_is_erased_and_ids_can_be_stored_hashed(db: Db) {
     assert!(audit.iter().any(|a| a.action == "end_user.erase"));
     assert!(audit.iter().all(|a| !a.detail.contains("alice")));
 
-    // Hashing on: the same id, the same hash; not the id; erasure by the id finds it.
+    // Hashing on: the same id, the same hash; not the id; erasure by the id finds it. One
+    // event of carol's comes before hashing is turned on, and stays as sent.
+    let before_hashing = json!([with_user("4", "carol@example.com")]);
+    assert_eq!(app.post_events(&key, &before_hashing).await.status(), 200);
     app.store.enable_end_user_hashing().await.unwrap();
     let batch = json!([
-        with_user("4", "carol@example.com"),
-        with_user("5", "carol@example.com")
+        with_user("5", "carol@example.com"),
+        with_user("6", "carol@example.com")
     ]);
     assert_eq!(app.post_events(&key, &batch).await.status(), 200);
     let users = exported(&app, "user").await.1;
-    let hashed = &users[3];
+    assert_eq!(users[3], json!("carol@example.com"));
+    let hashed = &users[4];
     assert!(hashed.as_str().unwrap().starts_with("h:"), "{hashed}");
-    assert_eq!(users[3], users[4]);
-    assert!(!users.contains(&json!("carol@example.com")));
+    assert_eq!(users[4], users[5]);
+    assert_eq!(
+        (users.iter())
+            .filter(|u| **u == json!("carol@example.com"))
+            .count(),
+        1
+    );
+    // A filter on the id finds both forms; on the hash, the hashed events only.
+    let hash = hashed.as_str().unwrap().to_string();
+    for (value, expected) in [("carol%40example.com", 3), (hash.as_str(), 2)] {
+        let (_, s) = app
+            .get_json(&format!("/api/v1/usage/summary?user={value}&{range}"))
+            .await;
+        assert_eq!(s["totalRequests"], expected, "{value}: {s}");
+        let res = app
+            .client
+            .get(format!(
+                "{}/api/v1/events/export?user={value}&{range}&format=csv",
+                app.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        let rows = res.text().await.unwrap().lines().count() - 1;
+        assert_eq!(rows, expected, "{value}: raw export");
+    }
+    let (_, b) = app
+        .get_json(&format!(
+            "/api/v1/usage/breakdown?by=user&user=carol%40example.com&{range}"
+        ))
+        .await;
+    let listed: Vec<(&str, i64)> = (b["rows"].as_array().unwrap().iter())
+        .map(|r| {
+            (
+                r["value"].as_str().unwrap(),
+                r["requests"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [(hash.as_str(), 2), ("carol@example.com", 1)],
+        "{b}"
+    );
     let stored_key = app.store.stored_end_user_hash_key().await.unwrap().unwrap();
     assert_eq!(
         json!(server::ingest::dimensions::hash_end_user(
@@ -829,10 +875,10 @@ async fn an_end_user_is_erased_and_ids_can_be_stored_hashed(db: Db) {
     let n = server::admin::erase_end_user(&app.store, "test", "carol@example.com")
         .await
         .unwrap();
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
     assert_eq!(
         exported(&app, "user").await.1[3..],
-        [json!("(erased)"), json!("(erased)")]
+        [json!("(erased)"), json!("(erased)"), json!("(erased)")]
     );
 }
 
