@@ -31,20 +31,20 @@ pub fn by_from_url() -> Memo<String> {
 /// The URL of `q` showing the breakdown by `by`, in dashboard section `section`.
 pub fn url_with_by(q: &UsageQuery, by: &str, section: Section) -> String {
     let mut url = format!("{}&by={}", url_of(q), crate::filters::encode(by));
-    if section != Section::All {
+    if section != Section::DEFAULT {
         url.push_str(&format!("&section={}", section.name()));
     }
     url
 }
 
-/// The dashboard section named by `section=` in the URL (every panel when none).
+/// The dashboard section named by `section=` in the URL ([`Section::DEFAULT`] when none).
 pub fn section_from_url() -> Memo<Section> {
     let params = use_query_map();
     Memo::new(move |_| {
         params
             .with(|p| p.get("section"))
             .and_then(|s| Section::parse(&s))
-            .unwrap_or(Section::All)
+            .unwrap_or(Section::DEFAULT)
     })
 }
 

@@ -9,7 +9,7 @@ test('the dashboard hydrates, shows ingested usage and reacts to the range butto
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
 
   // Fresh database: onboarding instead of empty charts.
-  await page.goto('/');
+  await page.goto('/?section=all');
   await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('onboarding')).toBeVisible();
 

@@ -21,7 +21,7 @@ test('choose "team", click a value: every panel shows that team only; back retur
   }));
   await sendEvents(request, key, events);
 
-  await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}`);
+  await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}&section=all`);
   await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('total-requests')).toContainText('30');
 
@@ -74,7 +74,7 @@ test("an end user's page: their spend, models and errors only, reached from the 
   });
   await sendEvents(request, key, events);
 
-  await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}&by=user`);
+  await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}&by=user&section=all`);
   await page.locator('html[data-hydrated]').waitFor();
   await page.getByTestId('value-table').getByRole('link', { name: 'Page of end user u-alice' }).click();
 

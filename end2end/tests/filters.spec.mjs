@@ -14,7 +14,7 @@ test('filters live in the URL and back/forward restore them', async ({ page, req
   }));
   await sendEvents(request, key, events);
 
-  await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}`);
+  await page.goto(`/?period=7d&tz=UTC&project=${encodeURIComponent(project)}&section=all`);
   await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('range-label')).toHaveText('Last 7 days · UTC');
   // The date inputs show the days the preset covers, not "mm/dd/yyyy".
@@ -48,7 +48,7 @@ test('filters live in the URL and back/forward restore them', async ({ page, req
 });
 
 test('a failing query shows an error with Retry in each panel, and the page stays usable', async ({ page }) => {
-  await page.goto('/?period=7d&tz=Nowhere/City');
+  await page.goto('/?period=7d&tz=Nowhere/City&section=all');
   await page.locator('html[data-hydrated]').waitFor();
   const alerts = page.locator('.panel-error[role="alert"]');
   await expect(alerts.first()).toContainText('is not an IANA time zone');
@@ -61,13 +61,21 @@ test('a failing query shows an error with Retry in each panel, and the page stay
   await expect(alerts).toHaveCount(0);
 });
 
-test('sections: Costs shows the cost panels only, keeps its place through a range change, back returns', async ({ page }) => {
+test('sections: Overview by default, Costs shows the cost panels only and keeps its place through a range change, back returns', async ({ page }) => {
   await page.goto('/?period=7d&tz=UTC');
   await page.locator('html[data-hydrated]').waitFor();
   const nav = page.getByTestId('sections');
-  await expect(nav.getByRole('link', { name: 'Everything' })).toHaveAttribute('aria-current', 'page');
+  await expect(nav.getByRole('link', { name: 'Overview' })).toHaveAttribute('aria-current', 'page');
+  await expect(page.locator('#summary')).toBeVisible();
+  await expect(page.locator('#daily')).toBeVisible();
+  for (const other of ['#models', '#hourly', '#errors', '#breakdown']) {
+    await expect(page.locator(other)).toBeHidden();
+  }
+  await nav.getByRole('link', { name: 'Everything' }).click();
+  await expect(page).toHaveURL(/section=all/);
   await expect(page.locator('#daily')).toBeVisible();
   await expect(page.locator('#models')).toBeVisible();
+  await expect(page.locator('#breakdown')).toBeVisible();
 
   await nav.getByRole('link', { name: 'Costs' }).click();
   await expect(page).toHaveURL(/section=costs/);

@@ -44,7 +44,7 @@ test('what reads raw events (the breakdown, panels under a dimension filter) fol
     })));
   };
   await send('slow-a', 2);
-  await page.goto(`/?period=24h&tz=UTC&project=${encodeURIComponent(project)}`);
+  await page.goto(`/?period=24h&tz=UTC&project=${encodeURIComponent(project)}&section=all`);
   await page.locator('html[data-hydrated]').waitFor();
   const total = page.getByTestId('total-requests').locator('.value');
   const values = page.getByTestId('value-table');

@@ -14,7 +14,7 @@ test('Refresh shows newly ingested events and says so, without a reload', async 
     await sendEvents(request, key, events);
   };
   await send(5);
-  await page.goto(`/?period=24h&tz=UTC&project=${encodeURIComponent(project)}`);
+  await page.goto(`/?period=24h&tz=UTC&project=${encodeURIComponent(project)}&section=all`);
   await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('total-requests').locator('.value')).toHaveText('5');
   await page.evaluate(() => { window.__stillHere = true; });
@@ -29,7 +29,7 @@ test('Refresh shows newly ingested events and says so, without a reload', async 
 });
 
 test('a filter change asks again for the panels that follow the query, not for budgets and alerts', async ({ page }) => {
-  await page.goto('/?period=24h&tz=UTC');
+  await page.goto('/?period=24h&tz=UTC&section=all');
   await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('total-requests')).toBeVisible();
   // Live off: a live update would ask for every panel.

@@ -15,7 +15,7 @@ test('an admin prices an unpriced model with a past date and re-prices its histo
     id: `${model}-${i}`, timestamp: twoDaysAgo, model, input_tokens: 1_000_000, output_tokens: 500_000,
   })));
 
-  const dashboard = `/?period=7d&project=${encodeURIComponent(project)}`;
+  const dashboard = `/?period=7d&project=${encodeURIComponent(project)}&section=all`;
   await page.goto(dashboard);
   await page.locator('html[data-hydrated]').waitFor();
   await expect(page.getByTestId('total-cost')).toContainText('$0.00');

@@ -36,7 +36,7 @@ test('a phone-width dashboard, end-user page and admin page overflow nowhere', a
   for (const width of [360, 375, 390]) {
     await page.setViewportSize({ width, height: 780 });
     for (const url of [
-      `/?period=30d&tz=UTC&project=${encodeURIComponent(project)}`,
+      `/?period=30d&tz=UTC&project=${encodeURIComponent(project)}&section=all`,
       `/user?period=30d&tz=UTC&user=${encodeURIComponent('someone.with.a.long.address@example-customer-domain.com')}`,
       '/admin',
     ]) {

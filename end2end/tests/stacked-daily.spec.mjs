@@ -29,11 +29,12 @@ test('the daily chart stacks the top five models and the rest, and the parts add
   await expect(daily.locator('figcaption')).toHaveText('Cost per day (USD), by model');
   const legend = daily.getByTestId('chart-legend');
   await expect(legend.locator('li')).toHaveText([model(0), model(1), model(2), model(3), model(4), '(other)']);
-  // Moving to the Overview section and back to Everything keeps the metric and the split.
+  // Moving to the Everything section and back to Overview keeps the metric and the split.
   const sections = page.getByTestId('sections');
-  await sections.getByRole('link', { name: 'Overview' }).click();
-  await expect(page).toHaveURL(/section=overview/);
   await sections.getByRole('link', { name: 'Everything' }).click();
+  await expect(page).toHaveURL(/section=all/);
+  await expect(page).toHaveURL(/split=model/);
+  await sections.getByRole('link', { name: 'Overview' }).click();
   await expect(page).not.toHaveURL(/section=/);
   await expect(page).toHaveURL(/metric=cost/);
   await expect(page).toHaveURL(/split=model/);

@@ -26,7 +26,7 @@ pub enum Panel {
 }
 
 /// A section of the dashboard (`section=` in its URL): the panels a person looks at together.
-/// [`Section::All`], the default, shows every panel.
+/// [`Section::DEFAULT`] shows when the URL names none; [`Section::All`] shows every panel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Section {
     All,
@@ -38,6 +38,11 @@ pub enum Section {
 }
 
 impl Section {
+    /// The section of a URL without `section=`: the summary, budgets, alerts and daily
+    /// history. Everything at once is eleven panels and, at scale, a raw-event read for the
+    /// Breakdown panel on every visit.
+    pub const DEFAULT: Section = Section::Overview;
+
     /// In the order the dashboard's section links list them.
     pub const ALL: [Section; 6] = [
         Section::All,
