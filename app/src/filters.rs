@@ -294,16 +294,22 @@ pub fn validate_range(start: &str, end: &str, today: &str) -> Result<(), String>
     Ok(())
 }
 
-/// The daily chart's `metric=` and `split=` of a page's URL, as `&name=value` for links that
-/// keep the page's view (section links, a breakdown value, removing a dimension filter).
-pub fn chart_params(p: &ParamsMap) -> String {
+/// The page's own parameters named `names` (of those it has), as `&name=value`, for links
+/// that keep the page's view.
+fn kept_params(p: &ParamsMap, names: &[&str]) -> String {
     let mut out = String::new();
-    for name in ["metric", "split"] {
+    for name in names {
         if let Some(v) = p.get(name) {
             out.push_str(&format!("&{name}={}", encode(&v)));
         }
     }
     out
+}
+
+/// The daily chart's `metric=` and `split=` of a page's URL, for links that keep the page's
+/// view (section links, a breakdown value, removing a dimension filter).
+pub fn chart_params(p: &ParamsMap) -> String {
+    kept_params(p, &["metric", "split"])
 }
 
 /// Range buttons, custom dates, model/project/time-zone pickers, Apply and Reset, for the
@@ -319,14 +325,8 @@ pub fn FilterBar(
     // metric and split) stay when a filter changes.
     let page = use_query_map();
     let go = move |q: UsageQuery| {
-        let mut url = url_at(path, &q);
-        for name in ["by", "section"] {
-            if let Some(v) = page.with_untracked(|p| p.get(name)) {
-                url.push_str(&format!("&{name}={}", encode(&v)));
-            }
-        }
-        url.push_str(&page.with_untracked(chart_params));
-        navigate(&url, Default::default())
+        let kept = page.with_untracked(|p| kept_params(p, &["by", "section", "metric", "split"]));
+        navigate(&(url_at(path, &q) + &kept), Default::default())
     };
     let start = RwSignal::new(String::new());
     let end = RwSignal::new(String::new());

@@ -85,7 +85,10 @@ pub fn verbatim_in_json(value: &str) -> bool {
             .any(|c| c == '"' || c == '\\' || c.is_control())
 }
 
-/// An end user's id as stored with hashing on: `h:` and the first 16 bytes of
+/// What every hashed end-user id starts with.
+pub const HASHED_PREFIX: &str = "h:";
+
+/// An end user's id as stored with hashing on: [`HASHED_PREFIX`] and the first 16 bytes of
 /// HMAC-SHA256(key, id) in hex. The same id always gives the same hash under one key.
 pub fn hash_end_user(key: &str, id: &str) -> String {
     use hmac::{Hmac, Mac};
@@ -93,7 +96,7 @@ pub fn hash_end_user(key: &str, id: &str) -> String {
         .expect("HMAC takes a key of any length");
     mac.update(id.as_bytes());
     let digest = mac.finalize().into_bytes();
-    format!("h:{}", hex::encode(&digest[..16]))
+    format!("{HASHED_PREFIX}{}", hex::encode(&digest[..16]))
 }
 
 #[cfg(test)]

@@ -91,9 +91,10 @@ pub(crate) fn Dashboard() -> impl IntoView {
         } else {
             query.get_untracked()
         };
-        let v = match q.dims.is_empty() {
-            true => version.get(),
-            false => slow_version.get(),
+        // Under a dimension filter the panels that follow the query read raw events.
+        let v = match p.follows_query() && !q.dims.is_empty() {
+            true => slow_version.get(),
+            false => version.get(),
         };
         (q, v)
     };

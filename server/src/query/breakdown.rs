@@ -483,7 +483,7 @@ fn daily_rows(
     with_other: bool,
 ) -> Vec<BreakdownDay> {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
-    let day_of = |t: i64| (t + offset_at(&f.offsets, t)).div_euclid(86_400);
+    let day_of = |t: i64| local_day(&f.offsets, t);
     let (first, last) = (
         day_of(f.start_bucket),
         day_of(f.end_bucket - crate::rollup::BUCKET_SECONDS),

@@ -221,8 +221,8 @@ async fn hashed_user_filter(
     let Some(user) = dims.iter().find(|d| d.dim == shared::Dimension::User) else {
         return Ok(None);
     };
-    let plain = !user.value.starts_with("h:")
-        && user.value != shared::VALUE_NONE
+    let plain = !user.value.starts_with(crate::dimension::HASHED_PREFIX)
+        && user.value != user.dim.missing()
         && user.value != crate::store::ERASED;
     if !plain {
         return Ok(None);
