@@ -90,11 +90,10 @@ export UA_WEBHOOK_ALLOW_PRIVATE=1
 cargo leptos end-to-end --release
 
 # The wasm bundle's size budget (gzip -9 bytes). Issue 32's target is 350 KB; until it is
-# reached this holds the figure reached (869,848 bytes on 2026-12-07: one server function for
-# every panel saved 43 KB, editing rows on the admin page cost 39 KB, the charts' readout of
-# the focused bar 5 KB, the daily chart's split by model or project 15 KB), so that a change
-# cannot grow the bundle unnoticed: raise it only on purpose, and say why in the commit.
-wasm_budget=875000
+# reached this holds the figure reached (874,347 bytes at the end of the fifth session of
+# 2026-12-07; 599,175 bytes once components were type-erased in release builds too), so that a
+# change cannot grow the bundle unnoticed: raise it only on purpose, and say why in the commit.
+wasm_budget=600000
 wasm_gzip=$(gzip -9 -c target/site/pkg/usage-analytics.wasm | wc -c)
 say "wasm bundle: $wasm_gzip bytes gzipped (budget $wasm_budget)"
 if (( wasm_gzip > wasm_budget )); then
