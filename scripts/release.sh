@@ -8,12 +8,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
 
-say "building the site and the server (cargo leptos build --release)"
-cargo leptos build --release
+say "building the site and the server (cargo leptos build --release --split)"
+cargo leptos build --release --split
 say "embedding the site in the binary"
-# The same LEPTOS_OUTPUT_NAME cargo-leptos compiles with (the leptos crates read it at compile
-# time), so only the server crate is built again.
-UA_EMBED_SITE="$PWD/target/site" LEPTOS_OUTPUT_NAME=usage-analytics \
+# The same LEPTOS_OUTPUT_NAME and RUSTFLAGS cargo-leptos compiles with (the leptos crates read
+# the name at compile time; `always-erase-components` in Cargo.toml sets the flag), so only
+# the server crate is built again, and its views are erased as the browser's are.
+UA_EMBED_SITE="$PWD/target/site" LEPTOS_OUTPUT_NAME=usage-analytics RUSTFLAGS="--cfg erase_components" \
   cargo build --release --package=server --bin=usage-analytics --no-default-features
 
 version=$(target/release/usage-analytics --version | awk '{print $2}')

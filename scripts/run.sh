@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
 
 say "building (release; the first build takes a few minutes)"
-cargo leptos build --release
+cargo leptos build --release --split
 
 bin=target/release/usage-analytics
 export LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=usage-analytics

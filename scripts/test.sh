@@ -87,17 +87,25 @@ port=$(free_port)
 export LEPTOS_SITE_ADDR="127.0.0.1:$port" BASE_URL="http://127.0.0.1:$port"
 # The webhook spec's receiver listens on loopback, which webhooks reach only when allowed.
 export UA_WEBHOOK_ALLOW_PRIVATE=1
-cargo leptos end-to-end --release
+cargo leptos end-to-end --release --split
 
-# The wasm bundle's size budget (gzip -9 bytes). Issue 32's target is 350 KB; until it is
-# reached this holds the figure reached (874,347 bytes at the end of the fifth session of
-# 2026-12-07; 599,175 bytes once components were type-erased in release builds too), so that a
-# change cannot grow the bundle unnoticed: raise it only on purpose, and say why in the commit.
-wasm_budget=600000
+# The wasm's size budgets (gzip -9 bytes). Issue 32's target is 350 KB; until it is reached
+# these hold the figures reached, so that a change cannot grow the wasm unnoticed: raise one
+# only on purpose, and say why in the commit. The main bundle is what every page loads (874,347
+# bytes at the end of 2026-12-07's fifth session; 599,175 once components were type-erased in
+# release builds; 455,810 once the admin page became a chunk of its own, `--split`); the
+# chunks are loaded on demand (the admin page's: 162,415 bytes).
+wasm_budget=456000
+chunks_budget=163000
 wasm_gzip=$(gzip -9 -c target/site/pkg/usage-analytics.wasm | wc -c)
-say "wasm bundle: $wasm_gzip bytes gzipped (budget $wasm_budget)"
-if (( wasm_gzip > wasm_budget )); then
-  echo "the wasm bundle grew past its budget: $wasm_gzip > $wasm_budget bytes gzipped" >&2
+chunks_gzip=0
+for chunk in target/site/pkg/split_*.wasm; do
+  [[ -e $chunk ]] || { echo "no split-off wasm chunk in target/site/pkg: was --split lost?" >&2; exit 1; }
+  chunks_gzip=$((chunks_gzip + $(gzip -9 -c "$chunk" | wc -c)))
+done
+say "wasm: main bundle $wasm_gzip bytes gzipped (budget $wasm_budget), chunks $chunks_gzip (budget $chunks_budget)"
+if (( wasm_gzip > wasm_budget || chunks_gzip > chunks_budget )); then
+  echo "the wasm grew past its budget: main $wasm_gzip > $wasm_budget or chunks $chunks_gzip > $chunks_budget bytes gzipped" >&2
   exit 1
 fi
 

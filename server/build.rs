@@ -73,9 +73,25 @@ fn embed_site() {
     let dir = out.join("site");
     std::fs::create_dir_all(&dir).expect("create site dir");
     code.push_str("pub static SITE: &[Embedded] = &[\n");
+    // The app's files under their hashed names (`usage-analytics.js` → `usage-analytics.<hash>.js`).
+    let hashed: Vec<(String, String)> = files
+        .iter()
+        .filter(|f| f.parent().is_some_and(|p| p.ends_with("pkg")))
+        .filter_map(|f| {
+            let name = f.file_name()?.to_str()?.to_string();
+            let (stem, ext) = name.rsplit_once('.')?;
+            let renamed = format!("{stem}.{hash}.{ext}");
+            Some((name, renamed))
+        })
+        .collect();
     for (i, f) in files.iter().enumerate() {
         println!("cargo:rerun-if-changed={}", f.display());
-        let raw = std::fs::read(f).expect("read site file");
+        let mut raw = std::fs::read(f).expect("read site file");
+        if f.parent().is_some_and(|p| p.ends_with("pkg"))
+            && f.extension().is_some_and(|e| e == "js")
+        {
+            raw = point_at_hashed_names(raw, &hashed);
+        }
         let rel = f.strip_prefix(&root).expect("inside the site");
         let url = format!("/{}", rel.to_string_lossy().replace('\\', "/"));
         let gz = gzip(&raw);
@@ -118,6 +134,30 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
             files.push(path);
         }
     }
+}
+
+/// The app's JS files import one another and fetch the wasm chunks split off the main bundle
+/// (`cargo leptos build --split`) by relative name (`./usage-analytics.js`,
+/// `./__wasm_split.<…>.js`, `./split_<…>.wasm`). The page loads the main JS under its hashed
+/// name; an import of the plain name would load that module a second time, unrelated to the
+/// running one, so every such reference is rewritten to the hashed name (which also makes the
+/// chunks cacheable for a year, as the main files are).
+fn point_at_hashed_names(raw: Vec<u8>, hashed: &[(String, String)]) -> Vec<u8> {
+    let mut text = match String::from_utf8(raw) {
+        Ok(text) => text,
+        Err(not_text) => return not_text.into_bytes(),
+    };
+    // Only where a file is loaded (an import, a fetched URL), not where the same string is a
+    // key: wasm-bindgen's glue names the wasm's import module `"./__wasm_split.<…>.js"`.
+    for (name, renamed) in hashed {
+        for before in ["from\"", "from \"", "import(\"", "URL(\""] {
+            text = text.replace(
+                &format!("{before}./{name}\""),
+                &format!("{before}./{renamed}\""),
+            );
+        }
+    }
+    text.into_bytes()
 }
 
 fn gzip(raw: &[u8]) -> Vec<u8> {

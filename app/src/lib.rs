@@ -18,7 +18,7 @@ mod filters;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::StaticSegment;
+use leptos_router::{lazy_route, Lazy, LazyRoute, StaticSegment};
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -73,9 +73,25 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                 <Route path=StaticSegment("") view=dashboard::Dashboard/>
-                <Route path=StaticSegment("admin") view=admin::AdminPage/>
+                <Route path=StaticSegment("admin") view={Lazy::<AdminRoute>::new()}/>
                 <Route path=StaticSegment("user") view=end_user::EndUserPage/>
             </Routes>
         </Router>
+    }
+}
+
+/// The admin page, in its own wasm chunk: only admins open it, so the dashboard's visitors do
+/// not download it (built with `cargo leptos build --split`).
+#[derive(Clone)]
+struct AdminRoute;
+
+#[lazy_route]
+impl LazyRoute for AdminRoute {
+    fn data() -> Self {
+        AdminRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <admin::AdminPage/> }.into_any()
     }
 }

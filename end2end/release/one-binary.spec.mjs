@@ -1,7 +1,7 @@
 // Ship it (issue 33): the release binary, copied alone into an empty directory and started
 // with only DATABASE_URL and a free port, serves a dashboard that hydrates with no failed
-// request; the wasm comes compressed and content-hashed with a year's immutable cache, and a
-// second visit fetches no asset again. Then it measures a first visit (bytes and time until
+// request; the wasm comes compressed and content-hashed with a year's immutable cache (the
+// admin page's split-off chunk too, and it works), and a second visit fetches no asset again. Then it measures a first visit (bytes and time until
 // every panel is filled) at 10 Mbit/s and 40 ms round trips, with and without compression,
 // and prints the table the README quotes.
 import { test, expect } from '@playwright/test';
@@ -91,6 +91,23 @@ test('copied alone, it serves a hydrating dashboard with compressed, immutable, 
   expect(headers['cache-control']).toBe('public, max-age=31536000, immutable');
   expect(headers['vary']).toMatch(/accept-encoding/i);
   expect(failed).toEqual([]);
+  // The admin page's code is a chunk of its own (issue 32), fetched when an admin opens it:
+  // under a hashed, immutable name, importing the running module (not a second copy), so the
+  // page works (Create project makes a project).
+  const chunk = page.waitForResponse((r) => /\/pkg\/split_.*\.wasm$/.test(r.url()));
+  await page.getByRole('link', { name: 'Admin', exact: true }).click();
+  await page.waitForURL(`${base}/admin`);
+  const chunkRes = await chunk;
+  expect(chunkRes.url()).toMatch(/\/pkg\/split_\w+\.[0-9a-f]{16}\.wasm$/);
+  expect(chunkRes.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
+  const project = `Release project ${Date.now()}`;
+  await page.getByLabel('New project').fill(project);
+  await page.getByRole('button', { name: 'Create project' }).click();
+  await expect(page.getByTestId('project-list')).toContainText(project);
+  expect(failed).toEqual([]);
+  await page.goto(`${base}/`);
+  await filled(page);
+
   // The page itself is never cached that way (it names the assets of the running release).
   const doc = await page.request.get(`${base}/`);
   expect(doc.status()).toBe(200);
