@@ -93,15 +93,16 @@ cargo leptos end-to-end --release --split
 # these hold the figures reached, so that a change cannot grow the wasm unnoticed: raise one
 # only on purpose, and say why in the commit. The main bundle is what every page loads (874,347
 # bytes at the end of 2026-12-07's fifth session; 599,175 once components were type-erased in
-# release builds; 455,810 once the admin page became a chunk of its own, `--split`); the
-# chunks are loaded on demand (the admin page's: 162,415 bytes).
-wasm_budget=456000
-chunks_budget=163000
+# release builds; 447,620 once the admin and end-user pages became chunks of their own,
+# `--split`); the chunks are fetched when those pages open (178,282 bytes together).
+wasm_budget=448000
+chunks_budget=179000
 wasm_gzip=$(gzip -9 -c target/site/pkg/usage-analytics.wasm | wc -c)
 chunks_gzip=0
-for chunk in target/site/pkg/split_*.wasm; do
-  [[ -e $chunk ]] || { echo "no split-off wasm chunk in target/site/pkg: was --split lost?" >&2; exit 1; }
-  chunks_gzip=$((chunks_gzip + $(gzip -9 -c "$chunk" | wc -c)))
+chunks=(target/site/pkg/split_*.wasm target/site/pkg/chunk_*.wasm)
+[[ -e ${chunks[0]} ]] || { echo "no split-off wasm chunk in target/site/pkg: was --split lost?" >&2; exit 1; }
+for chunk in "${chunks[@]}"; do
+  if [[ -e $chunk ]]; then chunks_gzip=$((chunks_gzip + $(gzip -9 -c "$chunk" | wc -c))); fi
 done
 say "wasm: main bundle $wasm_gzip bytes gzipped (budget $wasm_budget), chunks $chunks_gzip (budget $chunks_budget)"
 if (( wasm_gzip > wasm_budget || chunks_gzip > chunks_budget )); then

@@ -74,14 +74,14 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                 <Route path=StaticSegment("") view=dashboard::Dashboard/>
                 <Route path=StaticSegment("admin") view={Lazy::<AdminRoute>::new()}/>
-                <Route path=StaticSegment("user") view=end_user::EndUserPage/>
+                <Route path=StaticSegment("user") view={Lazy::<EndUserRoute>::new()}/>
             </Routes>
         </Router>
     }
 }
 
 /// The admin page, in its own wasm chunk: only admins open it, so the dashboard's visitors do
-/// not download it (built with `cargo leptos build --split`).
+/// not download it (built with `cargo leptos build --split`; docs/ARCHITECTURE.md).
 #[derive(Clone)]
 struct AdminRoute;
 
@@ -93,5 +93,21 @@ impl LazyRoute for AdminRoute {
 
     fn view(_this: Self) -> AnyView {
         view! { <admin::AdminPage/> }.into_any()
+    }
+}
+
+/// An end user's page, in its own wasm chunk too (reached from the Breakdown's links; most of
+/// what it shows is the dashboard's panels, which stay in the main bundle).
+#[derive(Clone)]
+struct EndUserRoute;
+
+#[lazy_route]
+impl LazyRoute for EndUserRoute {
+    fn data() -> Self {
+        EndUserRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <end_user::EndUserPage/> }.into_any()
     }
 }
