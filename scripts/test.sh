@@ -52,6 +52,8 @@ export UA_TEST_PYTHON="$PWD/$venv/bin/python"
 say "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy -p shared -p app -p server --all-targets -- -D warnings
+# The browser's side too: code behind `feature = "hydrate"` is compiled only for wasm.
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 say "unit and integration tests (SQLite and PostgreSQL)"
 if ! cargo nextest --version >/dev/null 2>&1; then
