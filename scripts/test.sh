@@ -96,9 +96,11 @@ cargo leptos end-to-end --release --split
 # only on purpose, and say why in the commit. The main bundle is what every page loads (874,347
 # bytes at the end of 2026-12-07's fifth session; 599,175 once components were type-erased in
 # release builds; 447,620 once the admin and end-user pages became chunks of their own,
-# `--split`); the chunks are fetched when those pages open (178,282 bytes together).
-wasm_budget=448000
-chunks_budget=179000
+# `--split`; 448,077 once panels ask the server only while their section shows); the chunks
+# are fetched when those pages open (178,282 bytes together; 180,309 once the end-user page
+# became the only user of a panel body without a section, whose code moved into its chunk).
+wasm_budget=449000
+chunks_budget=181000
 wasm_gzip=$(gzip -9 -c target/site/pkg/usage-analytics.wasm | wc -c)
 chunks_gzip=0
 chunks=(target/site/pkg/split_*.wasm target/site/pkg/chunk_*.wasm)

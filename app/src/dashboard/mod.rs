@@ -98,14 +98,25 @@ pub(crate) fn Dashboard() -> impl IntoView {
         };
         (q, v)
     };
-    // An array, not a Vec: it is Copy, so the local Refresh action below may capture it (a
-    // local action's closure must not own anything that needs dropping on the server).
-    let panels: [(Panel, PanelResource); Panel::ALL.len()] = Panel::ALL.map(|p| {
-        let res = Resource::new(move || key(p), move |(q, _)| api::get_panel(p, q));
-        (p, res)
-    });
     let by = breakdown::by_from_url();
     let section = breakdown::section_from_url();
+    // An array, not a Vec: it is Copy, so the local Refresh action below may capture it (a
+    // local action's closure must not own anything that needs dropping on the server).
+    // A panel asks the server only while its section shows: a visit to Overview runs four
+    // queries, not ten, and so does each live update (under a dimension filter each reads
+    // raw events: seconds at 10M events).
+    let panels: [(Panel, PanelResource); Panel::ALL.len()] = Panel::ALL.map(|p| {
+        let res = Resource::new(
+            move || (key(p), section.get().shows(p)),
+            move |((q, _), shown)| async move {
+                match shown {
+                    true => api::get_panel(p, q).await.map(Some),
+                    false => Ok(None),
+                }
+            },
+        );
+        (p, res)
+    });
     // Asked for only while its section shows: a dimension's breakdown reads raw events
     // (docs/dimensions.md), which the other sections should not pay for on every load and
     // live update.
@@ -183,7 +194,9 @@ pub(crate) fn Dashboard() -> impl IntoView {
                 })}
             </Transition>
             {panels.into_iter().map(|(panel, res)| view! {
-                <PanelBox panel section>{panel_body(res, move |data| panel_view(data, cx))}</PanelBox>
+                <PanelBox panel section>
+                    {panel_body(res, move |data: Option<PanelData>| data.map(|d| panel_view(d, cx)))}
+                </PanelBox>
             }).collect_view()}
             <section class="panel wide" id="breakdown" aria-labelledby="breakdown-title"
                 hidden=move || !section.get().shows_breakdown()>
@@ -194,8 +207,8 @@ pub(crate) fn Dashboard() -> impl IntoView {
     }
 }
 
-/// One panel's answer, as its resource holds it.
-pub(crate) type PanelResource = Resource<Result<PanelData, ServerFnError>>;
+/// One panel's answer, as its resource holds it (`None` while its section is not shown).
+pub(crate) type PanelResource = Resource<Result<Option<PanelData>, ServerFnError>>;
 
 /// What panels' views need besides their data.
 #[derive(Clone, Copy)]

@@ -531,6 +531,27 @@ async fn the_dashboard_page_is_rendered_on_the_server_with_stored_numbers(db: Db
         "the summary shows the request count"
     );
     assert!(html.contains("18,510"), "the summary shows the token total");
+    // Only the shown section's panels are asked for (Overview by default): no Costs or Errors
+    // panel is rendered (nor queried) until its section shows.
+    let errors_panel = "No failed requests in this range.";
+    for hidden in ["data-testid=\"forecast\"", errors_panel] {
+        assert!(!html.contains(hidden), "Overview renders no {hidden}");
+    }
+    let costs = dashboard_html(&app, "/?tz=UTC&section=costs").await;
+    assert!(
+        costs.contains("data-testid=\"forecast\""),
+        "Costs shows the forecast"
+    );
+    assert!(!costs.contains("data-testid=\"total-requests\""));
+    let all = dashboard_html(&app, "/?tz=UTC&section=all").await;
+    for shown in ["forecast", "total-requests", "daily-table"] {
+        let id = format!("data-testid=\"{shown}\"");
+        assert!(all.contains(&id), "Everything shows {shown}");
+    }
+    assert!(
+        all.contains(errors_panel),
+        "Everything shows the Errors panel"
+    );
     // Neither the URL nor a cookie names the viewer's zone (a first visit): the numbers wait
     // for the browser's zone instead of showing UTC's first (filters::ZoneKnown).
     let html = dashboard_html(&app, "/").await;
