@@ -1,7 +1,8 @@
 //! Browser entry point: takes over the server-rendered page.
 
 /// Called by the generated JS loader once the wasm module is ready. Hydration is asynchronous
-/// because the admin page's code is a chunk of its own, fetched before that page hydrates.
+/// because the admin and end-user pages are lazy routes: their code is a wasm chunk of its
+/// own, fetched before such a page hydrates (docs/ARCHITECTURE.md, "The browser's wasm").
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
