@@ -62,7 +62,7 @@ fn embed_site() {
     // One hash of the app's own files names all three (the page asks for them together).
     let mut hasher = sha2::Sha256::new();
     for f in &files {
-        if f.parent().is_some_and(|p| p.ends_with("pkg")) {
+        if is_app_file(f) {
             hasher.update(std::fs::read(f).expect("read site file"));
         }
     }
@@ -76,7 +76,7 @@ fn embed_site() {
     // The app's files under their hashed names (`usage-analytics.js` → `usage-analytics.<hash>.js`).
     let hashed: Vec<(String, String)> = files
         .iter()
-        .filter(|f| f.parent().is_some_and(|p| p.ends_with("pkg")))
+        .filter(|f| is_app_file(f))
         .filter_map(|f| {
             let name = f.file_name()?.to_str()?.to_string();
             let (stem, ext) = name.rsplit_once('.')?;
@@ -87,9 +87,7 @@ fn embed_site() {
     for (i, f) in files.iter().enumerate() {
         println!("cargo:rerun-if-changed={}", f.display());
         let mut raw = std::fs::read(f).expect("read site file");
-        if f.parent().is_some_and(|p| p.ends_with("pkg"))
-            && f.extension().is_some_and(|e| e == "js")
-        {
+        if is_app_file(f) && f.extension().is_some_and(|e| e == "js") {
             raw = point_at_hashed_names(raw, &hashed);
         }
         let rel = f.strip_prefix(&root).expect("inside the site");
@@ -122,6 +120,12 @@ fn embed_site() {
         "pub const SITE_HASH: Option<&str> = Some({hash:?});\n"
     ));
     std::fs::write(out.join("embedded_site.rs"), code).expect("write embedded_site.rs");
+}
+
+/// One of the app's own files (wasm, JS, CSS in `pkg/`), named with the hash; the rest of the
+/// site is public files.
+fn is_app_file(f: &Path) -> bool {
+    f.parent().is_some_and(|p| p.ends_with("pkg"))
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
